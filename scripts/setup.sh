@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Hemiwatch's build, demo and tests need on a fresh Debian machine, only when missing.
+# Idempotent: a second run costs a few `command -v` checks.
+set -euo pipefail
+
+need_apt=()
+command -v qemu-system-arm >/dev/null 2>&1 || need_apt+=(qemu-system-arm)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+installed_targets=$(rustup target list --installed)
+for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+done
+rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools >/dev/null 2>&1 || true
