@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole Hemiwatch test suite, from a fresh Debian machine: installs what is missing (apt
+# packages, Rust targets), then formatting, lints, firmware builds for both boards, the fuzz
+# target's build, and every test (unit, property, golden vectors, hardware-in-the-loop in QEMU,
+# daemon integration, real Alertmanager, real headless Chromium). Fails if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n=== %s (t+%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format"
+cargo fmt --all -- --check
+for board in firmware/boards/*/; do
+  (cd "$board" && cargo fmt -- --check)
+done
+
+step "lint (host workspace)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "firmware boards: lint and release build"
+for board in firmware/boards/*/; do
+  (cd "$board" && cargo clippy --release --locked -- -D warnings && cargo build --release --locked)
+done
+
+step "fuzz target builds"
+(cd protocol/fuzz && cargo build --locked)
+
+step "tests"
+cargo test --workspace --locked
+
+step "done in $(( $(date +%s) - started ))s"
