@@ -1,1 +1,13 @@
-//! placeholder
+//! # hemiwatch — the daemon in the server room
+//!
+//! Reads the seat lines, verifies every frame with the shared protocol crate, keeps the live
+//! picture of the hemicycle, predicts overheating, raises and delivers failover alerts, persists
+//! everything in SQLite and serves the technicians' dashboard. The binary `hemiwatch` is a thin
+//! CLI over this library.
+//!
+//! Data flows source → transform → sink, a folder per stage: bytes from a line (`source`) become
+//! verified frames (`ingest`), update the model (`model`) and feed the pure detectors (`detect`)
+//! whose findings the alert engine (`alert`) turns into alerts, persisted (`storage`) and delivered
+//! (`sink`); `http` serves the model.
+
+pub mod model;
