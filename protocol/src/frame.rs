@@ -138,6 +138,40 @@ impl RawFrame<'_> {
     pub fn message(&self) -> Result<Message, FrameError> {
         Message::decode_payload(self.header.kind, self.payload).map_err(|_| FrameError::BadPayload)
     }
+
+    /// Copies the frame out of the decoder's buffer, e.g. to hand it to another task.
+    pub fn to_owned(&self) -> OwnedFrame {
+        let mut signed = heapless::Vec::new();
+        // Cannot fail: a parsed frame's signed part is shorter than MAX_BODY.
+        let _ = signed.extend_from_slice(self.signed);
+        OwnedFrame {
+            header: self.header,
+            signed,
+            payload_start: (self.signed.len() - self.payload.len()) as u8,
+            mac: self.mac,
+        }
+    }
+}
+
+/// A [`RawFrame`] that owns its bytes (at most [`MAX_BODY`], no heap).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedFrame {
+    header: Header,
+    signed: heapless::Vec<u8, MAX_BODY>,
+    payload_start: u8,
+    mac: Option<[u8; MAC_LEN]>,
+}
+
+impl OwnedFrame {
+    /// Borrows it back as a [`RawFrame`] for verification and decoding.
+    pub fn as_raw(&self) -> RawFrame<'_> {
+        RawFrame {
+            header: self.header,
+            signed: &self.signed,
+            payload: self.signed.get(usize::from(self.payload_start)..).unwrap_or(&[]),
+            mac: self.mac,
+        }
+    }
 }
 
 /// Parses a COBS-decoded frame body: CRC, version, header, address, trailer split.

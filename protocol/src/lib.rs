@@ -50,8 +50,8 @@ pub mod message;
 
 pub use auth::{Authenticator, SeatKey};
 pub use frame::{
-    encode_unauthenticated, parse_body, EncodeError, FrameDecoder, FrameError, Header, RawFrame, MAC_LEN,
-    MAX_BODY, MAX_WIRE, PROTOCOL_MAJOR, PROTOCOL_MINOR,
+    encode_unauthenticated, parse_body, EncodeError, FrameDecoder, FrameError, Header, OwnedFrame, RawFrame,
+    MAC_LEN, MAX_BODY, MAX_WIRE, PROTOCOL_MAJOR, PROTOCOL_MINOR,
 };
 pub use link::{AuthError, HostLink, SeatLink, SessionChange, Verified};
 pub use message::*;
