@@ -11,3 +11,5 @@
 //! (`sink`); `http` serves the model.
 
 pub mod model;
+pub mod ingest;
+pub mod source;

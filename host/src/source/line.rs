@@ -1,0 +1,179 @@
+//! One line's task: open the endpoint, cut the byte stream into frame bodies, write commands back,
+//! and when the line disappears (adapter unplugged, pty closed, socket reset) retry with backoff
+//! until it returns — without disturbing any other line.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hemiwatch_protocol::{FrameDecoder, FrameError, OwnedFrame, MAX_WIRE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Endpoint;
+
+/// Index of a line in the config, used as its identity inside the daemon.
+pub type LineId = usize;
+
+/// First retry delay after a line fails; doubled up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest retry delay: a replugged line is re-read within this plus the open time, well inside
+/// the 2 s the issue allows.
+const MAX_BACKOFF: Duration = Duration::from_millis(800);
+/// A command that cannot be written within this is dropped and the line reopened: a wedged
+/// adapter must not block the daemon.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+
+/// What a line reports to the daemon.
+#[derive(Debug)]
+pub enum LineEvent {
+    /// The line opened.
+    Up {
+        /// Which line.
+        line: LineId,
+    },
+    /// The line closed or failed; it is being retried.
+    Down {
+        /// Which line.
+        line: LineId,
+        /// Why, for the technician.
+        reason: String,
+    },
+    /// Frames read in one chunk (batched so 577 seats cost one channel message per read).
+    Frames {
+        /// Which line.
+        line: LineId,
+        /// Frames (CRC and layout checked, not yet authenticated), or the framing error that
+        /// replaced one.
+        frames: Vec<Result<OwnedFrame, FrameError>>,
+    },
+}
+
+/// Counters of one line, shared with the metrics exporter.
+#[derive(Debug, Default)]
+pub struct LineCounters {
+    /// Bytes read.
+    pub bytes: AtomicU64,
+    /// Frames cut from the stream (before verification).
+    pub frames: AtomicU64,
+    /// Framing errors (bad COBS, bad CRC, too long…).
+    pub framing_errors: AtomicU64,
+    /// Times the line was (re)opened.
+    pub opens: AtomicU64,
+    /// Whether the line is open now.
+    pub up: AtomicBool,
+}
+
+/// The daemon's handle on a running line.
+#[derive(Clone, Debug)]
+pub struct LineHandle {
+    /// Index in the config.
+    pub id: LineId,
+    /// Name from the config.
+    pub name: String,
+    /// Where it reads from.
+    pub endpoint: Endpoint,
+    /// Wire frames to write to the line.
+    pub outbound: mpsc::Sender<Vec<u8>>,
+    /// Its counters.
+    pub counters: Arc<LineCounters>,
+}
+
+/// Runs a line until `shutdown`. Never returns an error: every failure becomes a `Down` event and
+/// a retry, because a monitoring daemon that stops reading a line is worse than one that logs.
+pub async fn run_line(
+    handle: LineHandle,
+    mut outbound: mpsc::Receiver<Vec<u8>>,
+    events: mpsc::Sender<LineEvent>,
+    shutdown: CancellationToken,
+) {
+    let line = handle.id;
+    let mut backoff = MIN_BACKOFF;
+    let mut logged_failure = false;
+    loop {
+        let opened = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = handle.endpoint.open() => r,
+        };
+        let stream = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                // Log the first failure of an outage, not every retry.
+                if !logged_failure {
+                    tracing::warn!(line = %handle.name, error = %e, "line unavailable, retrying");
+                    logged_failure = true;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        logged_failure = false;
+        backoff = MIN_BACKOFF;
+        handle.counters.opens.fetch_add(1, Ordering::Relaxed);
+        handle.counters.up.store(true, Ordering::Relaxed);
+        tracing::info!(line = %handle.name, endpoint = %handle.endpoint, "line up");
+        if events.send(LineEvent::Up { line }).await.is_err() {
+            return;
+        }
+        let reason = pump(&handle, stream, &mut outbound, &events, &shutdown).await;
+        handle.counters.up.store(false, Ordering::Relaxed);
+        let Some(reason) = reason else { return };
+        tracing::warn!(line = %handle.name, %reason, "line down, retrying");
+        if events.send(LineEvent::Down { line, reason }).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Moves bytes both ways until the stream fails (`Some(reason)`) or shutdown (`None`).
+async fn pump(
+    handle: &LineHandle,
+    stream: std::pin::Pin<Box<dyn super::endpoint::ByteStream>>,
+    outbound: &mut mpsc::Receiver<Vec<u8>>,
+    events: &mpsc::Sender<LineEvent>,
+    shutdown: &CancellationToken,
+) -> Option<String> {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut decoder = FrameDecoder::<MAX_WIRE>::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            r = rd.read(&mut buf) => {
+                let n = match r {
+                    Ok(0) => return Some("end of stream".into()),
+                    Ok(n) => n,
+                    Err(e) => return Some(format!("read failed: {e}")),
+                };
+                handle.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                let mut frames = Vec::new();
+                decoder.feed(&buf[..n], |r| {
+                    // Copying ≤ 64 bytes per frame beats sharing the decoder's buffer across tasks.
+                    frames.push(r.map(|f| f.to_owned()));
+                });
+                if frames.is_empty() {
+                    continue;
+                }
+                let errors = frames.iter().filter(|f| f.is_err()).count() as u64;
+                handle.counters.frames.fetch_add(frames.len() as u64 - errors, Ordering::Relaxed);
+                handle.counters.framing_errors.fetch_add(errors, Ordering::Relaxed);
+                if events.send(LineEvent::Frames { line: handle.id, frames }).await.is_err() {
+                    return None;
+                }
+            }
+            Some(frame) = outbound.recv() => {
+                match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&frame)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Some(format!("write failed: {e}")),
+                    Err(_) => return Some("write timed out".into()),
+                }
+            }
+        }
+    }
+}
