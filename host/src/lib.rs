@@ -13,3 +13,5 @@
 pub mod model;
 pub mod ingest;
 pub mod source;
+pub mod sim;
+pub mod decode;

@@ -1,0 +1,137 @@
+//! The simulated hemicycle: seats that speak the real protocol over real ptys (for `demo`, the
+//! integration tests and `sim`), or into a capture file.
+//!
+//! Several seats share one line, as behind an RS-485 concentrator: a line task owns one pty and
+//! its seats, writes their frames and routes the host's frames to the seat they address.
+
+mod pty;
+mod seat;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use hemiwatch_protocol::{FrameDecoder, SeatId, SeatKey, MAX_WIRE};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use pty::PtyMaster;
+pub use seat::{Scenario, SimSeat, HELLO_RETRY_MS, HOST_TIMEOUT_MS};
+
+use crate::ingest::{Ingest, Output};
+
+/// How often a live line wakes up to let its seats send what is due.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Fault injection on a live simulated line (used by the tests and the demo's incidents).
+#[derive(Debug)]
+pub enum LineControl {
+    /// Close the pty pair (the daemon sees the line vanish) and open a new one after `for_ms`,
+    /// re-pointing the line's symlink: an unplugged and replugged USB adapter.
+    Unplug {
+        /// Downtime.
+        for_ms: u64,
+    },
+    /// Write raw bytes on the line (line noise, an attacker's frames).
+    Inject(Vec<u8>),
+}
+
+/// Runs simulated seats on one pty, linked at `link`, until `shutdown`.
+pub async fn run_pty_line(
+    mut seats: Vec<SimSeat>,
+    link: PathBuf,
+    mut control: mpsc::Receiver<LineControl>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let epoch = Instant::now();
+    let now_ms = move || epoch.elapsed().as_millis() as u64;
+    let mut pty = PtyMaster::open(Some(&link))?;
+    let mut decoder = FrameDecoder::<MAX_WIRE>::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut rbuf = vec![0u8; 1024];
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {
+                let now = now_ms();
+                for seat in &mut seats {
+                    seat.poll(now, &mut out);
+                }
+            }
+            r = pty.read(&mut rbuf) => {
+                let n = r?;
+                let now = now_ms();
+                decoder.feed(&rbuf[..n], |f| {
+                    let Ok(f) = f else { return };
+                    if let Some(seat) = seats.iter_mut().find(|s| s.id() == f.header.seat) {
+                        seat.on_frame(&f, now, &mut out);
+                    }
+                });
+            }
+            Some(c) = control.recv() => match c {
+                LineControl::Inject(bytes) => out.extend_from_slice(&bytes),
+                LineControl::Unplug { for_ms } => {
+                    drop(pty);
+                    tokio::time::sleep(Duration::from_millis(for_ms)).await;
+                    pty = PtyMaster::open(Some(&link))?;
+                    decoder.reset();
+                    out.clear();
+                }
+            },
+        }
+        if !out.is_empty() {
+            pty.write_all(&out).await?;
+            out.clear();
+        }
+    }
+}
+
+/// Simulates `seconds` of seats into `writer` as fast as possible, with an in-process host core
+/// answering their `Hello`s, so the capture holds what a line carries: handshakes, then telemetry.
+/// Returns the number of bytes written.
+pub fn capture(
+    seats: &mut [SimSeat],
+    keys: impl IntoIterator<Item = (SeatId, Option<SeatKey>)>,
+    seconds: u64,
+    writer: &mut impl Write,
+) -> std::io::Result<u64> {
+    let mut host = Ingest::new(keys);
+    let mut decoder = FrameDecoder::<MAX_WIRE>::new();
+    let mut total = 0u64;
+    let mut uplink = Vec::new();
+    let mut outputs = Vec::new();
+    for now in (0..=seconds * 1000).step_by(10) {
+        for seat in seats.iter_mut() {
+            seat.poll(now, &mut uplink);
+        }
+        if uplink.is_empty() {
+            continue;
+        }
+        writer.write_all(&uplink)?;
+        total += uplink.len() as u64;
+        decoder.feed(&uplink, |f| {
+            if let Ok(f) = f {
+                host.on_frame(0, &f.to_owned(), now, &mut outputs);
+            }
+        });
+        uplink.clear();
+        for o in outputs.drain(..) {
+            if let Output::Send { bytes, .. } = o {
+                let mut down = FrameDecoder::<MAX_WIRE>::new();
+                down.feed(&bytes, |f| {
+                    if let Ok(f) = f {
+                        if let Some(seat) = seats.iter_mut().find(|s| s.id() == f.header.seat) {
+                            // The seat's answers (acks) go out with the next poll.
+                            seat.on_frame(&f, now, &mut uplink);
+                        }
+                    }
+                });
+            }
+        }
+    }
+    writer.write_all(&uplink)?;
+    total += uplink.len() as u64;
+    Ok(total)
+}
