@@ -138,18 +138,27 @@ mod tests {
                 temps: heapless::Vec::from_slice(&[7150, -1000]).unwrap(),
                 supply_mv: 3300,
             };
-            wire.extend_from_slice(encode_unauthenticated(12, counter, &Message::Telemetry(t), &mut buf).unwrap());
+            wire.extend_from_slice(
+                encode_unauthenticated(12, counter, &Message::Telemetry(t), &mut buf).unwrap(),
+            );
         }
         wire.extend_from_slice(&[1, 2, 3, 0]); // garbage
         let mut out = Vec::new();
         let summary = decode_stream(&wire[..], &mut out).unwrap();
         assert_eq!(summary, DecodeSummary { frames: 2, errors: 1 });
-        let lines: Vec<Value> = out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+        let lines: Vec<Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
         assert_eq!(lines[0]["seat"], 12);
         assert_eq!(lines[0]["type"], "telemetry");
         assert_eq!(lines[0]["temps_c"], json!([71.5, -10.0]));
         assert_eq!(lines[0]["flags"], json!(["failover_active"]));
-        assert_eq!(lines[1]["seq"].as_u64().unwrap(), lines[0]["seq"].as_u64().unwrap() + 1);
+        assert_eq!(
+            lines[1]["seq"].as_u64().unwrap(),
+            lines[0]["seq"].as_u64().unwrap() + 1
+        );
         assert!(lines[2]["error"].is_string());
     }
 }

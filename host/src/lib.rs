@@ -10,8 +10,9 @@
 //! whose findings the alert engine (`alert`) turns into alerts, persisted (`storage`) and delivered
 //! (`sink`); `http` serves the model.
 
-pub mod model;
-pub mod ingest;
-pub mod source;
-pub mod sim;
+pub mod daemon;
 pub mod decode;
+pub mod ingest;
+pub mod model;
+pub mod sim;
+pub mod source;

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use hemiwatch_protocol::{
-    Ack, AuthError, EncodeError, Event, Hello, HostLink, Message, OwnedFrame, Ping, SeatId, SeatKey, SessionChange,
-    Telemetry, MAX_WIRE,
+    Ack, AuthError, EncodeError, Event, Hello, HostLink, Message, OwnedFrame, Ping, SeatId, SeatKey,
+    SessionChange, Telemetry, MAX_WIRE,
 };
 use rand::Rng;
 
@@ -142,10 +142,21 @@ impl Ingest {
             .into_iter()
             .map(|(id, key)| {
                 let link = HostLink::new(id, key.as_ref());
-                (id, SeatLinkState { link, line: None, last_counter: None, last_tx_ms: 0 })
+                (
+                    id,
+                    SeatLinkState {
+                        link,
+                        line: None,
+                        last_counter: None,
+                        last_tx_ms: 0,
+                    },
+                )
             })
             .collect();
-        Self { seats, buf: Box::new([0; MAX_WIRE]) }
+        Self {
+            seats,
+            buf: Box::new([0; MAX_WIRE]),
+        }
     }
 
     /// Handles one frame from `line` at `now_ms`, appending what follows to `out`.
@@ -153,13 +164,21 @@ impl Ingest {
         let raw = frame.as_raw();
         let seat = raw.header.seat;
         let Some(state) = self.seats.get_mut(&seat) else {
-            out.push(Output::Rejected { seat, line, reason: Rejection::UnknownSeat });
+            out.push(Output::Rejected {
+                seat,
+                line,
+                reason: Rejection::UnknownSeat,
+            });
             return;
         };
         let verified = match state.link.accept(&raw) {
             Ok(v) => v,
             Err(e) => {
-                out.push(Output::Rejected { seat, line, reason: Rejection::Auth(e) });
+                out.push(Output::Rejected {
+                    seat,
+                    line,
+                    reason: Rejection::Auth(e),
+                });
                 return;
             }
         };
@@ -168,7 +187,11 @@ impl Ingest {
         state.line = Some(line);
         if let SessionChange::Established { boot_id, new_boot } = verified.session {
             state.last_counter = None;
-            out.push(Output::SessionOpened { seat, boot_id, new_boot });
+            out.push(Output::SessionOpened {
+                seat,
+                boot_id,
+                new_boot,
+            });
         }
         let lost = match state.last_counter {
             Some(last) if verified.counter > last => verified.counter - last - 1,
@@ -180,7 +203,10 @@ impl Ingest {
                 match state.link.respond_to_hello(&hello, nonce, &mut self.buf[..]) {
                     Ok(bytes) => {
                         state.last_tx_ms = now_ms;
-                        out.push(Output::Send { line, bytes: bytes.to_vec() });
+                        out.push(Output::Send {
+                            line,
+                            bytes: bytes.to_vec(),
+                        });
                     }
                     Err(e) => tracing::error!(seat, error = %e, "cannot answer hello"),
                 }
@@ -190,7 +216,13 @@ impl Ingest {
             }
             Message::Telemetry(telemetry) => {
                 state.last_counter = Some(verified.counter);
-                out.push(Output::Sample { seat, line, counter: verified.counter, lost, telemetry });
+                out.push(Output::Sample {
+                    seat,
+                    line,
+                    counter: verified.counter,
+                    lost,
+                    telemetry,
+                });
             }
             Message::Event(event) => {
                 state.last_counter = Some(verified.counter);
@@ -211,15 +243,29 @@ impl Ingest {
 
     /// Encodes a command for a seat on the line it was last heard on; returns the command's
     /// counter (echoed by the seat's `Ack`) and the `Send` to perform.
-    pub fn command(&mut self, seat: SeatId, msg: &Message, now_ms: u64) -> Result<(u32, Output), CommandError> {
+    pub fn command(
+        &mut self,
+        seat: SeatId,
+        msg: &Message,
+        now_ms: u64,
+    ) -> Result<(u32, Output), CommandError> {
         let state = self.seats.get_mut(&seat).ok_or(CommandError::UnknownSeat(seat))?;
         let line = state.line.ok_or(CommandError::NoLine(seat))?;
         if !state.link.has_session() {
             return Err(CommandError::NoSession(seat));
         }
-        let (counter, bytes) = state.link.encode(msg, &mut self.buf[..]).map_err(CommandError::Encode)?;
+        let (counter, bytes) = state
+            .link
+            .encode(msg, &mut self.buf[..])
+            .map_err(CommandError::Encode)?;
         state.last_tx_ms = now_ms;
-        Ok((counter, Output::Send { line, bytes: bytes.to_vec() }))
+        Ok((
+            counter,
+            Output::Send {
+                line,
+                bytes: bytes.to_vec(),
+            },
+        ))
     }
 
     /// Pings every seat with an open session that has not heard from the host for
@@ -229,7 +275,9 @@ impl Ingest {
             .seats
             .iter()
             .filter(|(_, s)| {
-                s.line.is_some() && s.link.has_session() && now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS
+                s.line.is_some()
+                    && s.link.has_session()
+                    && now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS
             })
             .map(|(id, _)| *id)
             .collect();
@@ -254,14 +302,20 @@ impl Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hemiwatch_protocol::{BoardKind, FirmwareVersion, FrameDecoder, ResetCause, SeatLink, PROTOCOL_MINOR};
+    use hemiwatch_protocol::{
+        BoardKind, FirmwareVersion, FrameDecoder, ResetCause, SeatLink, PROTOCOL_MINOR,
+    };
 
     const KEY: SeatKey = SeatKey([3; 16]);
 
     fn hello() -> Message {
         Message::Hello(Hello {
             protocol_minor: PROTOCOL_MINOR,
-            firmware: FirmwareVersion { major: 1, minor: 0, patch: 0 },
+            firmware: FirmwareVersion {
+                major: 1,
+                minor: 0,
+                patch: 0,
+            },
             board: BoardKind::Simulated,
             boot_id: 0,
             counter: 0,
@@ -303,14 +357,35 @@ mod tests {
         let mut seat = SeatLink::new(5, &KEY, 77);
         handshake(&mut ingest, &mut seat, 0);
         let mut buf = [0u8; MAX_WIRE];
-        let t = Telemetry { uptime_min: 1, supply_mv: 3300, ..Default::default() };
-        let out = feed(&mut ingest, 0, seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap(), 10);
-        assert_eq!(out[0], Output::SessionOpened { seat: 5, boot_id: 77, new_boot: true });
+        let t = Telemetry {
+            uptime_min: 1,
+            supply_mv: 3300,
+            ..Default::default()
+        };
+        let out = feed(
+            &mut ingest,
+            0,
+            seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap(),
+            10,
+        );
+        assert_eq!(
+            out[0],
+            Output::SessionOpened {
+                seat: 5,
+                boot_id: 77,
+                new_boot: true
+            }
+        );
         assert!(matches!(&out[1], Output::Sample { seat: 5, lost: 0, telemetry, .. } if *telemetry == t));
         // Two lost frames show up as a counter gap.
         seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap();
         seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap();
-        let out = feed(&mut ingest, 0, seat.encode(&Message::Telemetry(t), &mut buf).unwrap(), 20);
+        let out = feed(
+            &mut ingest,
+            0,
+            seat.encode(&Message::Telemetry(t), &mut buf).unwrap(),
+            20,
+        );
         assert!(matches!(out[..], [Output::Sample { lost: 2, .. }]), "{out:?}");
     }
 
@@ -322,10 +397,24 @@ mod tests {
         let mut stranger = SeatLink::new(6, &KEY, 1);
         let mut buf = [0u8; MAX_WIRE];
         let out = feed(&mut ingest, 0, stranger.encode(&hello(), &mut buf).unwrap(), 0);
-        assert_eq!(out, vec![Output::Rejected { seat: 6, line: 0, reason: Rejection::UnknownSeat }]);
+        assert_eq!(
+            out,
+            vec![Output::Rejected {
+                seat: 6,
+                line: 0,
+                reason: Rejection::UnknownSeat
+            }]
+        );
         let mut impostor = SeatLink::new(5, &SeatKey([9; 16]), 1);
         let out = feed(&mut ingest, 1, impostor.encode(&hello(), &mut buf).unwrap(), 0);
-        assert_eq!(out, vec![Output::Rejected { seat: 5, line: 1, reason: Rejection::Auth(AuthError::BadMac) }]);
+        assert_eq!(
+            out,
+            vec![Output::Rejected {
+                seat: 5,
+                line: 1,
+                reason: Rejection::Auth(AuthError::BadMac)
+            }]
+        );
         assert_eq!(ingest.line_of(5), Some(0));
     }
 
@@ -334,25 +423,53 @@ mod tests {
         let mut ingest = Ingest::new([(5, Some(KEY))]);
         let mut seat = SeatLink::new(5, &KEY, 1);
         assert_eq!(
-            ingest.command(5, &Message::Failover(hemiwatch_protocol::Failover { active: true }), 0).unwrap_err(),
+            ingest
+                .command(
+                    5,
+                    &Message::Failover(hemiwatch_protocol::Failover { active: true }),
+                    0
+                )
+                .unwrap_err(),
             CommandError::NoLine(5)
         );
         handshake(&mut ingest, &mut seat, 2);
         let mut buf = [0u8; MAX_WIRE];
-        feed(&mut ingest, 2, seat.encode(&Message::Telemetry(Telemetry::default()), &mut buf).unwrap(), 0);
-        let (counter, Output::Send { line, bytes }) =
-            ingest.command(5, &Message::Failover(hemiwatch_protocol::Failover { active: true }), 100).unwrap()
+        feed(
+            &mut ingest,
+            2,
+            seat.encode(&Message::Telemetry(Telemetry::default()), &mut buf)
+                .unwrap(),
+            0,
+        );
+        let (counter, Output::Send { line, bytes }) = ingest
+            .command(
+                5,
+                &Message::Failover(hemiwatch_protocol::Failover { active: true }),
+                100,
+            )
+            .unwrap()
         else {
             panic!()
         };
         assert_eq!(line, 2);
         let (c, msg) = seat.accept(&frames(&bytes)[0].as_raw()).unwrap();
-        assert_eq!((c, msg), (counter, Message::Failover(hemiwatch_protocol::Failover { active: true })));
+        assert_eq!(
+            (c, msg),
+            (
+                counter,
+                Message::Failover(hemiwatch_protocol::Failover { active: true })
+            )
+        );
         let mut out = Vec::new();
         ingest.tick(100 + PING_INTERVAL_MS - 1, &mut out);
         assert!(out.is_empty());
         ingest.tick(100 + PING_INTERVAL_MS, &mut out);
-        let [Output::Send { bytes, .. }] = &out[..] else { panic!("{out:?}") };
-        assert_eq!(seat.accept(&frames(bytes)[0].as_raw()).unwrap().1, Message::Ping(Ping {}));
+        let [Output::Send { bytes, .. }] = &out[..] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            seat.accept(&frames(bytes)[0].as_raw()).unwrap().1,
+            Message::Ping(Ping {})
+        );
     }
 }

@@ -34,7 +34,10 @@ impl PtyMaster {
         tcsetattr(&pair.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;
         let slave_path = std::fs::read_link(format!("/proc/self/fd/{}", pair.slave.as_raw_fd()))?;
         let flags = OFlag::from_bits_truncate(fcntl(pair.master.as_raw_fd(), FcntlArg::F_GETFL)?);
-        fcntl(pair.master.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+        fcntl(
+            pair.master.as_raw_fd(),
+            FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
+        )?;
         if let Some(link) = link {
             let tmp = link.with_extension("hemiwatch-tmp");
             let _ = std::fs::remove_file(&tmp);

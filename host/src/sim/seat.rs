@@ -3,8 +3,8 @@
 //! milliseconds and a live run follows the wall clock.
 
 use hemiwatch_protocol::{
-    Ack, AckStatus, BoardKind, FirmwareVersion, Flags, Hello, Message, RawFrame, ResetCause, SeatId, SeatKey, SeatLink,
-    Telemetry, MAX_WIRE, PROTOCOL_MINOR,
+    Ack, AckStatus, BoardKind, FirmwareVersion, Flags, Hello, Message, RawFrame, ResetCause, SeatId, SeatKey,
+    SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -133,16 +133,26 @@ impl SimSeat {
         }
         let mut buf = [0u8; MAX_WIRE];
         let host_lost = now_ms.saturating_sub(self.host_seen_ms) >= HOST_TIMEOUT_MS;
-        let hello_due = self.last_hello_ms.is_none_or(|t| now_ms.saturating_sub(t) >= HELLO_RETRY_MS);
+        let hello_due = self
+            .last_hello_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= HELLO_RETRY_MS);
         if (!self.link.has_session() || host_lost) && hello_due {
             let hello = Message::Hello(Hello {
                 protocol_minor: PROTOCOL_MINOR,
-                firmware: FirmwareVersion { major: 1, minor: 0, patch: 0 },
+                firmware: FirmwareVersion {
+                    major: 1,
+                    minor: 0,
+                    patch: 0,
+                },
                 board: BoardKind::Simulated,
                 boot_id: 0,
                 counter: 0,
                 sensors: 0b1,
-                reset: if self.boots > 1 { ResetCause::Watchdog } else { ResetCause::PowerOn },
+                reset: if self.boots > 1 {
+                    ResetCause::Watchdog
+                } else {
+                    ResetCause::PowerOn
+                },
                 period_ms: self.period_ms as u16,
             });
             if let Ok(w) = self.link.encode(&hello, &mut buf) {
@@ -165,7 +175,10 @@ impl SimSeat {
     fn step_physics(&mut self, at_ms: u64) {
         let dt_min = self.period_ms as f64 / 60_000.0;
         match self.scenario {
-            Scenario::Runaway { start_ms, rate_c_per_min } if at_ms >= start_ms && !self.failover => {
+            Scenario::Runaway {
+                start_ms,
+                rate_c_per_min,
+            } if at_ms >= start_ms && !self.failover => {
                 self.temp_c += rate_c_per_min * dt_min;
             }
             _ => {
@@ -201,7 +214,9 @@ impl SimSeat {
         if self.silent_at(now_ms) {
             return;
         }
-        let Ok((counter, msg)) = self.link.accept(frame) else { return };
+        let Ok((counter, msg)) = self.link.accept(frame) else {
+            return;
+        };
         self.host_seen_ms = now_ms;
         let status = match &msg {
             Message::Session(_) => return,
@@ -216,7 +231,11 @@ impl SimSeat {
             Message::SetConfig(_) => AckStatus::Rejected,
             _ => AckStatus::Ok,
         };
-        let ack = Message::Ack(Ack { counter, of: msg.kind() as u8, status });
+        let ack = Message::Ack(Ack {
+            counter,
+            of: msg.kind() as u8,
+            status,
+        });
         let mut buf = [0u8; MAX_WIRE];
         if let Ok(w) = self.link.encode(&ack, &mut buf) {
             out.extend_from_slice(w);

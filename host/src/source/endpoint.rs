@@ -59,13 +59,19 @@ impl Endpoint {
         } else if path.is_empty() {
             Err(EndpointError::Malformed(path.into()))
         } else {
-            Ok(Self::Serial { path: path.into(), baud })
+            Ok(Self::Serial {
+                path: path.into(),
+                baud,
+            })
         }
     }
 
     /// Opens the stream. Serial devices are put in raw 8N1 mode by tokio-serial.
     pub async fn open(&self) -> Result<Pin<Box<dyn ByteStream>>, EndpointError> {
-        let fail = |source| EndpointError::Open { endpoint: self.to_string(), source };
+        let fail = |source| EndpointError::Open {
+            endpoint: self.to_string(),
+            source,
+        };
         Ok(match self {
             Self::Serial { path, baud } => {
                 use tokio_serial::SerialPortBuilderExt;
@@ -104,10 +110,19 @@ mod tests {
     fn parses_the_three_forms() {
         assert_eq!(
             Endpoint::parse("/dev/ttyUSB0", 115200).unwrap(),
-            Endpoint::Serial { path: "/dev/ttyUSB0".into(), baud: 115200 }
+            Endpoint::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: 115200
+            }
         );
-        assert_eq!(Endpoint::parse("unix:/run/s.sock", 0).unwrap(), Endpoint::Unix("/run/s.sock".into()));
-        assert_eq!(Endpoint::parse("tcp:127.0.0.1:7000", 0).unwrap(), Endpoint::Tcp("127.0.0.1:7000".into()));
+        assert_eq!(
+            Endpoint::parse("unix:/run/s.sock", 0).unwrap(),
+            Endpoint::Unix("/run/s.sock".into())
+        );
+        assert_eq!(
+            Endpoint::parse("tcp:127.0.0.1:7000", 0).unwrap(),
+            Endpoint::Tcp("127.0.0.1:7000".into())
+        );
         assert!(Endpoint::parse("tcp:nohostport", 0).is_err());
         assert!(Endpoint::parse("unix:", 0).is_err());
         assert!(Endpoint::parse("  ", 0).is_err());
@@ -115,7 +130,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_device_is_an_open_error_naming_it() {
-        let err = Endpoint::parse("/dev/hemiwatch-does-not-exist", 115200).unwrap().open().await.err().unwrap();
+        let err = Endpoint::parse("/dev/hemiwatch-does-not-exist", 115200)
+            .unwrap()
+            .open()
+            .await
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("/dev/hemiwatch-does-not-exist"), "{err}");
     }
 }

@@ -25,7 +25,6 @@ const MAX_BACKOFF: Duration = Duration::from_millis(800);
 /// adapter must not block the daemon.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
-
 /// What a line reports to the daemon.
 #[derive(Debug)]
 pub enum LineEvent {

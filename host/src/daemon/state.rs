@@ -1,0 +1,269 @@
+//! The state task: the single writer of the daemon's state. It takes line events, runs them
+//! through the ingest core, updates the live model and publishes changes. Keeping one writer
+//! makes every state change ordered and lock-free for the hot path.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hemiwatch_protocol::{AuthError, Flags, SeatId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{SeatSettings, Settings};
+use crate::decode::flag_names;
+use crate::ingest::{Ingest, Output, Rejection};
+use crate::model::{Live, Request, RequestError, SeatStatus, Update};
+use crate::source::{LineEvent, LineHandle, LineId};
+
+/// How often timers run: pings, silence checks, throttled publication.
+const TICK: Duration = Duration::from_millis(100);
+/// A seat's temperature is republished to live views at most this often (status changes go out
+/// at once), so 577 seats at 2 Hz do not flood the dashboard.
+const PUBLISH_EVERY_MS: u64 = 1_000;
+
+/// Wall-clock milliseconds since the Unix epoch: what is stored and shown.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+struct SeatRuntime {
+    settings: SeatSettings,
+    last_published_ms: u64,
+    dirty: bool,
+}
+
+/// See the module docs.
+pub struct StateTask {
+    ingest: Ingest,
+    live: Live,
+    lines: Vec<LineHandle>,
+    seats: HashMap<SeatId, SeatRuntime>,
+    outputs: Vec<Output>,
+}
+
+impl StateTask {
+    /// Prepares the task for the configured seats and lines.
+    pub fn new(settings: &Settings, live: Live, lines: Vec<LineHandle>) -> Self {
+        let ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
+        let seats = settings
+            .seats
+            .iter()
+            .map(|s| {
+                (
+                    s.place.id,
+                    SeatRuntime {
+                        settings: s.clone(),
+                        last_published_ms: 0,
+                        dirty: false,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            ingest,
+            live,
+            lines,
+            seats,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Runs until shutdown and the lines have stopped.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<LineEvent>,
+        mut requests: mpsc::Receiver<Request>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_line_event(ev, now_ms()),
+                    None => break,
+                },
+                Some(req) = requests.recv() => self.on_request(req),
+                _ = tick.tick() => self.on_tick(now_ms()),
+                _ = shutdown.cancelled(), if events.is_closed() => break,
+            }
+            self.flush_outputs().await;
+        }
+    }
+
+    fn on_line_event(&mut self, ev: LineEvent, now: u64) {
+        match ev {
+            LineEvent::Up { .. } | LineEvent::Down { .. } => {}
+            LineEvent::Frames { line, frames } => {
+                for frame in frames.iter().flatten() {
+                    self.ingest.on_frame(line, frame, now, &mut self.outputs);
+                }
+                let outputs = std::mem::take(&mut self.outputs);
+                let mut sends = Vec::new();
+                for o in outputs {
+                    match o {
+                        Output::Send { .. } => sends.push(o),
+                        other => self.apply(other, now),
+                    }
+                }
+                self.outputs = sends;
+            }
+        }
+    }
+
+    fn line_name(&self, line: LineId) -> Option<String> {
+        self.lines.get(line).map(|l| l.name.clone())
+    }
+
+    /// Folds one ingest output into the model.
+    fn apply(&mut self, o: Output, now: u64) {
+        let heard_on = match &o {
+            Output::Hello { line, .. } | Output::Sample { line, .. } | Output::Rejected { line, .. } => {
+                self.line_name(*line)
+            }
+            _ => None,
+        };
+        let mut model = self.live.model.write().unwrap_or_else(|p| p.into_inner());
+        let seat_id = match &o {
+            Output::Hello { seat, .. }
+            | Output::SessionOpened { seat, .. }
+            | Output::Sample { seat, .. }
+            | Output::Event { seat, .. }
+            | Output::Ack { seat, .. }
+            | Output::Rejected { seat, .. } => *seat,
+            Output::Send { .. } => return,
+        };
+        let Some(state) = model.seats.get_mut(&seat_id) else {
+            if let Output::Rejected {
+                reason: Rejection::UnknownSeat,
+                ..
+            } = o
+            {
+                tracing::debug!(seat = seat_id, "frame from an unconfigured seat");
+            }
+            return;
+        };
+        let Some(rt) = self.seats.get_mut(&seat_id) else {
+            return;
+        };
+        let before = state.status;
+        match o {
+            Output::Hello { hello, .. } => {
+                state.firmware = Some(format!(
+                    "{}.{}.{}",
+                    hello.firmware.major, hello.firmware.minor, hello.firmware.patch
+                ));
+                state.protocol = Some(format!(
+                    "{}.{}",
+                    hemiwatch_protocol::PROTOCOL_MAJOR,
+                    hello.protocol_minor
+                ));
+                state.board = Some(format!("{:?}", hello.board));
+                state.period_ms = Some(hello.period_ms);
+                state.heard_on = heard_on;
+                state.last_seen_ms = Some(now);
+            }
+            Output::SessionOpened {
+                boot_id, new_boot, ..
+            } => {
+                if new_boot && state.boot_id.is_some() {
+                    state.counters.reboots += 1;
+                    tracing::info!(seat = seat_id, boot_id, "seat rebooted");
+                }
+                state.boot_id = Some(boot_id);
+            }
+            Output::Sample { telemetry, lost, .. } => {
+                state.temps_c = telemetry.temps.iter().map(|c| f64::from(*c) / 100.0).collect();
+                state.supply_mv = Some(telemetry.supply_mv);
+                state.flags = flag_names(telemetry.flags)
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
+                state.uptime_min = Some(telemetry.uptime_min);
+                state.last_seen_ms = Some(now);
+                state.heard_on = heard_on;
+                state.counters.frames += 1;
+                state.counters.lost += u64::from(lost);
+                state.status = status_from_sample(&rt.settings, &telemetry.flags, &state.temps_c);
+            }
+            Output::Event { event, .. } => {
+                tracing::info!(seat = seat_id, code = event.code.0, name = ?event.code.name(), detail = event.detail, "seat event");
+            }
+            Output::Ack { ack, .. } => {
+                tracing::info!(seat = seat_id, counter = ack.counter, status = ?ack.status, "seat acknowledged");
+            }
+            Output::Rejected { reason, .. } => match reason {
+                Rejection::Auth(AuthError::BadMac) => state.counters.bad_mac += 1,
+                Rejection::Auth(AuthError::Replay) => state.counters.replays += 1,
+                _ => state.counters.rejected += 1,
+            },
+            Output::Send { .. } => {}
+        }
+        rt.dirty = true;
+        if state.status != before || now.saturating_sub(rt.last_published_ms) >= PUBLISH_EVERY_MS {
+            rt.last_published_ms = now;
+            rt.dirty = false;
+            let _ = self.live.updates.send(Update::Seat(Box::new(state.clone())));
+        }
+    }
+
+    fn on_tick(&mut self, now: u64) {
+        self.ingest.tick(now, &mut self.outputs);
+        let model = self.live.model.read().unwrap_or_else(|p| p.into_inner());
+        for (id, rt) in &mut self.seats {
+            if rt.dirty && now.saturating_sub(rt.last_published_ms) >= PUBLISH_EVERY_MS {
+                if let Some(state) = model.seats.get(id) {
+                    let _ = self.live.updates.send(Update::Seat(Box::new(state.clone())));
+                }
+                rt.dirty = false;
+                rt.last_published_ms = now;
+            }
+        }
+    }
+
+    fn on_request(&mut self, req: Request) {
+        match req {
+            Request::Ack { id, reply, .. } => {
+                let _ = reply.send(Err(RequestError::NoSuchAlert(id)));
+            }
+            Request::Silence { reply, .. } => {
+                let _ = reply.send(Err(RequestError::Unavailable));
+            }
+        }
+    }
+
+    async fn flush_outputs(&mut self) {
+        for o in self.outputs.drain(..) {
+            if let Output::Send { line, bytes } = o {
+                if let Some(l) = self.lines.get(line) {
+                    // A full queue means the line is wedged; dropping a ping beats stalling ingest.
+                    let _ = l.outbound.try_send(bytes);
+                }
+            }
+        }
+    }
+}
+
+/// The status a sample alone implies (alerts may raise it further).
+fn status_from_sample(settings: &SeatSettings, flags: &Flags, temps_c: &[f64]) -> SeatStatus {
+    if flags.contains(Flags::SENSOR_FAULT) {
+        SeatStatus::SensorFault
+    } else if flags.safe_mode() {
+        SeatStatus::FailoverActive
+    } else if temps_c.iter().any(|t| *t >= settings.warn_c) {
+        SeatStatus::Warm
+    } else {
+        SeatStatus::Ok
+    }
+}
+
+impl std::fmt::Debug for StateTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateTask")
+            .field("seats", &self.seats.len())
+            .finish()
+    }
+}
