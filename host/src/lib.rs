@@ -10,6 +10,7 @@
 //! whose findings the alert engine (`alert`) turns into alerts, persisted (`storage`) and delivered
 //! (`sink`); `http` serves the model.
 
+pub mod cli;
 pub mod daemon;
 pub mod decode;
 pub mod ingest;

@@ -20,6 +20,20 @@ pub use seat::{Scenario, SimSeat, HELLO_RETRY_MS, HOST_TIMEOUT_MS};
 
 use crate::ingest::{Ingest, Output};
 
+/// The demo's master secret. Public on purpose: `hemiwatch demo` and `hemiwatch sim` must work
+/// with no key files. A real installation provisions every seat with its own random key.
+const DEMO_MASTER: SeatKey = SeatKey(*b"hemiwatch-demo!!");
+
+/// The key of a demo/simulated seat, derived from [`DEMO_MASTER`] with AES-CMAC as a PRF
+/// (two tags under distinct labels, NIST SP 800-108 counter-mode style). For demos only.
+pub fn demo_key(seat: SeatId) -> SeatKey {
+    let mut prf = hemiwatch_protocol::Authenticator::new(&DEMO_MASTER);
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&prf.tag(1, u32::from(seat), b"hemiwatch demo seat key"));
+    key[8..].copy_from_slice(&prf.tag(2, u32::from(seat), b"hemiwatch demo seat key"));
+    SeatKey(key)
+}
+
 /// How often a live line wakes up to let its seats send what is due.
 const TICK: Duration = Duration::from_millis(10);
 
@@ -106,7 +120,8 @@ pub fn capture(
         for seat in seats.iter_mut() {
             seat.poll(now, &mut uplink);
         }
-        if uplink.is_empty() {
+        host.tick(now, &mut outputs);
+        if uplink.is_empty() && outputs.is_empty() {
             continue;
         }
         writer.write_all(&uplink)?;

@@ -1,0 +1,198 @@
+//! The `hemiwatch` command line: argument types (clap) and one function per subcommand. This is
+//! the edge of the program: errors become `anyhow` reports and exit statuses here.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::sim::{self, Scenario, SimSeat};
+
+/// Hemiwatch: health monitor for the electronic voting consoles of a parliament hemicycle.
+#[derive(Debug, Parser)]
+#[command(name = "hemiwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode raw wire bytes (a capture) into one JSON object per frame on stdout.
+    Decode {
+        /// Capture file, or `-` for standard input.
+        #[arg(default_value = "-")]
+        input: String,
+    },
+    /// Simulate seats speaking the real protocol into a file, or onto a pty (`--out pty:PATH`
+    /// creates a pty and links PATH to it, for a daemon to read as a serial line).
+    Sim {
+        /// Number of seats (ids 1..=N).
+        #[arg(long, default_value_t = 577)]
+        seats: u16,
+        /// How long to simulate: virtual seconds for a file, wall-clock seconds for a pty.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Output: a file path, or `pty:PATH`.
+        #[arg(long)]
+        out: String,
+        /// Random seed: the same seed gives the same capture.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// What the seats do.
+        #[arg(long, value_enum, default_value_t = SimScenario::Mixed)]
+        scenario: SimScenario,
+        /// Telemetry period in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        period_ms: u64,
+    },
+}
+
+/// Scenarios selectable from `hemiwatch sim`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimScenario {
+    /// Every seat healthy.
+    Steady,
+    /// Seat 1 heats up toward overheating; the rest are healthy.
+    Runaway,
+    /// Seat 1 goes silent for 10 s, then reboots.
+    Silent,
+    /// Seat 1 has a noisy, glitchy sensor.
+    Noisy,
+    /// All three incidents on seats 1, 2 and 3.
+    Mixed,
+}
+
+impl SimScenario {
+    /// The scenario of one seat.
+    pub fn for_seat(self, seat: u16) -> Scenario {
+        let runaway = Scenario::Runaway {
+            start_ms: 5_000,
+            rate_c_per_min: 6.0,
+        };
+        let silent = Scenario::SilentThenReboot {
+            at_ms: 10_000,
+            for_ms: 10_000,
+        };
+        let noisy = Scenario::NoisySensor { sigma_c: 0.6 };
+        match (self, seat) {
+            (Self::Runaway, 1) | (Self::Mixed, 1) => runaway,
+            (Self::Silent, 1) | (Self::Mixed, 2) => silent,
+            (Self::Noisy, 1) | (Self::Mixed, 3) => noisy,
+            _ => Scenario::Steady,
+        }
+    }
+}
+
+/// Runs the CLI; the binary's `main` calls only this.
+pub fn main(cli: Cli) -> ExitCode {
+    init_tracing(cli.log_format);
+    let result = match cli.command {
+        Command::Decode { input } => decode(&input),
+        Command::Sim {
+            seats,
+            seconds,
+            out,
+            seed,
+            scenario,
+            period_ms,
+        } => sim_cmd(seats, seconds, &out, seed, scenario, period_ms),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hemiwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEMIWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn decode(input: &str) -> anyhow::Result<ExitCode> {
+    let reader: Box<dyn Read> = if input == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?)
+    };
+    let summary = match crate::decode::decode_stream(reader, std::io::stdout().lock()) {
+        Ok(s) => s,
+        // `hemiwatch decode cap.bin | head` closing the pipe is a normal way to stop.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!("{} frames, {} errors", summary.frames, summary.errors);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sim_cmd(
+    seats: u16,
+    seconds: u64,
+    out: &str,
+    seed: u64,
+    scenario: SimScenario,
+    period_ms: u64,
+) -> anyhow::Result<ExitCode> {
+    let make = |now: u64| -> Vec<SimSeat> {
+        (1..=seats)
+            .map(|id| SimSeat::new(id, sim::demo_key(id), scenario.for_seat(id), period_ms, seed, now))
+            .collect()
+    };
+    if let Some(link) = out.strip_prefix("pty:") {
+        let rt = tokio::runtime::Runtime::new()?;
+        rt.block_on(async {
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let (_ctl, ctl_rx) = tokio::sync::mpsc::channel(1);
+            let line = tokio::spawn(sim::run_pty_line(
+                make(0),
+                PathBuf::from(link),
+                ctl_rx,
+                shutdown.clone(),
+            ));
+            eprintln!("{seats} simulated seats on {link}");
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(seconds)) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            shutdown.cancel();
+            line.await?.context("simulated line failed")
+        })?;
+        let _ = std::fs::remove_file(link);
+    } else {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(out).with_context(|| format!("cannot create {out}"))?,
+        );
+        let mut sim_seats = make(0);
+        let keys = (1..=seats).map(|id| (id, Some(sim::demo_key(id))));
+        let bytes = sim::capture(&mut sim_seats, keys, seconds, &mut file)?;
+        std::io::Write::flush(&mut file)?;
+        eprintln!("wrote {bytes} bytes of {seats} seats × {seconds} s to {out}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
