@@ -70,7 +70,7 @@ impl PtyMaster {
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let mut guard = self.master.readable().await?;
-            match guard.try_io(|f| (&*f.get_ref()).read(buf)) {
+            match guard.try_io(|f| f.get_ref().read(buf)) {
                 Ok(r) => return r,
                 Err(_would_block) => continue,
             }
@@ -81,7 +81,7 @@ impl PtyMaster {
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let mut guard = self.master.writable().await?;
-            match guard.try_io(|f| (&*f.get_ref()).write(data)) {
+            match guard.try_io(|f| f.get_ref().write(data)) {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
