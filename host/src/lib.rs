@@ -16,4 +16,13 @@ pub mod decode;
 pub mod ingest;
 pub mod model;
 pub mod sim;
+pub mod sink;
 pub mod source;
+
+/// Wall-clock milliseconds since the Unix epoch: the time base of everything stored and shown.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -3,7 +3,7 @@
 //! makes every state change ordered and lock-free for the hot path.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hemiwatch_protocol::{AuthError, Flags, SeatId};
 use tokio::sync::mpsc;
@@ -20,14 +20,6 @@ const TICK: Duration = Duration::from_millis(100);
 /// A seat's temperature is republished to live views at most this often (status changes go out
 /// at once), so 577 seats at 2 Hz do not flood the dashboard.
 const PUBLISH_EVERY_MS: u64 = 1_000;
-
-/// Wall-clock milliseconds since the Unix epoch: what is stored and shown.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 struct SeatRuntime {
     settings: SeatSettings,
@@ -83,11 +75,11 @@ impl StateTask {
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Some(ev) => self.on_line_event(ev, now_ms()),
+                    Some(ev) => self.on_line_event(ev, crate::unix_ms()),
                     None => break,
                 },
                 Some(req) = requests.recv() => self.on_request(req),
-                _ = tick.tick() => self.on_tick(now_ms()),
+                _ = tick.tick() => self.on_tick(crate::unix_ms()),
                 _ = shutdown.cancelled(), if events.is_closed() => break,
             }
             self.flush_outputs().await;
