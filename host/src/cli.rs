@@ -62,6 +62,37 @@ pub enum Command {
         #[arg(long, default_value_t = 500)]
         period_ms: u64,
     },
+    /// Print a running daemon's summary: seats per state, lines, firing alerts.
+    Status {
+        /// Where the daemon is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Acknowledge an alert on a running daemon.
+    Ack {
+        /// Alert id (from `hemiwatch status` or the dashboard).
+        alert_id: i64,
+        /// Who acknowledges.
+        #[arg(long, env = "USER", default_value = "technician")]
+        by: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Where the daemon is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// Where a running daemon's API is, for `status` and `ack`.
+#[derive(Debug, clap::Args)]
+pub struct ApiArgs {
+    /// Base URL of the daemon's HTTP API.
+    #[arg(long, env = "HEMIWATCH_URL", default_value = "http://127.0.0.1:7577")]
+    pub url: String,
+    /// Bearer token for writes.
+    #[arg(long, env = "HEMIWATCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Scenarios selectable from `hemiwatch sim`.
@@ -113,6 +144,13 @@ pub fn main(cli: Cli) -> ExitCode {
             scenario,
             period_ms,
         } => sim_cmd(seats, seconds, &out, seed, scenario, period_ms),
+        Command::Status { api } => status(&api),
+        Command::Ack {
+            alert_id,
+            by,
+            comment,
+            api,
+        } => ack(&api, alert_id, &by, &comment),
     };
     match result {
         Ok(code) => code,
@@ -194,5 +232,51 @@ fn sim_cmd(
         std::io::Write::flush(&mut file)?;
         eprintln!("wrote {bytes} bytes of {seats} seats × {seconds} s to {out}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn api_client() -> anyhow::Result<reqwest::blocking::Client> {
+    Ok(reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .no_proxy()
+        .build()?)
+}
+
+/// Turns a non-2xx answer into an error carrying the API's own `{"error": ...}` sentence.
+fn api_result(resp: reqwest::blocking::Response) -> anyhow::Result<serde_json::Value> {
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        let why = body.get("error").and_then(|e| e.as_str()).unwrap_or("no details");
+        anyhow::bail!("the daemon answered {status}: {why}")
+    }
+}
+
+fn status(api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let url = format!("{}/api/status", api.url.trim_end_matches('/'));
+    let resp = api_client()?
+        .get(&url)
+        .send()
+        .with_context(|| format!("cannot reach the daemon at {}", api.url))?;
+    let body = api_result(resp)?;
+    println!("{}", serde_json::to_string_pretty(&body)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ack(api: &ApiArgs, id: i64, by: &str, comment: &str) -> anyhow::Result<ExitCode> {
+    let url = format!("{}/api/alerts/{id}/ack", api.url.trim_end_matches('/'));
+    let mut req = api_client()?
+        .post(&url)
+        .json(&serde_json::json!({"by": by, "comment": comment}));
+    if let Some(t) = &api.token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req
+        .send()
+        .with_context(|| format!("cannot reach the daemon at {}", api.url))?;
+    let body = api_result(resp)?;
+    println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(ExitCode::SUCCESS)
 }
