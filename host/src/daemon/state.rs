@@ -82,11 +82,12 @@ impl StateTask {
                 _ = tick.tick() => self.on_tick(crate::unix_ms()),
                 _ = shutdown.cancelled(), if events.is_closed() => break,
             }
-            self.flush_outputs().await;
         }
     }
 
-    fn on_line_event(&mut self, ev: LineEvent, now: u64) {
+    /// Folds one line event into the state (public for the ingest benchmark, which drives the
+    /// state task without a runtime).
+    pub fn on_line_event(&mut self, ev: LineEvent, now: u64) {
         match ev {
             LineEvent::Up { .. } | LineEvent::Down { .. } => {}
             LineEvent::Frames { line, frames } => {
@@ -104,6 +105,7 @@ impl StateTask {
                 self.outputs = sends;
             }
         }
+        self.flush_outputs();
     }
 
     fn line_name(&self, line: LineId) -> Option<String> {
@@ -204,6 +206,7 @@ impl StateTask {
 
     fn on_tick(&mut self, now: u64) {
         self.ingest.tick(now, &mut self.outputs);
+        self.flush_outputs();
         let model = self.live.model.read().unwrap_or_else(|p| p.into_inner());
         for (id, rt) in &mut self.seats {
             if rt.dirty && now.saturating_sub(rt.last_published_ms) >= PUBLISH_EVERY_MS {
@@ -227,7 +230,7 @@ impl StateTask {
         }
     }
 
-    async fn flush_outputs(&mut self) {
+    fn flush_outputs(&mut self) {
         for o in self.outputs.drain(..) {
             if let Output::Send { line, bytes } = o {
                 if let Some(l) = self.lines.get(line) {
