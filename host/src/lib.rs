@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod daemon;
 pub mod decode;
+pub mod demo;
 pub mod ingest;
 pub mod model;
 pub mod sim;
