@@ -1,1 +1,7 @@
-//! placeholder
+//! # hemiwatch-tests — the end-to-end rig
+//!
+//! Helpers for tests that run the real parts together: the real seat firmware in QEMU, real ptys,
+//! the real `hemiwatch` daemon as a process, a real Alertmanager, a real headless Chromium. The
+//! tests themselves live in `tests/tests/`.
+
+pub mod proxy;
