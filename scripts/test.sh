@@ -4,6 +4,7 @@
 # target's build, and every test (unit, property, golden vectors, hardware-in-the-loop in QEMU,
 # daemon integration, real Alertmanager, real headless Chromium). Fails if anything fails.
 set -euo pipefail
+shopt -s nullglob  # no board folder yet must not become a literal glob
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 step() { printf '\n=== %s (t+%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
