@@ -44,6 +44,10 @@ fn settings() -> Settings {
         http_bind: "127.0.0.1:0".parse().unwrap(),
         api_token: None,
         database: "/dev/null".into(),
+        raw_retention: std::time::Duration::from_secs(86_400),
+        rollup_retention: std::time::Duration::from_secs(90 * 86_400),
+        flush_interval: std::time::Duration::from_secs(1),
+        sinks: Vec::new(),
     }
 }
 

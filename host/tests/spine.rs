@@ -58,6 +58,10 @@ async fn seats_on_a_pty_reach_the_model() {
         http_bind: "127.0.0.1:0".parse().unwrap(),
         api_token: None,
         database: dir.path().join("db.sqlite"),
+        raw_retention: std::time::Duration::from_secs(86_400),
+        rollup_retention: std::time::Duration::from_secs(90 * 86_400),
+        flush_interval: std::time::Duration::from_secs(1),
+        sinks: Vec::new(),
     };
     let (live_tx, mut live_rx) = mpsc::channel(1);
     let daemon = tokio::spawn(run(settings, shutdown.clone(), move |r| {

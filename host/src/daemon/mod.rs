@@ -7,6 +7,7 @@ mod state;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use hemiwatch_protocol::SeatKey;
 use tokio::sync::{broadcast, mpsc};
@@ -56,6 +57,15 @@ pub struct Settings {
     pub api_token: Option<String>,
     /// SQLite file.
     pub database: PathBuf,
+    /// Raw samples are kept this long, then only 1-minute rollups (default 24 h).
+    pub raw_retention: Duration,
+    /// 1-minute rollups are kept this long (default 90 days).
+    pub rollup_retention: Duration,
+    /// Buffered samples are committed at least this often: the documented loss window of a
+    /// `kill -9` (default 1 s).
+    pub flush_interval: Duration,
+    /// Where alert notifications are delivered (through the outbox).
+    pub sinks: Vec<crate::sink::Sink>,
 }
 
 /// Errors that stop the daemon from starting or running.
