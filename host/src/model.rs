@@ -286,3 +286,33 @@ pub struct Live {
     /// Requests to the state task (acks, silences).
     pub requests: mpsc::Sender<Request>,
 }
+
+/// One point of a seat's temperature history: a raw sample (min = mean = max) or a 1-minute
+/// rollup, so the chart code draws both the same way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// Unix ms of the sample, or of the start of the minute.
+    pub t_ms: u64,
+    /// Mean temperature over the point, °C (the hottest channel).
+    pub mean_c: f64,
+    /// Minimum, °C.
+    pub min_c: f64,
+    /// Maximum, °C.
+    pub max_c: f64,
+}
+
+/// Something that happened to a seat or a line (boot, reboot, line up/down, seat event codes),
+/// as stored and shown in a seat's panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    /// Unix ms.
+    pub at_ms: u64,
+    /// Seat concerned, if any.
+    pub seat: Option<SeatId>,
+    /// Line concerned, if any.
+    pub line: Option<String>,
+    /// Kind: seat_booted, seat_rebooted, line_up, line_down, seat_event…
+    pub kind: String,
+    /// Human detail.
+    pub detail: String,
+}
