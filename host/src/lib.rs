@@ -19,6 +19,7 @@ pub mod model;
 pub mod sim;
 pub mod sink;
 pub mod source;
+pub mod storage;
 
 /// Wall-clock milliseconds since the Unix epoch: the time base of everything stored and shown.
 pub fn unix_ms() -> u64 {

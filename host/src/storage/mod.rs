@@ -1,0 +1,237 @@
+//! Storage: one SQLite file (rusqlite, bundled SQLite) in WAL mode holding seats, events, alerts
+//! with their history and acknowledgements, silences, the notification outbox, and telemetry
+//! history (raw samples for `raw_retention`, 1-minute min/max/mean rollups beyond it).
+//!
+//! One writer thread owns the write connection and commits in batches: samples wait in memory
+//! at most `flush_interval` (the documented loss window of a `kill -9`: at most that much of
+//! samples; everything committed survives), while alert changes and events are committed at
+//! once, together with the outbox rows they owe, so a firing alert is never lost nor its
+//! notification forgotten. Readers (HTTP history, the outbox worker, start-up restore) use their
+//! own connections, which WAL lets run beside the writer.
+
+mod outbox;
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hemiwatch_protocol::SeatId;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AlertView, EventView, SeatPlace};
+use crate::sink::Notification;
+
+pub use outbox::SqliteOutbox;
+pub use reader::{Reader, Restored, SeatRecord};
+
+/// How many operations may wait for the writer before samples are dropped (and counted): about
+/// 40 s of a full hemicycle at 2 Hz, so a slow disk stalls nothing upstream.
+const QUEUE: usize = 50_000;
+
+/// Where and how long to keep things.
+#[derive(Clone, Debug)]
+pub struct StorageSettings {
+    /// The SQLite file (created with its folder if missing).
+    pub path: PathBuf,
+    /// Raw samples older than this become 1-minute rollups.
+    pub raw_retention: Duration,
+    /// Rollups older than this are deleted.
+    pub rollup_retention: Duration,
+    /// Samples are committed at least this often.
+    pub flush_interval: Duration,
+    /// Names of the configured sinks: an alert change owes one outbox row to each.
+    pub sinks: Vec<String>,
+}
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// SQLite refused (corrupt file, disk full, permissions…).
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The folder of the database could not be created.
+    #[error("cannot create {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer Hemiwatch.
+    #[error("the database has schema version {found}; this build understands up to {supported}")]
+    TooNew {
+        /// Version in the file.
+        found: u32,
+        /// Version of this build.
+        supported: u32,
+    },
+    /// A stored JSON column did not parse (hand-edited or corrupt row).
+    #[error("stored row does not parse: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The writer thread is gone (it failed earlier; see the log).
+    #[error("the storage writer has stopped")]
+    WriterGone,
+}
+
+/// A silence as stored: what it matches and until when (the alert engine owns its meaning).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredSilence {
+    /// Silence id.
+    pub id: i64,
+    /// Unix ms when it expires.
+    pub until_ms: u64,
+    /// The engine's full view of it, as JSON.
+    pub view: serde_json::Value,
+}
+
+/// What the daemon asks storage to record.
+#[derive(Debug)]
+pub enum Op {
+    /// Configured seats, written at start-up so the file is self-describing.
+    Seats(Vec<SeatPlace>),
+    /// A seat said `Hello`: its boot, firmware and board.
+    SeatSeen {
+        /// Seat.
+        seat: SeatId,
+        /// Boot identity.
+        boot_id: Option<u32>,
+        /// Firmware version.
+        firmware: Option<String>,
+        /// Board kind.
+        board: Option<String>,
+        /// Unix ms.
+        at_ms: u64,
+    },
+    /// One telemetry sample (the hottest channel).
+    Sample {
+        /// Seat.
+        seat: SeatId,
+        /// Unix ms it arrived.
+        t_ms: u64,
+        /// Temperature, centi-°C.
+        temp_centi: i16,
+        /// Status flags bits.
+        flags: u8,
+    },
+    /// An event for the seat's panel and the audit trail.
+    Event(EventView),
+    /// An alert changed; `notify` owes a notification to every sink.
+    Alert {
+        /// Its current view.
+        view: Box<AlertView>,
+        /// The notification, on firing and resolved transitions.
+        notify: Option<Box<Notification>>,
+    },
+    /// A silence was created or changed.
+    Silence(StoredSilence),
+    /// Commit everything buffered now and answer (tests, shutdown).
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// Storage counters, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct StorageCounters {
+    /// Samples committed.
+    pub samples: AtomicU64,
+    /// Samples dropped because the writer fell behind.
+    pub dropped: AtomicU64,
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Total time spent committing, µs.
+    pub commit_micros: AtomicU64,
+    /// Commits that failed (each logged).
+    pub errors: AtomicU64,
+}
+
+/// The daemon's handle on storage: cheap to clone, never blocks on the disk for samples.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    tx: SyncSender<Op>,
+    counters: Arc<StorageCounters>,
+    path: PathBuf,
+}
+
+impl Storage {
+    /// Opens (creating or migrating) the database, restores what a restart needs, and starts the
+    /// writer thread. `wake` is notified after each commit that wrote outbox rows.
+    pub fn open(
+        settings: &StorageSettings,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Result<(Self, Restored, std::thread::JoinHandle<()>), StorageError> {
+        let mut conn = open_connection(&settings.path)?;
+        let restored = reader::restore(&conn)?;
+        let counters = Arc::new(StorageCounters::default());
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        // A fresh start compacts what aged while the daemon was down.
+        writer::housekeeping(&mut conn, settings, crate::unix_ms())?;
+        let thread = writer::spawn(conn, rx, settings.clone(), counters.clone(), wake)?;
+        Ok((
+            Self {
+                tx,
+                counters,
+                path: settings.path.clone(),
+            },
+            restored,
+            thread,
+        ))
+    }
+
+    /// Records an operation. Samples are dropped (and counted) if the writer is 40 s behind;
+    /// everything else waits for room, because alerts and events must not be lost.
+    pub fn record(&self, op: Op) -> Result<(), StorageError> {
+        match op {
+            Op::Sample { .. } => match self.tx.try_send(op) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Full(_)) => {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(TrySendError::Disconnected(_)) => Err(StorageError::WriterGone),
+            },
+            other => self.tx.send(other).map_err(|_| StorageError::WriterGone),
+        }
+    }
+
+    /// Commits everything recorded so far and waits for it (tests; graceful shutdown).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Op::Flush(tx))
+            .map_err(|_| StorageError::WriterGone)?;
+        rx.recv().map_err(|_| StorageError::WriterGone)
+    }
+
+    /// Counters of the writer.
+    pub fn counters(&self) -> &Arc<StorageCounters> {
+        &self.counters
+    }
+
+    /// A new read connection (HTTP history, tools).
+    pub fn reader(&self) -> Result<Reader, StorageError> {
+        Reader::open(&self.path)
+    }
+
+    /// A new outbox connection for the delivery worker.
+    pub fn outbox(&self) -> Result<SqliteOutbox, StorageError> {
+        SqliteOutbox::open(&self.path)
+    }
+}
+
+/// Opens a connection with the schema prepared.
+fn open_connection(path: &Path) -> Result<Connection, StorageError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::Folder {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open(path)?;
+    schema::prepare(&mut conn)?;
+    Ok(conn)
+}
