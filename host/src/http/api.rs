@@ -1,0 +1,392 @@
+//! JSON handlers. Reads come from a snapshot of the live model (the read lock is held only to
+//! clone); writes become [`Request`]s to the state task, answered on a oneshot.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use hemiwatch_protocol::SeatId;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::auth::Authorized;
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, HttpState};
+use crate::model::{AlertView, Hemicycle, Request, RequestError, SeatState, SeatStatus, SilenceMatcher};
+
+/// Default window of the history endpoint: the dashboard's 30-minute chart.
+const DEFAULT_HISTORY_MS: u64 = 30 * 60 * 1000;
+/// Longest history window one request may ask for (31 days of 1-minute rollups ≈ 45 k points).
+const MAX_HISTORY_MS: u64 = 31 * 24 * 3600 * 1000;
+/// Longest silence: beyond this a silence is a forgotten switch-off, not maintenance.
+const MAX_SILENCE_MS: u64 = 30 * 24 * 3600 * 1000;
+/// How long a write waits for the state task before answering 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bounds on free text a technician types, so one request cannot bloat the database.
+const MAX_BY: usize = 64;
+const MAX_COMMENT: usize = 1000;
+
+fn snapshot<T>(state: &HttpState, f: impl FnOnce(&Hemicycle) -> T) -> T {
+    let model = state.live.model.read().unwrap_or_else(|p| p.into_inner());
+    f(&model)
+}
+
+fn seat_exists(state: &HttpState, id: SeatId) -> Result<(), ApiError> {
+    if snapshot(state, |m| m.seats.contains_key(&id)) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no seat {id} is configured")))
+    }
+}
+
+/// `GET /api/status`: what `hemiwatch status` prints.
+pub async fn status(State(state): State<HttpState>) -> Json<serde_json::Value> {
+    let (seats, counts, firing) = snapshot(&state, |m| {
+        let firing: Vec<AlertView> = m
+            .alerts
+            .values()
+            .filter(|a| a.state == "firing")
+            .cloned()
+            .collect();
+        (m.seats.len(), m.counts(), firing)
+    });
+    let lines: Vec<serde_json::Value> = state
+        .lines
+        .iter()
+        .map(|l| {
+            let c = &l.counters;
+            serde_json::json!({
+                "name": l.name,
+                "endpoint": l.endpoint.to_string(),
+                "up": c.up.load(Ordering::Relaxed),
+                "bytes": c.bytes.load(Ordering::Relaxed),
+                "frames": c.frames.load(Ordering::Relaxed),
+                "framing_errors": c.framing_errors.load(Ordering::Relaxed),
+                "opens": c.opens.load(Ordering::Relaxed),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({
+        "now_ms": crate::unix_ms(),
+        "seats": seats,
+        "counts": counts,
+        "lines": lines,
+        "alerts_firing": firing,
+    }))
+}
+
+/// Filters of `GET /api/seats`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeatsQuery {
+    sector: Option<String>,
+    status: Option<SeatStatus>,
+}
+
+/// Answer of `GET /api/seats`.
+#[derive(Debug, Serialize)]
+pub struct SeatsAnswer {
+    /// Seats per status over the whole hemicycle (not just the filtered ones), for the legend.
+    pub counts: BTreeMap<SeatStatus, usize>,
+    /// The seats, by id.
+    pub seats: Vec<SeatState>,
+}
+
+/// `GET /api/seats[?sector=&status=]`: every seat (or the filtered ones) and the counts.
+pub async fn seats(State(state): State<HttpState>, ApiQuery(q): ApiQuery<SeatsQuery>) -> Json<SeatsAnswer> {
+    Json(snapshot(&state, |m| SeatsAnswer {
+        counts: m.counts(),
+        seats: m
+            .seats
+            .values()
+            .filter(|s| q.sector.as_ref().is_none_or(|x| &s.place.sector == x))
+            .filter(|s| q.status.is_none_or(|x| s.status == x))
+            .cloned()
+            .collect(),
+    }))
+}
+
+/// `GET /api/seats/{id}`: one seat, 404 if not configured.
+pub async fn seat(
+    State(state): State<HttpState>,
+    ApiPath(id): ApiPath<SeatId>,
+) -> Result<Json<SeatState>, ApiError> {
+    snapshot(&state, |m| m.seats.get(&id).cloned())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no seat {id} is configured")))
+}
+
+/// Window of `GET /api/seats/{id}/history`, unix ms.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+fn history_source(state: &HttpState) -> Result<std::sync::Arc<dyn super::HistorySource>, ApiError> {
+    state
+        .history
+        .clone()
+        .ok_or_else(|| ApiError::unavailable("history is not available: the daemon runs without storage"))
+}
+
+/// `GET /api/seats/{id}/history?from=&to=`: temperature points (default: the last 30 minutes).
+pub async fn history(
+    State(state): State<HttpState>,
+    ApiPath(id): ApiPath<SeatId>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    seat_exists(&state, id)?;
+    let to = q.to.unwrap_or_else(crate::unix_ms);
+    let from = q.from.unwrap_or_else(|| to.saturating_sub(DEFAULT_HISTORY_MS));
+    if from > to {
+        return Err(ApiError::bad_request(format!(
+            "`from` ({from}) is after `to` ({to}); both are unix milliseconds"
+        )));
+    }
+    if to - from > MAX_HISTORY_MS {
+        return Err(ApiError::bad_request(format!(
+            "the window is {} ms long; at most {MAX_HISTORY_MS} ms (31 days) per request",
+            to - from
+        )));
+    }
+    let source = history_source(&state)?;
+    let points = tokio::task::spawn_blocking(move || source.samples(id, from, to))
+        .await
+        .map_err(|e| ApiError::internal(format!("history query panicked: {e}")))?
+        .map_err(|e| ApiError::internal(format!("history query failed: {e}")))?;
+    Ok(Json(
+        serde_json::json!({ "seat": id, "from": from, "to": to, "points": points }),
+    ))
+}
+
+/// Size of `GET /api/seats/{id}/events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/seats/{id}/events?limit=`: the seat's recent events, newest first (default 20).
+pub async fn seat_events(
+    State(state): State<HttpState>,
+    ApiPath(id): ApiPath<SeatId>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    seat_exists(&state, id)?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be 1..=500, not {limit}"
+        )));
+    }
+    let source = history_source(&state)?;
+    let events = tokio::task::spawn_blocking(move || source.events(id, limit))
+        .await
+        .map_err(|e| ApiError::internal(format!("events query panicked: {e}")))?
+        .map_err(|e| ApiError::internal(format!("events query failed: {e}")))?;
+    Ok(Json(serde_json::json!({ "seat": id, "events": events })))
+}
+
+/// Filters of `GET /api/alerts`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    state: Option<String>,
+    sector: Option<String>,
+    seat: Option<SeatId>,
+    kind: Option<String>,
+}
+
+/// Alert states a filter may name; `open` means pending or firing.
+const ALERT_STATES: [&str; 4] = ["pending", "firing", "resolved", "open"];
+
+/// `GET /api/alerts[?state=&sector=&seat=&kind=]`: newest first.
+pub async fn alerts(
+    State(state): State<HttpState>,
+    ApiQuery(q): ApiQuery<AlertsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(s) = &q.state {
+        if !ALERT_STATES.contains(&s.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown alert state `{s}`; expected one of {}",
+                ALERT_STATES.join(", ")
+            )));
+        }
+    }
+    let mut list: Vec<AlertView> = snapshot(&state, |m| {
+        m.alerts
+            .values()
+            .filter(|a| match q.state.as_deref() {
+                None => true,
+                Some("open") => a.state != "resolved",
+                Some(s) => a.state == s,
+            })
+            .filter(|a| q.sector.is_none() || a.sector == q.sector)
+            .filter(|a| q.seat.is_none() || a.seat == q.seat)
+            .filter(|a| q.kind.as_ref().is_none_or(|k| &a.kind == k))
+            .cloned()
+            .collect()
+    });
+    list.sort_by(|a, b| b.started_at_ms.cmp(&a.started_at_ms).then(b.id.cmp(&a.id)));
+    Ok(Json(serde_json::json!({ "alerts": list })))
+}
+
+fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<(), ApiError> {
+    if required && value.trim().is_empty() {
+        return Err(ApiError::bad_request(format!("`{field}` must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+async fn ask<T>(
+    state: &HttpState,
+    make: impl FnOnce(oneshot::Sender<Result<T, RequestError>>) -> Request,
+) -> Result<T, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    state
+        .live
+        .requests
+        .send(make(tx))
+        .await
+        .map_err(|_| ApiError::from(RequestError::Unavailable))?;
+    match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
+        Ok(Ok(answer)) => answer.map_err(ApiError::from),
+        Ok(Err(_)) | Err(_) => Err(ApiError::from(RequestError::Unavailable)),
+    }
+}
+
+/// Body of `POST /api/alerts/{id}/ack`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/alerts/{id}/ack` (bearer token): acknowledges, answers the updated alert.
+pub async fn ack(
+    _auth: Authorized,
+    State(state): State<HttpState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<AckBody>,
+) -> Result<Json<AlertView>, ApiError> {
+    check_text("by", &body.by, MAX_BY, true)?;
+    check_text("comment", &body.comment, MAX_COMMENT, false)?;
+    let by = body.by.trim().to_string();
+    let alert = ask(&state, |reply| Request::Ack {
+        id,
+        by,
+        comment: body.comment,
+        reply,
+    })
+    .await?;
+    tracing::info!(alert = id, by = %alert.ack.as_ref().map(|a| a.by.as_str()).unwrap_or(""), "alert acknowledged");
+    Ok(Json(alert))
+}
+
+/// Body of `POST /api/silences`: a matcher and either an absolute end or a duration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    matcher: SilenceMatcher,
+    until_ms: Option<u64>,
+    /// Human duration, e.g. "30m", "2h".
+    duration: Option<String>,
+    by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/silences` (bearer token): answers 201 with the silence id and its end.
+pub async fn silence(
+    _auth: Authorized,
+    State(state): State<HttpState>,
+    ApiJson(body): ApiJson<SilenceBody>,
+) -> Result<Response, ApiError> {
+    check_text("by", &body.by, MAX_BY, true)?;
+    check_text("comment", &body.comment, MAX_COMMENT, false)?;
+    let m = &body.matcher;
+    if m.seat.is_none() && m.kind.is_none() && m.sector.is_none() {
+        return Err(ApiError::bad_request(
+            "the matcher is empty: name a seat, a kind or a sector (silencing everything is not allowed)",
+        ));
+    }
+    if let Some(seat) = m.seat {
+        if !snapshot(&state, |h| h.seats.contains_key(&seat)) {
+            return Err(ApiError::bad_request(format!(
+                "matcher.seat: no seat {seat} is configured"
+            )));
+        }
+    }
+    let now = crate::unix_ms();
+    let until_ms = match (body.until_ms, body.duration.as_deref()) {
+        (Some(u), None) => u,
+        (None, Some(d)) => {
+            let d = humantime::parse_duration(d).map_err(|e| {
+                ApiError::bad_request(format!("`duration` {d:?}: {e} (e.g. \"30m\", \"2h\")"))
+            })?;
+            now.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `until_ms` (unix ms) or `duration` (e.g. \"2h\")",
+            ))
+        }
+    };
+    if until_ms <= now {
+        return Err(ApiError::bad_request("the silence would end in the past"));
+    }
+    if until_ms - now > MAX_SILENCE_MS {
+        return Err(ApiError::bad_request("a silence may last at most 30 days"));
+    }
+    let by = body.by.trim().to_string();
+    let matcher = body.matcher.clone();
+    let id = ask(&state, |reply| Request::Silence {
+        matcher,
+        until_ms,
+        by,
+        comment: body.comment,
+        reply,
+    })
+    .await?;
+    tracing::info!(silence = id, until_ms, "silence created");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "until_ms": until_ms, "matcher": body.matcher })),
+    )
+        .into_response())
+}
+
+/// `GET /metrics`: OpenMetrics text (Prometheus scrapes it; `promtool check metrics` passes).
+pub async fn metrics(State(state): State<HttpState>) -> Result<Response, ApiError> {
+    // Render from a copy: encoding ~3 k series must not hold the lock the state task writes under.
+    let model = snapshot(&state, Hemicycle::clone);
+    let text = state
+        .metrics
+        .render(
+            &model,
+            &crate::metrics::Sources {
+                lines: &state.lines,
+                storage: state.storage_counters.as_deref(),
+                outbox: state.outbox_counters.as_deref(),
+            },
+        )
+        .map_err(|e| ApiError::internal(format!("cannot encode metrics: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+/// Unknown `/api/...` path: a JSON 404 rather than an empty body.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no API endpoint at {}", uri.path()))
+}
