@@ -34,6 +34,18 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a configuration file as `run` would read it (key files, api_token_env included).
+    ///
+    /// Prints every error as `FILE:LINE:COLUMN: error: SENTENCE` on stderr, or a one-line summary
+    /// on stdout. Exit status: 0 valid, 2 invalid, 1 if the file cannot be read at all. Without
+    /// FILE, checks the embedded default (the 577-seat hemicycle of `demo`).
+    #[command(
+        after_help = "Exit status: 0 = valid, 2 = invalid (errors printed), 1 = the file cannot be read."
+    )]
+    CheckConfig {
+        /// The TOML file; omit to check the embedded default.
+        file: Option<PathBuf>,
+    },
     /// Decode raw wire bytes (a capture) into one JSON object per frame on stdout.
     Decode {
         /// Capture file, or `-` for standard input.
@@ -135,6 +147,7 @@ impl SimScenario {
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing(cli.log_format);
     let result = match cli.command {
+        Command::CheckConfig { file } => Ok(check_config(file.as_deref())),
         Command::Decode { input } => decode(&input),
         Command::Sim {
             seats,
@@ -279,4 +292,30 @@ fn ack(api: &ApiArgs, id: i64, by: &str, comment: &str) -> anyhow::Result<ExitCo
     let body = api_result(resp)?;
     println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check-config`: 0 valid, 2 invalid, 1 unreadable (documented in its `--help`).
+fn check_config(file: Option<&std::path::Path>) -> ExitCode {
+    match crate::config::check(file) {
+        Ok(summary) => {
+            for w in &summary.warnings {
+                eprintln!("{w}");
+            }
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            if errors.unreadable {
+                ExitCode::FAILURE
+            } else {
+                eprintln!(
+                    "{} error{}: the configuration is invalid",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::from(2)
+            }
+        }
+    }
 }
