@@ -11,6 +11,7 @@
 //! (`sink`); `http` serves the model.
 
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod demo;
