@@ -6,15 +6,17 @@ mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hemiwatch_protocol::SeatKey;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{Hemicycle, Live, SeatPlace, SeatState};
+use crate::sink::outbox::{run_outbox, OutboxCounters};
 use crate::source::{run_line, Endpoint, LineCounters, LineHandle};
+use crate::storage::{Op, Restored, Storage, StorageSettings};
 
 pub use state::StateTask;
 
@@ -86,6 +88,14 @@ pub struct Running {
     pub live: Live,
     /// Line handles, in config order.
     pub lines: Vec<LineHandle>,
+    /// Storage (a handle: readers for history, counters for metrics).
+    pub storage: Storage,
+    /// Delivery counters of the outbox worker.
+    pub outbox: Arc<OutboxCounters>,
+    /// Where the HTTP server actually listens (the configured port may be 0 in tests).
+    pub http_addr: SocketAddr,
+    /// Metric handles (detector and storage timings are observed into these).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Builds the live model with every configured seat, status `unknown`.
@@ -106,10 +116,41 @@ pub async fn run(
     shutdown: CancellationToken,
     on_start: impl FnOnce(&Running) + Send,
 ) -> Result<(), DaemonError> {
+    let wake = Arc::new(Notify::new());
+    let storage_settings = StorageSettings {
+        path: settings.database.clone(),
+        raw_retention: settings.raw_retention,
+        rollup_retention: settings.rollup_retention,
+        flush_interval: settings.flush_interval,
+        sinks: settings.sinks.iter().map(|s| s.name().to_owned()).collect(),
+    };
+    let (storage, restored, storage_thread) = {
+        let wake = wake.clone();
+        tokio::task::spawn_blocking(move || Storage::open(&storage_settings, wake))
+            .await
+            .map_err(|e| DaemonError::Storage(e.to_string()))?
+            .map_err(|e| DaemonError::Storage(format!("{}: {e}", settings.database.display())))?
+    };
+    storage
+        .record(Op::Seats(
+            settings.seats.iter().map(|s| s.place.clone()).collect(),
+        ))
+        .map_err(|e| DaemonError::Storage(e.to_string()))?;
+    let mut model = initial_model(&settings.seats);
+    restore_seats(&mut model, &restored);
+    // Bind early: a taken port must fail the start, not a background task.
+    let listener = tokio::net::TcpListener::bind(settings.http_bind)
+        .await
+        .map_err(|e| DaemonError::Http(format!("cannot listen on {}: {e}", settings.http_bind)))?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|e| DaemonError::Http(e.to_string()))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+
     let (updates, _) = broadcast::channel(4096);
     let (requests_tx, requests_rx) = mpsc::channel(64);
     let live = Live {
-        model: Arc::new(RwLock::new(initial_model(&settings.seats))),
+        model: Arc::new(RwLock::new(model)),
         updates,
         requests: requests_tx,
     };
@@ -134,19 +175,80 @@ pub async fn run(
         lines.push(handle);
     }
     drop(events_tx);
+
+    let outbox_counters = Arc::new(OutboxCounters::default());
+    let outbox_shutdown = CancellationToken::new();
+    let outbox_task = if settings.sinks.is_empty() {
+        None
+    } else {
+        let store = storage
+            .outbox()
+            .map_err(|e| DaemonError::Storage(e.to_string()))?;
+        Some(tokio::spawn(run_outbox(
+            Arc::new(Mutex::new(store)),
+            settings.sinks.clone(),
+            wake.clone(),
+            outbox_counters.clone(),
+            outbox_shutdown.clone(),
+        )))
+    };
+
+    let http_state = crate::http::HttpState {
+        live: live.clone(),
+        lines: lines.clone(),
+        api_token: settings.api_token.clone(),
+        history: Some(Arc::new(crate::http::StorageHistory::new(storage.clone()))),
+        metrics: metrics.clone(),
+        storage_counters: Some(storage.counters().clone()),
+        outbox_counters: Some(outbox_counters.clone()),
+        shutdown: shutdown.clone(),
+    };
+    let http_task = tokio::spawn(crate::http::serve(listener, http_state, shutdown.clone()));
     let running = Running {
         live: live.clone(),
         lines: lines.clone(),
+        storage: storage.clone(),
+        outbox: outbox_counters,
+        http_addr,
+        metrics,
     };
-    let state = StateTask::new(&settings, live, lines);
+    let state = StateTask::new(&settings, live, lines, storage.clone());
     let state_shutdown = shutdown.clone();
     let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
     on_start(&running);
     shutdown.cancelled().await;
     tracing::info!("shutting down");
+    // The HTTP server stops first (SSE streams end on the same token), so no request reaches a
+    // stopping state task; a stuck client cannot hold the shutdown for more than 5 s.
+    match tokio::time::timeout(Duration::from_secs(5), http_task).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+        Err(_) => tracing::warn!("HTTP server did not stop within 5 s"),
+        _ => {}
+    }
     while tasks.join_next().await.is_some() {}
-    // The state task ends when the lines have stopped and the shutdown fired; it flushes storage.
+    // The state task ends once the lines have stopped; dropping the last storage handle makes
+    // the writer commit what it holds and close the file.
     let _ = state_done.await;
+    storage.close();
+    // Notifications still owed stay in the outbox for the next start.
+    outbox_shutdown.cancel();
+    if let Some(t) = outbox_task {
+        let _ = t.await;
+    }
+    let _ = tokio::task::spawn_blocking(move || storage_thread.join()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Puts what storage remembers of each seat (boot, firmware, last seen) into a fresh model, so
+/// a restarted daemon shows the last known facts and detects a reboot across its own restart.
+fn restore_seats(model: &mut Hemicycle, restored: &Restored) {
+    for r in &restored.seats {
+        if let Some(s) = model.seats.get_mut(&r.id) {
+            s.boot_id = r.boot_id;
+            s.firmware = r.firmware.clone();
+            s.board = r.board.clone();
+            s.last_seen_ms = r.last_seen_ms;
+        }
+    }
 }

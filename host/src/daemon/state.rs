@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::{SeatSettings, Settings};
 use crate::decode::flag_names;
 use crate::ingest::{Ingest, Output, Rejection};
-use crate::model::{Live, Request, RequestError, SeatStatus, Update};
+use crate::model::{EventView, Live, Request, RequestError, SeatStatus, Update};
 use crate::source::{LineEvent, LineHandle, LineId};
+use crate::storage::{Op, Storage};
 
 /// How often timers run: pings, silence checks, throttled publication.
 const TICK: Duration = Duration::from_millis(100);
@@ -34,11 +35,12 @@ pub struct StateTask {
     lines: Vec<LineHandle>,
     seats: HashMap<SeatId, SeatRuntime>,
     outputs: Vec<Output>,
+    storage: Storage,
 }
 
 impl StateTask {
     /// Prepares the task for the configured seats and lines.
-    pub fn new(settings: &Settings, live: Live, lines: Vec<LineHandle>) -> Self {
+    pub fn new(settings: &Settings, live: Live, lines: Vec<LineHandle>, storage: Storage) -> Self {
         let ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
         let seats = settings
             .seats
@@ -60,6 +62,7 @@ impl StateTask {
             lines,
             seats,
             outputs: Vec::new(),
+            storage,
         }
     }
 
@@ -89,7 +92,14 @@ impl StateTask {
     /// state task without a runtime).
     pub fn on_line_event(&mut self, ev: LineEvent, now: u64) {
         match ev {
-            LineEvent::Up { .. } | LineEvent::Down { .. } => {}
+            LineEvent::Up { line } => {
+                let name = self.line_name(line);
+                self.event(now, None, name, "line_up", "the line opened".into());
+            }
+            LineEvent::Down { line, reason } => {
+                let name = self.line_name(line);
+                self.event(now, None, name, "line_down", reason);
+            }
             LineEvent::Frames { line, frames } => {
                 for frame in frames.iter().flatten() {
                     self.ingest.on_frame(line, frame, now, &mut self.outputs);
@@ -106,6 +116,20 @@ impl StateTask {
             }
         }
         self.flush_outputs();
+    }
+
+    /// Records an event in storage (the seat panel's history and the audit trail).
+    fn event(&self, at_ms: u64, seat: Option<SeatId>, line: Option<String>, kind: &str, detail: String) {
+        store(
+            &self.storage,
+            Op::Event(EventView {
+                at_ms,
+                seat,
+                line,
+                kind: kind.into(),
+                detail,
+            }),
+        );
     }
 
     fn line_name(&self, line: LineId) -> Option<String> {
@@ -159,13 +183,48 @@ impl StateTask {
                 state.period_ms = Some(hello.period_ms);
                 state.heard_on = heard_on;
                 state.last_seen_ms = Some(now);
+                store(
+                    &self.storage,
+                    Op::SeatSeen {
+                        seat: seat_id,
+                        boot_id: None,
+                        firmware: state.firmware.clone(),
+                        board: state.board.clone(),
+                        at_ms: now,
+                    },
+                );
             }
             Output::SessionOpened {
                 boot_id, new_boot, ..
             } => {
-                if new_boot && state.boot_id.is_some() {
-                    state.counters.reboots += 1;
-                    tracing::info!(seat = seat_id, boot_id, "seat rebooted");
+                if new_boot {
+                    let (kind, detail) = if state.boot_id.is_some() {
+                        state.counters.reboots += 1;
+                        tracing::info!(seat = seat_id, boot_id, "seat rebooted");
+                        ("seat_rebooted", format!("new boot identity {boot_id:#010x}"))
+                    } else {
+                        ("seat_booted", format!("boot identity {boot_id:#010x}"))
+                    };
+                    store(
+                        &self.storage,
+                        Op::Event(EventView {
+                            at_ms: now,
+                            seat: Some(seat_id),
+                            line: state.heard_on.clone(),
+                            kind: kind.into(),
+                            detail,
+                        }),
+                    );
+                    store(
+                        &self.storage,
+                        Op::SeatSeen {
+                            seat: seat_id,
+                            boot_id: Some(boot_id),
+                            firmware: None,
+                            board: None,
+                            at_ms: now,
+                        },
+                    );
                 }
                 state.boot_id = Some(boot_id);
             }
@@ -182,9 +241,30 @@ impl StateTask {
                 state.counters.frames += 1;
                 state.counters.lost += u64::from(lost);
                 state.status = status_from_sample(&rt.settings, &telemetry.flags, &state.temps_c);
+                if let Some(hottest) = telemetry.temps.iter().max() {
+                    store(
+                        &self.storage,
+                        Op::Sample {
+                            seat: seat_id,
+                            t_ms: now,
+                            temp_centi: *hottest,
+                            flags: telemetry.flags.bits(),
+                        },
+                    );
+                }
             }
             Output::Event { event, .. } => {
                 tracing::info!(seat = seat_id, code = event.code.0, name = ?event.code.name(), detail = event.detail, "seat event");
+                store(
+                    &self.storage,
+                    Op::Event(EventView {
+                        at_ms: now,
+                        seat: Some(seat_id),
+                        line: state.heard_on.clone(),
+                        kind: event.code.name().unwrap_or("seat_event").into(),
+                        detail: format!("code {} detail {}", event.code.0, event.detail),
+                    }),
+                );
             }
             Output::Ack { ack, .. } => {
                 tracing::info!(seat = seat_id, counter = ack.counter, status = ?ack.status, "seat acknowledged");
@@ -204,7 +284,9 @@ impl StateTask {
         }
     }
 
-    fn on_tick(&mut self, now: u64) {
+    /// Runs the timers: pings, silence checks, throttled publication (public for the ingest
+    /// benchmark, like [`Self::on_line_event`]).
+    pub fn on_tick(&mut self, now: u64) {
         self.ingest.tick(now, &mut self.outputs);
         self.flush_outputs();
         let model = self.live.model.read().unwrap_or_else(|p| p.into_inner());
@@ -239,6 +321,13 @@ impl StateTask {
                 }
             }
         }
+    }
+}
+
+/// Records in storage; a refusal is logged (the writer logs why it stopped).
+fn store(storage: &Storage, op: Op) {
+    if let Err(e) = storage.record(op) {
+        tracing::error!(error = %e, "storage refused a record");
     }
 }
 

@@ -132,6 +132,9 @@ pub enum Op {
     Silence(StoredSilence),
     /// Commit everything buffered now and answer (tests, shutdown).
     Flush(mpsc::SyncSender<()>),
+    /// Commit everything buffered and stop the writer (graceful shutdown; later records fail
+    /// with [`StorageError::WriterGone`]).
+    Close,
 }
 
 /// Storage counters, for metrics and tests.
@@ -205,6 +208,11 @@ impl Storage {
             .send(Op::Flush(tx))
             .map_err(|_| StorageError::WriterGone)?;
         rx.recv().map_err(|_| StorageError::WriterGone)
+    }
+
+    /// Commits what is buffered and stops the writer thread, even while other handles exist.
+    pub fn close(&self) {
+        let _ = self.tx.send(Op::Close);
     }
 
     /// Counters of the writer.
