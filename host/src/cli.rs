@@ -34,6 +34,37 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: read the configured lines, watch every seat, raise and deliver alerts,
+    /// serve the dashboard. SIGTERM or Ctrl-C stops it cleanly (storage flushed and closed).
+    #[command(after_help = "Exit status: 0 = stopped cleanly, 2 = invalid configuration, 1 = failure.")]
+    Run {
+        /// Configuration file; without it, the embedded default (a 577-seat hemicycle whose
+        /// lines are /dev/serial/by-id/hemiwatch-concentrator-{a..h}, with PUBLIC demo keys).
+        #[arg(long, env = "HEMIWATCH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run the daemon on a simulated 577-seat hemicycle speaking the real protocol over real
+    /// ptys (one line per sector, ~72 seats per line), with scripted incidents: one seat heats
+    /// up toward overheating, one goes silent then reboots, one has a noisy sensor. Prints the
+    /// dashboard URL, the API token and the data directory. Ctrl-C stops it.
+    Demo {
+        /// Where the database and the ptys' links go (default: a new folder in the system's
+        /// temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Where the dashboard and API listen (default: the embedded config's 127.0.0.1:7577).
+        #[arg(long)]
+        http_bind: Option<std::net::SocketAddr>,
+        /// API token for writes (acknowledge, silence); default: a new random one, printed.
+        #[arg(long, env = "HEMIWATCH_TOKEN")]
+        token: Option<String>,
+        /// Random seed of the simulated seats.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// Check a configuration file as `run` would read it (key files, api_token_env included).
     ///
     /// Prints every error as `FILE:LINE:COLUMN: error: SENTENCE` on stderr, or a one-line summary
@@ -147,6 +178,14 @@ impl SimScenario {
 pub fn main(cli: Cli) -> ExitCode {
     init_tracing(cli.log_format);
     let result = match cli.command {
+        Command::Run { config } => run_cmd(config.as_deref()),
+        Command::Demo {
+            data_dir,
+            http_bind,
+            token,
+            seed,
+            seconds,
+        } => demo_cmd(data_dir, http_bind, token, seed, seconds),
         Command::CheckConfig { file } => Ok(check_config(file.as_deref())),
         Command::Decode { input } => decode(&input),
         Command::Sim {
@@ -172,6 +211,131 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM (what systemd sends), so both stop the daemon the
+/// same graceful way.
+fn stop_on_signals(shutdown: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping"),
+            _ = term => tracing::info!("SIGTERM: stopping"),
+        }
+        shutdown.cancel();
+    });
+}
+
+/// Prints configuration errors (`FILE:LINE:COLUMN: error: SENTENCE`, then a count) on stderr;
+/// exit status 2 for an invalid file, 1 for one that cannot be read at all.
+fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
+    eprintln!("{errors}");
+    if errors.unreadable {
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "{} error{}: the configuration is invalid",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::from(2)
+}
+
+fn run_cmd(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let config = match config {
+        Some(path) => match crate::config::load(path) {
+            Ok(c) => c,
+            Err(e) => return Ok(config_failed(&e)),
+        },
+        None => {
+            tracing::warn!("no --config: using the embedded default hemicycle (public demo keys)");
+            crate::config::Config::embedded_default()
+        }
+    };
+    if let Some(w) = config.demo_keys_warning() {
+        tracing::warn!("{w}");
+    }
+    let settings = match config.resolve() {
+        Ok(s) => s,
+        Err(e) => return Ok(config_failed(&e)),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        stop_on_signals(shutdown.clone());
+        let (lines, seats) = (settings.lines.len(), settings.seats.len());
+        let database = settings.database.clone();
+        crate::daemon::run(settings, shutdown, |r| {
+            tracing::info!(
+                lines,
+                seats,
+                database = %database.display(),
+                dashboard = %format!("http://{}/", r.http_addr),
+                "hemiwatch running"
+            );
+        })
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_cmd(
+    data_dir: Option<PathBuf>,
+    http_bind: Option<std::net::SocketAddr>,
+    token: Option<String>,
+    seed: u64,
+    seconds: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    use rand::Rng;
+    let dir = match data_dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("hemiwatch-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut config = crate::config::Config::embedded_default();
+    config.set_data_dir(&dir);
+    let mut settings = match config.resolve() {
+        Ok(s) => s,
+        Err(e) => return Ok(config_failed(&e)),
+    };
+    if let Some(bind) = http_bind {
+        settings.http_bind = bind;
+    }
+    let token = token.unwrap_or_else(|| hex::encode(rand::rng().random::<[u8; 16]>()));
+    settings.api_token = Some(token.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        stop_on_signals(shutdown.clone());
+        if let Some(s) = seconds {
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(s)).await;
+                stop.cancel();
+            });
+        }
+        let (lines, seats) = (settings.lines.len(), settings.seats.len());
+        crate::demo::run(settings, &dir, seed, shutdown, |r, incidents| {
+            println!("Hemiwatch demo: {seats} simulated seats on {lines} lines (real protocol over ptys)");
+            println!("  dashboard: http://{}/", r.http_addr);
+            println!("  API token: {token}   (acknowledge and silence alerts)");
+            println!("  data:      {}", dir.display());
+            println!(
+                "  incidents: seat {} heats up from 20 s; seat {} goes silent at 45 s for 20 s, then reboots; seat {} has a noisy sensor",
+                incidents.heating, incidents.silent, incidents.noisy
+            );
+            println!("Ctrl-C stops the demo.");
+        })
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_tracing(format: LogFormat) {
@@ -304,18 +468,6 @@ fn check_config(file: Option<&std::path::Path>) -> ExitCode {
             println!("{summary}");
             ExitCode::SUCCESS
         }
-        Err(errors) => {
-            eprintln!("{errors}");
-            if errors.unreadable {
-                ExitCode::FAILURE
-            } else {
-                eprintln!(
-                    "{} error{}: the configuration is invalid",
-                    errors.len(),
-                    if errors.len() == 1 { "" } else { "s" }
-                );
-                ExitCode::from(2)
-            }
-        }
+        Err(errors) => config_failed(&errors),
     }
 }

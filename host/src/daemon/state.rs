@@ -267,7 +267,12 @@ impl StateTask {
                 );
             }
             Output::Ack { ack, .. } => {
-                tracing::info!(seat = seat_id, counter = ack.counter, status = ?ack.status, "seat acknowledged");
+                // Pings are acknowledged every 2 s by every seat: worth a trace, not a log line.
+                if ack.of == hemiwatch_protocol::MessageKind::Ping as u8 {
+                    tracing::trace!(seat = seat_id, counter = ack.counter, "ping acknowledged");
+                } else {
+                    tracing::info!(seat = seat_id, counter = ack.counter, of = ack.of, status = ?ack.status, "seat acknowledged");
+                }
             }
             Output::Rejected { reason, .. } => match reason {
                 Rejection::Auth(AuthError::BadMac) => state.counters.bad_mac += 1,
