@@ -25,8 +25,48 @@ use crate::sink::outbox::OutboxCounters;
 use crate::source::LineHandle;
 use crate::storage::StorageCounters;
 
-/// Content type of [`Metrics::render`]'s output (what Prometheus and promtool negotiate).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of [`Metrics::render`]'s output, served to scrapers that ask for OpenMetrics
+/// (Prometheus does, in its `Accept` header).
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of [`to_text_format`]'s output, the default for everyone else (curl, promtool).
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Converts OpenMetrics text (as `prometheus-client` writes it) to the Prometheus text format
+/// 0.0.4: counter families are named with their `_total` suffix in `# HELP`/`# TYPE` (OpenMetrics
+/// names the family without it), `# UNIT` and `# EOF` are dropped. Tools that only read 0.0.4 —
+/// `promtool check metrics`, older scrapers — otherwise see each counter as an untyped metric
+/// without help.
+pub fn to_text_format(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| Some((p, line.strip_prefix(p)?)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(prefix);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
 
 /// Alert kinds always exported (as 0 when none fire), so a dashboard panel or an alert rule on
 /// them does not see a missing series as "no data".

@@ -368,8 +368,12 @@ pub async fn silence(
         .into_response())
 }
 
-/// `GET /metrics`: OpenMetrics text (Prometheus scrapes it; `promtool check metrics` passes).
-pub async fn metrics(State(state): State<HttpState>) -> Result<Response, ApiError> {
+/// `GET /metrics`: OpenMetrics text when the scraper asks for it (Prometheus does), else the
+/// Prometheus text format 0.0.4 (curl, `promtool check metrics`).
+pub async fn metrics(
+    State(state): State<HttpState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     // Render from a copy: encoding ~3 k series must not hold the lock the state task writes under.
     let model = snapshot(&state, Hemicycle::clone);
     let text = state
@@ -383,10 +387,23 @@ pub async fn metrics(State(state): State<HttpState>) -> Result<Response, ApiErro
             },
         )
         .map_err(|e| ApiError::internal(format!("cannot encode metrics: {e}")))?;
-    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if openmetrics {
+        Ok((
+            [(header::CONTENT_TYPE, crate::metrics::OPENMETRICS_CONTENT_TYPE)],
+            text,
+        )
+            .into_response())
+    } else {
+        let text = crate::metrics::to_text_format(&text);
+        Ok(([(header::CONTENT_TYPE, crate::metrics::TEXT_CONTENT_TYPE)], text).into_response())
+    }
 }
 
 /// Unknown `/api/...` path: a JSON 404 rather than an empty body.
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no API endpoint at {}", uri.path()))
+pub async fn not_found(uri: axum::extract::OriginalUri) -> ApiError {
+    ApiError::not_found(format!("no API endpoint at {}", uri.0.path()))
 }

@@ -131,12 +131,7 @@ pub async fn events(
                 Ok(update) => update_event(&update, full),
                 Err(RecvError::Lagged(missed)) => {
                     // Skip what is still queued (older than the snapshot we are about to send).
-                    loop {
-                        match rx.try_recv() {
-                            Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-                            Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
-                        }
-                    }
+                    while let Ok(_) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {}
                     tracing::debug!(missed, "SSE client lagged; resending a snapshot");
                     snapshot_event(&state, full)
                 }
