@@ -109,7 +109,7 @@ pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
         None => (Source::new(EMBEDDED_ORIGIN, EMBEDDED_DEFAULT), PathBuf::from(".")),
     };
     let (file, mut errors) = parse::parse(&source);
-    let resolved = resolve::Resolver::new(&source, &base, None, true).resolve(&file);
+    let resolved = resolve::Resolver::new(&source, &base, None, true, &process_env).resolve(&file);
     let settings = match resolved {
         Ok(s) if errors.is_empty() => s,
         Ok(_) => return Err(ConfigErrors::invalid(errors)),
@@ -133,6 +133,10 @@ pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
     })
 }
 
+fn process_env(name: &str) -> Result<String, std::env::VarError> {
+    std::env::var(name)
+}
+
 /// The folder relative paths start from: the config file's.
 fn base_of(origin: &Path) -> PathBuf {
     match origin.parent() {
@@ -145,7 +149,7 @@ impl Config {
     fn from_source(source: Arc<Source>, base_dir: PathBuf) -> Result<Self, ConfigErrors> {
         let (file, mut errors) = parse::parse(&source);
         // The text-level checks: everything but files and the environment.
-        if let Err(e) = resolve::Resolver::new(&source, &base_dir, None, false).resolve(&file) {
+        if let Err(e) = resolve::Resolver::new(&source, &base_dir, None, false, &process_env).resolve(&file) {
             errors.extend(e);
         }
         if !errors.is_empty() {
@@ -171,11 +175,20 @@ impl Config {
     /// Builds the daemon's settings: reads key files, looks up `api_token_env`, applies defaults
     /// and the threshold layers. Logs a warning when demo keys are in use.
     pub fn resolve(&self) -> Result<Settings, ConfigErrors> {
+        self.resolve_with_env(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::resolve`] with `api_token_env` looked up by `env` instead of the process
+    /// environment: for embedders and tests, which must not mutate the process-wide environment
+    /// while other threads read it.
+    pub fn resolve_with_env(&self, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigErrors> {
+        let lookup = |name: &str| env(name).ok_or(std::env::VarError::NotPresent);
         let settings = resolve::Resolver::new(
             &self.source,
             &self.base_dir,
             self.data_dir_override.as_deref(),
             true,
+            &lookup,
         )
         .resolve(&self.file)
         .map_err(ConfigErrors::invalid)?;

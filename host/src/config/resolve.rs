@@ -49,9 +49,13 @@ pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:7577";
 /// Default sink timeout per delivery attempt.
 pub const DEFAULT_SINK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How the resolver reads an environment variable (`std::env::var` unless a test injects one).
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Result<String, std::env::VarError>;
+
 /// Resolution state: where relative paths start, whether to read files, and what went wrong.
 pub(crate) struct Resolver<'a> {
     src: &'a Source,
+    env: EnvLookup<'a>,
     base: &'a Path,
     data_dir_override: Option<&'a Path>,
     read_files: bool,
@@ -93,9 +97,11 @@ impl<'a> Resolver<'a> {
         base: &'a Path,
         data_dir_override: Option<&'a Path>,
         read_files: bool,
+        env: EnvLookup<'a>,
     ) -> Self {
         Self {
             src,
+            env,
             base,
             data_dir_override,
             read_files,
@@ -245,14 +251,22 @@ impl<'a> Resolver<'a> {
                             self.err(
                                 l.path.span(),
                                 format!(
-                                    "line `{name}`: \"{path}\" needs a port from 1 to 65535 (tcp:HOST:PORT)"
+                                    "path \"{path}\" of line `{name}` needs a port from 1 to 65535 (tcp:HOST:PORT)"
                                 ),
                             );
                         }
                     }
                     out.push(LineSettings { name, endpoint });
                 }
-                Err(e) => self.err(l.path.span(), format!("line `{name}`: {e}")),
+                Err(e) => {
+                    let why = match e {
+                        crate::source::EndpointError::Malformed(_) => {
+                            "is not a device path, unix:PATH or tcp:HOST:PORT".to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    self.err(l.path.span(), format!("path \"{path}\" of line `{name}` {why}"))
+                }
             }
         }
         (out, seen.into_keys().collect())
@@ -464,7 +478,7 @@ impl<'a> Resolver<'a> {
         let policy = match &file.hemicycle {
             // Errors of the policy were reported with the hemicycle; don't repeat them.
             Some(h) => {
-                let mut quiet = Resolver::new(self.src, self.base, None, self.read_files);
+                let mut quiet = Resolver::new(self.src, self.base, None, self.read_files, self.env);
                 quiet.key_policy(h.get_ref(), file, h.span())
             }
             None => None,
@@ -774,10 +788,11 @@ impl<'a> Resolver<'a> {
         let mut out = Vec::new();
         for s in &file.sinks {
             let kind = *s.kind.get_ref();
+            // With its article, for sentences: "a webhook sink", "an exec sink".
             let name = match kind {
-                SinkKind::Webhook => "webhook",
-                SinkKind::Exec => "exec",
-                SinkKind::Alertmanager => "alertmanager",
+                SinkKind::Webhook => "a webhook",
+                SinkKind::Exec => "an exec",
+                SinkKind::Alertmanager => "an alertmanager",
             };
             let timeout = s
                 .timeout
@@ -788,13 +803,13 @@ impl<'a> Resolver<'a> {
                 if timeout.is_zero() || timeout > Duration::from_secs(300) {
                     self.err(
                         t.span(),
-                        format!("timeout of a {name} sink must be between 1ms and 5m"),
+                        format!("timeout of {name} sink must be between 1ms and 5m"),
                     );
                 }
             }
             let not_for = |this: &mut Self, key: &str, span: Option<Range<usize>>| {
                 if let Some(span) = span {
-                    this.err(span, format!("`{key}` does not apply to a {name} sink"));
+                    this.err(span, format!("`{key}` does not apply to {name} sink"));
                 }
             };
             match kind {
@@ -805,7 +820,7 @@ impl<'a> Resolver<'a> {
                         if s.bad_keys.iter().any(|k| k == "url") {
                             continue;
                         }
-                        self.err(s.kind.span(), format!("a {name} sink needs url = \"http://...\""));
+                        self.err(s.kind.span(), format!("{name} sink needs url = \"http://...\""));
                         continue;
                     };
                     match reqwest::Url::parse(url.get_ref()) {
@@ -820,13 +835,13 @@ impl<'a> Resolver<'a> {
                         Ok(u) => self.err(
                             url.span(),
                             format!(
-                                "url of a {name} sink must be http:// or https://, not {}://",
+                                "url of {name} sink must be http:// or https://, not {}://",
                                 u.scheme()
                             ),
                         ),
                         Err(e) => self.err(
                             url.span(),
-                            format!("url \"{}\" of a {name} sink is not a URL: {e}", url.get_ref()),
+                            format!("url \"{}\" of {name} sink is not a URL: {e}", url.get_ref()),
                         ),
                     }
                 }
@@ -893,7 +908,7 @@ impl<'a> Resolver<'a> {
                     );
                     None
                 } else if self.read_files {
-                    match std::env::var(name) {
+                    match (self.env)(name) {
                         Ok(v) if !v.trim().is_empty() => Some(v),
                         Ok(_) => {
                             self.err(
