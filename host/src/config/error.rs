@@ -6,8 +6,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// The text of a configuration and where it came from: turns byte offsets (serde_spanned spans)
-/// into the `line:column` a technician's editor jumps to.
-#[derive(Debug)]
+/// into the `line:column` a technician's editor jumps to. `Debug` omits the text (secrets).
 pub(crate) struct Source {
     /// File name as given on the command line, or `<embedded default>`.
     pub(crate) origin: String,
@@ -15,6 +14,15 @@ pub(crate) struct Source {
     pub(crate) text: String,
     /// Byte offset of the start of each line.
     line_starts: Vec<usize>,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("origin", &self.origin)
+            .field("bytes", &self.text.len())
+            .finish()
+    }
 }
 
 impl Source {

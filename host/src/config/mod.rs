@@ -48,7 +48,8 @@ pub const EMBEDDED_ORIGIN: &str = "<embedded default>";
 
 /// A parsed configuration whose text-level checks passed. Keeps its source text so that the
 /// errors of [`Config::resolve`] (a missing key file…) still point at `file:line:column`.
-#[derive(Clone, Debug)]
+/// `Debug` shows no values: the file may hold seat keys and the API token.
+#[derive(Clone)]
 pub struct Config {
     source: Arc<Source>,
     base_dir: PathBuf,
@@ -100,6 +101,23 @@ impl std::fmt::Display for Summary {
 /// `run` would — key files read, `api_token_env` looked up — and returns every error at once
 /// (a missing key file is reported together with, say, an unknown key elsewhere).
 pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
+    let (config, settings) = load_and_resolve(path, false)?;
+    Ok(Summary {
+        origin: config.origin().to_string(),
+        lines: settings.lines.len(),
+        seats: settings.seats.len(),
+        sinks: settings.sinks.len(),
+        warnings: config.demo_keys_warning().into_iter().collect(),
+    })
+}
+
+/// [`load`] then [`Config::resolve`] in one pass, so that text errors and file errors (a missing
+/// key file) are reported together: what `hemiwatch run --config FILE` wants.
+pub fn load_resolved(path: &Path) -> Result<(Config, Settings), ConfigErrors> {
+    load_and_resolve(Some(path), true)
+}
+
+fn load_and_resolve(path: Option<&Path>, warn_demo_keys: bool) -> Result<(Config, Settings), ConfigErrors> {
     let (source, base) = match path {
         Some(p) => {
             let origin = p.display().to_string();
@@ -109,8 +127,11 @@ pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
         None => (Source::new(EMBEDDED_ORIGIN, EMBEDDED_DEFAULT), PathBuf::from(".")),
     };
     let (file, mut errors) = parse::parse(&source);
-    let resolved = resolve::Resolver::new(&source, &base, None, true, &process_env).resolve(&file);
-    let settings = match resolved {
+    let mut resolver = resolve::Resolver::new(&source, &base, None, true, &process_env);
+    if !warn_demo_keys {
+        resolver = resolver.quiet_about_demo_keys();
+    }
+    let settings = match resolver.resolve(&file) {
         Ok(s) if errors.is_empty() => s,
         Ok(_) => return Err(ConfigErrors::invalid(errors)),
         Err(e) => {
@@ -124,13 +145,7 @@ pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
         file,
         data_dir_override: None,
     };
-    Ok(Summary {
-        origin: config.origin().to_string(),
-        lines: settings.lines.len(),
-        seats: settings.seats.len(),
-        sinks: settings.sinks.len(),
-        warnings: config.demo_keys_warning().into_iter().collect(),
-    })
+    Ok((config, settings))
 }
 
 fn process_env(name: &str) -> Result<String, std::env::VarError> {
@@ -142,6 +157,19 @@ fn base_of(origin: &Path) -> PathBuf {
     match origin.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("origin", &self.source.origin)
+            .field("base_dir", &self.base_dir)
+            .field("lines", &self.file.lines.len())
+            .field("seats", &self.file.seats.len())
+            .field("hemicycle", &self.file.hemicycle.is_some())
+            .field("sinks", &self.file.sinks.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -62,6 +62,8 @@ pub(crate) struct Resolver<'a> {
     errors: Vec<ConfigError>,
     /// `[hemicycle]` was read but describes no valid room (its errors are reported).
     hemicycle_failed: bool,
+    /// Log the demo-keys warning (off when the caller prints it itself).
+    warn_demo_keys: bool,
 }
 
 /// Where a seat's key comes from, before files are read.
@@ -107,7 +109,14 @@ impl<'a> Resolver<'a> {
             read_files,
             errors: Vec::new(),
             hemicycle_failed: false,
+            warn_demo_keys: true,
         }
+    }
+
+    /// Does not log the demo-keys warning (`check-config` prints it in its summary).
+    pub(crate) fn quiet_about_demo_keys(mut self) -> Self {
+        self.warn_demo_keys = false;
+        self
     }
 
     fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
@@ -746,7 +755,7 @@ impl<'a> Resolver<'a> {
                 ),
             );
         }
-        if demo > 0 && self.read_files {
+        if demo > 0 && self.read_files && self.warn_demo_keys {
             tracing::warn!(
                 seats = demo,
                 "keys = \"demo\": these seat keys are derived from a PUBLIC secret; anyone can forge their frames. For demonstrations only, never in a real hemicycle"

@@ -629,3 +629,34 @@ fn an_unreadable_file_is_not_an_invalid_one() {
         "/nonexistent/hemiwatch.toml: error: cannot read the configuration file: No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn debug_output_holds_no_secret() {
+    let c = ok(&format!(
+        "[daemon]\napi_token = \"tok-123456\"\n[[seat]]\nid = 1\nsector = \"A\"\nrow = 1\nposition = 1\nkey = \"{KEY_A}\"\n"
+    ));
+    let shown = format!("{c:?}");
+    assert!(shown.contains("t.toml"), "{shown}");
+    assert!(!shown.contains("tok-123456") && !shown.contains(KEY_A), "{shown}");
+}
+
+#[test]
+fn load_resolved_reports_text_and_file_errors_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.toml");
+    std::fs::write(
+        &path,
+        "[thresholds]\nwarn_c = 99\n[[seat]]\nid = 1\nsector = \"A\"\nrow = 1\nposition = 1\nkey_file = \"nope.key\"\n",
+    )
+    .unwrap();
+    let e = load_resolved(&path).unwrap_err();
+    let msgs: Vec<String> = e.errors.iter().map(|e| e.message.clone()).collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs[0], "warn_c 99 must be below critical_c 85");
+    assert!(
+        msgs[1].starts_with("key_file nope.key for seat 1 does not exist"),
+        "{msgs:?}"
+    );
+    // `load` alone stops at the text: the key file is not looked at.
+    assert_eq!(load(&path).unwrap_err().len(), 1);
+}
