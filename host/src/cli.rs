@@ -31,6 +31,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// Arguments of `hemiwatch sim`.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Number of seats.
+    #[arg(long, default_value_t = 577)]
+    pub seats: u16,
+    /// Id of the first seat (ids FIRST_ID..FIRST_ID+SEATS), so several simulated lines can
+    /// share one daemon.
+    #[arg(long, default_value_t = 1)]
+    pub first_id: u16,
+    /// How long to simulate: virtual seconds for a file, wall-clock seconds for a pty.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Output: a file path, or `pty:PATH`.
+    #[arg(long)]
+    pub out: String,
+    /// Random seed: the same seed gives the same capture.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// What the seats do (incidents go to the first seats of the range).
+    #[arg(long, value_enum, default_value_t = SimScenario::Mixed)]
+    pub scenario: SimScenario,
+    /// Telemetry period in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub period_ms: u64,
+    /// On a pty: bursts of random garbage injected between frames, per second (a babbling
+    /// device on the RS-485 segment; each burst ends with a frame delimiter).
+    #[arg(long, default_value_t = 0)]
+    pub garbage_per_s: u32,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -85,26 +116,7 @@ pub enum Command {
     },
     /// Simulate seats speaking the real protocol into a file, or onto a pty (`--out pty:PATH`
     /// creates a pty and links PATH to it, for a daemon to read as a serial line).
-    Sim {
-        /// Number of seats (ids 1..=N).
-        #[arg(long, default_value_t = 577)]
-        seats: u16,
-        /// How long to simulate: virtual seconds for a file, wall-clock seconds for a pty.
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-        /// Output: a file path, or `pty:PATH`.
-        #[arg(long)]
-        out: String,
-        /// Random seed: the same seed gives the same capture.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// What the seats do.
-        #[arg(long, value_enum, default_value_t = SimScenario::Mixed)]
-        scenario: SimScenario,
-        /// Telemetry period in milliseconds.
-        #[arg(long, default_value_t = 500)]
-        period_ms: u64,
-    },
+    Sim(SimArgs),
     /// Print a running daemon's summary: seats per state, lines, firing alerts.
     Status {
         /// Where the daemon is.
@@ -188,14 +200,7 @@ pub fn main(cli: Cli) -> ExitCode {
         } => demo_cmd(data_dir, http_bind, token, seed, seconds),
         Command::CheckConfig { file } => Ok(check_config(file.as_deref())),
         Command::Decode { input } => decode(&input),
-        Command::Sim {
-            seats,
-            seconds,
-            out,
-            seed,
-            scenario,
-            period_ms,
-        } => sim_cmd(seats, seconds, &out, seed, scenario, period_ms),
+        Command::Sim(args) => sim_cmd(&args),
         Command::Status { api } => status(&api),
         Command::Ack {
             alert_id,
@@ -366,34 +371,52 @@ fn decode(input: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn sim_cmd(
-    seats: u16,
-    seconds: u64,
-    out: &str,
-    seed: u64,
-    scenario: SimScenario,
-    period_ms: u64,
-) -> anyhow::Result<ExitCode> {
+fn sim_cmd(a: &SimArgs) -> anyhow::Result<ExitCode> {
+    let ids = || (0..a.seats).map(|i| a.first_id.saturating_add(i));
     let make = |now: u64| -> Vec<SimSeat> {
-        (1..=seats)
-            .map(|id| SimSeat::new(id, sim::demo_key(id), scenario.for_seat(id), period_ms, seed, now))
+        ids()
+            .map(|id| {
+                let scenario = a.scenario.for_seat(id - a.first_id + 1);
+                SimSeat::new(id, sim::demo_key(id), scenario, a.period_ms, a.seed, now)
+            })
             .collect()
     };
+    let (seats, seconds, out) = (a.seats, a.seconds, a.out.as_str());
     if let Some(link) = out.strip_prefix("pty:") {
         let rt = tokio::runtime::Runtime::new()?;
         rt.block_on(async {
             let shutdown = tokio_util::sync::CancellationToken::new();
-            let (_ctl, ctl_rx) = tokio::sync::mpsc::channel(1);
+            stop_on_signals(shutdown.clone());
+            let (ctl, ctl_rx) = tokio::sync::mpsc::channel(16);
             let line = tokio::spawn(sim::run_pty_line(
                 make(0),
                 PathBuf::from(link),
                 ctl_rx,
                 shutdown.clone(),
             ));
+            if a.garbage_per_s > 0 {
+                let every = std::time::Duration::from_secs(1) / a.garbage_per_s;
+                let seed = a.seed;
+                tokio::spawn(async move {
+                    use rand::{Rng, SeedableRng};
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+                    loop {
+                        tokio::time::sleep(every).await;
+                        // Junk ends with the frame delimiter, as a babbling device's would:
+                        // it costs the decoder one bad frame and corrupts no seat's frame.
+                        let n = rng.random_range(1..24);
+                        let mut junk: Vec<u8> = (0..n).map(|_| rng.random_range(1..=255)).collect();
+                        junk.push(0);
+                        if ctl.send(sim::LineControl::Inject(junk)).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
             eprintln!("{seats} simulated seats on {link}");
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(seconds)) => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = shutdown.cancelled() => {}
             }
             shutdown.cancel();
             line.await?.context("simulated line failed")
@@ -404,7 +427,7 @@ fn sim_cmd(
             std::fs::File::create(out).with_context(|| format!("cannot create {out}"))?,
         );
         let mut sim_seats = make(0);
-        let keys = (1..=seats).map(|id| (id, Some(sim::demo_key(id))));
+        let keys = ids().map(|id| (id, Some(sim::demo_key(id))));
         let bytes = sim::capture(&mut sim_seats, keys, seconds, &mut file)?;
         std::io::Write::flush(&mut file)?;
         eprintln!("wrote {bytes} bytes of {seats} seats × {seconds} s to {out}");

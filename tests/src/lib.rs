@@ -4,4 +4,5 @@
 //! the real `hemiwatch` daemon as a process, a real Alertmanager, a real headless Chromium. The
 //! tests themselves live in `tests/tests/`.
 
+pub mod harness;
 pub mod proxy;

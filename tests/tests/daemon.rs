@@ -1,0 +1,236 @@
+//! The `hemiwatch` daemon as a real process, reading simulated seats (`hemiwatch sim`, also real
+//! processes) over real ptys, observed through its HTTP API and its SQLite file.
+
+use std::time::{Duration, Instant};
+
+use hemiwatch_tests::harness::{seat_toml, sim_line, wait_for, Daemon};
+
+fn line_toml(name: &str, dir: &std::path::Path) -> String {
+    format!(
+        "[[line]]\nname = \"{name}\"\npath = \"{}\"\n\n",
+        dir.join(name).display()
+    )
+}
+
+/// Verified telemetry frames per seat, from the API.
+fn frames(daemon: &Daemon) -> anyhow::Result<std::collections::BTreeMap<u64, u64>> {
+    Ok(daemon
+        .seats()?
+        .into_iter()
+        .map(|(id, s)| (id, s["counters"]["frames"].as_u64().unwrap_or(0)))
+        .collect())
+}
+
+/// Every seat of `ids` has sent verified telemetry since `before` was taken.
+fn all_reported_since(
+    daemon: &Daemon,
+    ids: impl IntoIterator<Item = u16>,
+    before: &std::collections::BTreeMap<u64, u64>,
+) -> anyhow::Result<bool> {
+    let now = frames(daemon)?;
+    Ok(ids.into_iter().all(|id| {
+        let id = u64::from(id);
+        now.get(&id).copied().unwrap_or(0) > before.get(&id).copied().unwrap_or(0)
+    }))
+}
+
+#[test]
+fn every_seat_registers_and_an_unplugged_line_is_read_again_within_2_s_twenty_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = line_toml("a", dir.path()) + &line_toml("b", dir.path());
+    for id in 1..=20 {
+        body += &seat_toml(id, "a", None);
+    }
+    for id in 21..=40 {
+        body += &seat_toml(id, "b", None);
+    }
+    let mut sim_a = sim_line(&dir.path().join("a"), 1, 20, &[]).unwrap();
+    let _sim_b = sim_line(&dir.path().join("b"), 21, 20, &[]).unwrap();
+    let daemon = Daemon::start(dir.path(), &body).unwrap();
+    let none = Default::default();
+    wait_for(Duration::from_secs(10), || {
+        all_reported_since(&daemon, 1..=40, &none)
+    })
+    .unwrap_or_else(|e| panic!("not every seat registered: {e}\n{}", daemon.log_text()));
+    let seats = daemon.seats().unwrap();
+    assert_eq!(seats.len(), 40);
+    for (id, s) in &seats {
+        assert_eq!(s["status"], "ok", "seat {id}: {s}");
+    }
+
+    let mut worst = Duration::ZERO;
+    for round in 0..20 {
+        // Unplug: the simulator's pty master closes, as when a USB adapter is pulled.
+        sim_a.kill();
+        wait_for(Duration::from_secs(5), || {
+            let status = daemon.get("/api/status")?;
+            Ok(status["lines"][0]["up"] == false)
+        })
+        .unwrap_or_else(|e| panic!("round {round}: the daemon never saw line a go down: {e}"));
+        // The other line keeps flowing meanwhile.
+        let b_before = daemon.seats().unwrap()[&21]["counters"]["frames"]
+            .as_u64()
+            .unwrap();
+        // Replug.
+        let replugged = Instant::now();
+        let before = frames(&daemon).unwrap();
+        sim_a = sim_line(&dir.path().join("a"), 1, 20, &["--seed", &round.to_string()]).unwrap();
+        wait_for(Duration::from_secs(2), || {
+            all_reported_since(&daemon, 1..=20, &before)
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "round {round}: line a's seats not all back within 2 s: {e}\n{}",
+                daemon.log_text()
+            )
+        });
+        worst = worst.max(replugged.elapsed());
+        let b_after = daemon.seats().unwrap()[&21]["counters"]["frames"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            b_after > b_before,
+            "round {round}: line b stalled while line a was unplugged"
+        );
+    }
+    eprintln!("worst replug-to-every-seat-heard time over 20 rounds: {worst:?}");
+    let status = daemon.get("/api/status").unwrap();
+    assert!(status["lines"][0]["opens"].as_u64().unwrap() >= 21, "{status}");
+    // 20 reboots of line a's seats were seen (new boot identities), none of line b's.
+    let seats = daemon.seats().unwrap();
+    assert!(
+        seats[&1]["counters"]["reboots"].as_u64().unwrap() >= 19,
+        "{:?}",
+        seats[&1]
+    );
+    assert_eq!(seats[&21]["counters"]["reboots"], 0);
+}
+
+#[test]
+fn garbage_and_a_wrong_key_seat_do_not_disturb_the_other_seats_of_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = line_toml("a", dir.path());
+    for id in 1..=10 {
+        // Seat 5's configured key is not the one it signs with: a masquerading or
+        // mis-provisioned console.
+        let wrong = (id == 5).then_some("00000000000000000000000000000005");
+        body += &seat_toml(id, "a", wrong);
+    }
+    let _sim = sim_line(&dir.path().join("a"), 1, 10, &["--garbage-per-s", "50"]).unwrap();
+    let daemon = Daemon::start(dir.path(), &body).unwrap();
+    let others = || (1..=10u16).filter(|&id| id != 5);
+    wait_for(Duration::from_secs(10), || {
+        let seats = daemon.seats()?;
+        Ok(others().all(|id| seats[&u64::from(id)]["counters"]["frames"].as_u64() >= Some(10)))
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "the good seats did not keep reporting: {e}\n{}",
+            daemon.log_text()
+        )
+    });
+    let seats = daemon.seats().unwrap();
+    for id in others() {
+        let s = &seats[&u64::from(id)];
+        assert_eq!(s["status"], "ok", "seat {id}: {s}");
+        assert_eq!(s["counters"]["bad_mac"], 0, "seat {id}: {s}");
+        let t = s["temps_c"][0].as_f64().unwrap();
+        assert!((25.0..50.0).contains(&t), "seat {id} reads {t}");
+    }
+    let five = &seats[&5];
+    assert_eq!(
+        five["status"], "unknown",
+        "the wrong-key seat is never trusted: {five}"
+    );
+    assert_eq!(five["counters"]["frames"], 0, "{five}");
+    assert!(
+        five["counters"]["bad_mac"].as_u64().unwrap() + five["counters"]["rejected"].as_u64().unwrap() > 0,
+        "its frames are counted as refused: {five}"
+    );
+    let status = daemon.get("/api/status").unwrap();
+    assert!(
+        status["lines"][0]["framing_errors"].as_u64().unwrap() > 0,
+        "the garbage is counted: {status}"
+    );
+}
+
+#[test]
+fn sigterm_flushes_storage_and_a_restart_keeps_history_and_seat_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = line_toml("a", dir.path());
+    for id in 1..=5 {
+        body += &seat_toml(id, "a", None);
+    }
+    let _sim = sim_line(&dir.path().join("a"), 1, 5, &[]).unwrap();
+    let mut daemon = Daemon::start(dir.path(), &body).unwrap();
+    wait_for(Duration::from_secs(10), || {
+        let seats = daemon.seats()?;
+        Ok(seats
+            .values()
+            .all(|s| s["counters"]["frames"].as_u64() >= Some(6)))
+    })
+    .unwrap();
+    let boot_id = daemon.seats().unwrap()[&3]["boot_id"].as_u64().unwrap();
+    daemon.proc.signal(nix::sys::signal::Signal::SIGTERM);
+    let stopped_at = hemiwatch::unix_ms();
+    let status = daemon.proc.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM is a clean stop: {status}\n{}",
+        daemon.log_text()
+    );
+    assert!(daemon.log_text().contains("storage flushed and closed"));
+
+    let conn = rusqlite_open(&daemon.database);
+    let (count, last): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), MAX(t_ms) FROM samples WHERE seat = 3",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(count >= 6, "{count} samples of seat 3 stored");
+    // Flushed at shutdown: the last stored sample is from the last half-second, not the last
+    // periodic commit up to 1 s earlier.
+    assert!(
+        stopped_at as i64 - last < 900,
+        "last sample {} ms before SIGTERM",
+        stopped_at as i64 - last
+    );
+    drop(conn);
+
+    daemon.restart().unwrap();
+    let seat = &daemon.seats().unwrap()[&3];
+    // Before the seat speaks again, what was known is shown.
+    assert!(seat["boot_id"].as_u64() == Some(boot_id) || seat["counters"]["frames"].as_u64() > Some(0));
+    let now = hemiwatch::unix_ms();
+    let history = daemon
+        .get(&format!("/api/seats/3/history?from={}&to={now}", now - 600_000))
+        .unwrap();
+    let points = history
+        .as_array()
+        .or_else(|| history["points"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(points.len() as i64 >= count, "history after restart: {history}");
+}
+
+#[test]
+fn run_refuses_an_invalid_config_with_its_position_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[thresholds]\nwarn_c = 70\ncritical_c = \"hot\"\n").unwrap();
+    let out = std::process::Command::new(hemiwatch_tests::harness::hemiwatch_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.toml:3:"), "{stderr}");
+}
+
+fn rusqlite_open(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+}
