@@ -14,8 +14,10 @@
 //! Thresholds layer `[thresholds]` → `[board.<kind>]` → `[[seat]]`: the board kind comes from the
 //! config (`board = "..."` on a seat or in `[hemicycle]`), because thresholds must apply before
 //! a seat's first `Hello`. `[hemicycle]` generates the seats of a large room; explicit `[[seat]]`
-//! entries then override generated seats (same id) or add seats. Relative paths (`data_dir`,
-//! `storage.path`, `key_file`, `key_dir`) are relative to the folder of the config file.
+//! entries then override generated seats (same id) or add seats. A seat's `position` counts along
+//! its whole row from the left (1 = leftmost), across sectors; `row` 1 is the innermost. Relative
+//! paths (`data_dir`, `storage.path`, `key_file`, `key_dir`) are relative to the folder of the
+//! config file.
 //!
 //! [`Config::embedded_default`] describes the 577-seat hemicycle used by `hemiwatch demo`.
 
@@ -89,10 +91,14 @@ pub struct Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
         write!(
             f,
-            "{}: valid: {} lines, {} seats, {} sinks",
-            self.origin, self.lines, self.seats, self.sinks
+            "{}: valid: {}, {}, {}",
+            self.origin,
+            n(self.lines, "line"),
+            n(self.seats, "seat"),
+            n(self.sinks, "sink")
         )
     }
 }

@@ -157,10 +157,15 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DaemonSection {
+    /// Where the database lives; relative to the config's folder.
     pub data_dir: Option<Spanned<PathBuf>>,
+    /// Dashboard/API listen address.
     pub http_bind: Option<Spanned<BindAddr>>,
+    /// Bearer token for API writes, inline.
     pub api_token: Option<Spanned<String>>,
+    /// Name of the environment variable holding the token (keeps it out of the file).
     pub api_token_env: Option<Spanned<String>>,
+    /// Log output format.
     pub log_format: Option<LogFormat>,
 }
 
@@ -168,9 +173,13 @@ pub(crate) struct DaemonSection {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StorageSection {
+    /// SQLite file (default `<data_dir>/hemiwatch.sqlite`).
     pub path: Option<Spanned<PathBuf>>,
+    /// How long raw samples are kept.
     pub raw_retention: Option<Spanned<HumanDuration>>,
+    /// How long 1-minute rollups are kept.
     pub rollup_retention: Option<Spanned<HumanDuration>>,
+    /// Longest time a sample waits before commit: the crash loss window.
     pub flush_interval: Option<Spanned<HumanDuration>>,
 }
 
@@ -178,9 +187,13 @@ pub(crate) struct StorageSection {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Thresholds {
+    /// °C at which a seat shows as warm.
     pub warn_c: Option<Spanned<f64>>,
+    /// °C the seat must not reach; the prediction aims at it.
     pub critical_c: Option<Spanned<f64>>,
+    /// How far ahead a predicted crossing of critical raises the alert.
     pub horizon: Option<Spanned<HumanDuration>>,
+    /// Expected telemetry period (i64 so that a negative value gets a range sentence).
     pub telemetry_period_ms: Option<Spanned<i64>>,
 }
 
@@ -211,8 +224,11 @@ impl Thresholds {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LineEntry {
+    /// Name seats refer to.
     pub name: Spanned<String>,
+    /// Device path, `unix:PATH` or `tcp:HOST:PORT`.
     pub path: Spanned<String>,
+    /// Serial speed (default 115200).
     pub baud: Option<Spanned<u32>>,
 }
 
@@ -220,18 +236,31 @@ pub(crate) struct LineEntry {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeatEntry {
+    /// Wire address (i64 so that 0, -1 or 70000 get the range sentence, not a type error).
     pub id: Spanned<i64>,
+    /// Human label.
     pub label: Option<Spanned<String>>,
+    /// Sector of the hemicycle.
     pub sector: Option<Spanned<String>>,
+    /// Row, 1 = innermost.
     pub row: Option<Spanned<u16>>,
+    /// Index along the whole row, 1 = leftmost.
     pub position: Option<Spanned<u16>>,
+    /// Line the seat is wired to.
     pub line: Option<Spanned<String>>,
+    /// Inline key.
     pub key: Option<Spanned<HexKey>>,
+    /// Key file, relative to the config's folder.
     pub key_file: Option<Spanned<PathBuf>>,
+    /// Board kind, for `[board.<kind>]` thresholds.
     pub board: Option<Spanned<Board>>,
+    /// Override of `[thresholds] warn_c`.
     pub warn_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] critical_c`.
     pub critical_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] horizon`.
     pub horizon: Option<Spanned<HumanDuration>>,
+    /// Override of `[thresholds] telemetry_period_ms`.
     pub telemetry_period_ms: Option<Spanned<i64>>,
     /// Keys whose values were invalid (already reported), so their absence is not reported too.
     #[serde(skip)]
@@ -254,6 +283,7 @@ impl SeatEntry {
 /// is a visible decision in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub(crate) enum KeysPolicy {
+    /// Keys derived by `sim::demo_key` from the public demo secret.
     #[serde(rename = "demo")]
     Demo,
 }
@@ -262,12 +292,19 @@ pub(crate) enum KeysPolicy {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HemicycleSection {
+    /// Sector names, left to right: equal angular wedges.
     pub sectors: Spanned<Vec<Spanned<String>>>,
+    /// Seats on each row, innermost first.
     pub row_seats: Spanned<Vec<Spanned<u16>>>,
+    /// Id of the first generated seat (default 1).
     pub first_id: Option<Spanned<i64>>,
+    /// Sector → line (one RS-485 concentrator per sector or group of sectors).
     pub lines: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// Board kind of every generated seat.
     pub board: Option<Spanned<Board>>,
+    /// `"demo"`: public demo keys.
     pub keys: Option<Spanned<KeysPolicy>>,
+    /// Folder of `seat-NNNN.key` files.
     pub key_dir: Option<Spanned<PathBuf>>,
 }
 
@@ -275,8 +312,11 @@ pub(crate) struct HemicycleSection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SinkKind {
+    /// JSON POST.
     Webhook,
+    /// A local program.
     Exec,
+    /// Alertmanager v2 API.
     Alertmanager,
 }
 
@@ -285,10 +325,15 @@ pub(crate) enum SinkKind {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SinkEntry {
+    /// Which sink.
     pub kind: Spanned<SinkKind>,
+    /// Webhook / Alertmanager URL.
     pub url: Option<Spanned<String>>,
+    /// Exec program.
     pub command: Option<Spanned<String>>,
+    /// Exec arguments (refused while `ExecSink` cannot pass them).
     pub args: Option<Spanned<Vec<String>>>,
+    /// Per-attempt timeout (default 5 s).
     pub timeout: Option<Spanned<HumanDuration>>,
     /// Keys whose values were invalid (already reported).
     #[serde(skip)]
@@ -299,14 +344,21 @@ pub(crate) struct SinkEntry {
 /// in several sections are all reported).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct File {
+    /// `[daemon]`.
     pub daemon: DaemonSection,
+    /// `[storage]`.
     pub storage: StorageSection,
+    /// `[thresholds]`.
     pub thresholds: Thresholds,
     /// `[board.<kind>]` with the span of the kind's key.
     pub boards: Vec<(Spanned<Board>, Thresholds)>,
+    /// `[[line]]`s read.
     pub lines: Vec<LineEntry>,
+    /// `[[seat]]`s read.
     pub seats: Vec<SeatEntry>,
+    /// `[hemicycle]`, with its span.
     pub hemicycle: Option<Spanned<HemicycleSection>>,
+    /// `[[sink]]`s read.
     pub sinks: Vec<SinkEntry>,
     /// `[hemicycle]` was present but unreadable: seats it would generate are unknown.
     pub hemicycle_dropped: bool,

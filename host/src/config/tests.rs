@@ -660,3 +660,15 @@ fn load_resolved_reports_text_and_file_errors_together() {
     // `load` alone stops at the text: the key file is not looked at.
     assert_eq!(load(&path).unwrap_err().len(), 1);
 }
+
+#[test]
+fn the_summary_counts_in_words() {
+    let s = Summary {
+        origin: "h.toml".into(),
+        lines: 1,
+        seats: 577,
+        sinks: 0,
+        warnings: vec![],
+    };
+    assert_eq!(s.to_string(), "h.toml: valid: 1 line, 577 seats, 0 sinks");
+}
