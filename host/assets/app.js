@@ -14,7 +14,7 @@ const rows = [];           // visual rows, innermost first: arrays of seats left
 let selected = null;
 let focused = null;
 let panelTimer = 0;
-const stats = window.hemiwatch = { renderMs: null, snapshotBytes: 0, snapshots: 0, updates: 0 };
+const stats = window.hemiwatch = { renderMs: null, drawMs: null, snapshotBytes: 0, snapshots: 0, updates: 0 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -96,7 +96,7 @@ function drawMap(list) {
   const cx = R + PAD, cy = R + PAD;
   svg.setAttribute('viewBox', `0 0 ${2 * (R + PAD)} ${R + 2 * PAD + 10}`);
   svg.replaceChildren();
-  svg.append(s('path', { class: 'rostrum', d: `M${cx - r0 * 0.7} ${cy} A${r0 * 0.7} ${r0 * 0.7} 0 0 1 ${cx + r0 * 0.7} ${cy} Z` }));
+  svg.append(s('path', { class: 'rostrum', d: `M${cx - r0 * 0.55} ${cy} A${r0 * 0.55} ${r0 * 0.55} 0 0 1 ${cx + r0 * 0.55} ${cy} Z` }));
   const rl = s('text', { class: 'rostrum-label', x: cx, y: cy - 12 });
   rl.textContent = 'rostrum';
   svg.append(rl);
@@ -294,9 +294,12 @@ function chartMessage(text) {
 }
 
 // Min–max band and mean line; y range padded to at least 2 °C so noise does not look dramatic.
+// The x axis spans the requested window, or only the part with data when the seat's history is
+// shorter (a daemon started 2 minutes ago draws 2 minutes, not a sliver at the right edge).
 function drawChart(points, from, to) {
   const svg = $('p-chart');
   if (!points.length) { chartMessage('no samples in the last 30 minutes'); return; }
+  from = Math.max(from, points[0].t_ms - 0.05 * (to - points[0].t_ms));
   const W = 420, H = 150, L = 34, B = 18, T = 8, Rm = 8;
   let lo = Math.min(...points.map((p) => p.min_c)), hi = Math.max(...points.map((p) => p.max_c));
   if (hi - lo < 2) { const m = (hi + lo) / 2; lo = m - 1; hi = m + 1; }
@@ -310,10 +313,12 @@ function drawChart(points, from, to) {
     s('polyline', { class: 'mean', points: points.map((p) => `${x(p.t_ms).toFixed(1)},${y(p.mean_c).toFixed(1)}`).join(' ') }),
   ];
   const txt = (x0, y0, v, anchor) => { const t = s('text', { x: x0, y: y0, 'text-anchor': anchor }); t.textContent = v; return t; };
+  const span = (to - from) / 1000;
+  const ago = span >= 90 ? `−${Math.round(span / 60)} min` : `−${Math.round(span)} s`;
   kids.push(txt(L - 3, T + 8, hi.toFixed(1), 'end'), txt(L - 3, H - B, lo.toFixed(1), 'end'),
-    txt(L, H - 4, '−30 min', 'start'), txt(W - Rm, H - 4, 'now', 'end'));
+    txt(L, H - 4, ago, 'start'), txt(W - Rm, H - 4, 'now', 'end'));
   const last = points[points.length - 1];
-  svg.setAttribute('aria-label', `Temperature over the last 30 minutes: ${points.length} points, from ${lo.toFixed(1)} to ${hi.toFixed(1)} °C, last ${last.mean_c.toFixed(1)} °C`);
+  svg.setAttribute('aria-label', `Temperature over the last ${ago.slice(1)}: ${points.length} points, from ${lo.toFixed(1)} to ${hi.toFixed(1)} °C, last ${last.mean_c.toFixed(1)} °C`);
   svg.replaceChildren(...kids);
 }
 
@@ -429,9 +434,11 @@ async function load() {
   }
   const sectors = [...new Set(list.map((x) => x.sector))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   $('f-sector').append(...sectors.map((k) => h('option', { value: k }, k)));
+  const t0 = performance.now();
   drawMap([...seats.values()]);
   drawLegend();
   stats.renderMs = performance.now();
+  stats.drawMs = stats.renderMs - t0;
   document.body.dataset.rendered = String(seats.size);
   connect();
   setInterval(() => { if (selected !== null) schedulePanel(); }, 5000);
