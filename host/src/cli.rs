@@ -254,20 +254,12 @@ fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
 }
 
 fn run_cmd(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let config = match config {
-        Some(path) => match crate::config::load(path) {
-            Ok(c) => c,
-            Err(e) => return Ok(config_failed(&e)),
-        },
-        None => {
-            tracing::warn!("no --config: using the embedded default hemicycle (public demo keys)");
-            crate::config::Config::embedded_default()
-        }
+    // Text, key files and environment checked in one pass: every error of the file at once.
+    let loaded = match config {
+        Some(path) => crate::config::load_resolved(path).map(|(_, settings)| settings),
+        None => crate::config::Config::embedded_default().resolve(),
     };
-    if let Some(w) = config.demo_keys_warning() {
-        tracing::warn!("{w}");
-    }
-    let settings = match config.resolve() {
+    let settings = match loaded {
         Ok(s) => s,
         Err(e) => return Ok(config_failed(&e)),
     };

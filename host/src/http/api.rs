@@ -63,6 +63,7 @@ pub async fn status(State(state): State<HttpState>) -> Json<serde_json::Value> {
                 "endpoint": l.endpoint.to_string(),
                 "up": c.up.load(Ordering::Relaxed),
                 "bytes": c.bytes.load(Ordering::Relaxed),
+                "bytes_out": c.bytes_out.load(Ordering::Relaxed),
                 "frames": c.frames.load(Ordering::Relaxed),
                 "framing_errors": c.framing_errors.load(Ordering::Relaxed),
                 "opens": c.opens.load(Ordering::Relaxed),

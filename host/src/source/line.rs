@@ -55,6 +55,9 @@ pub enum LineEvent {
 pub struct LineCounters {
     /// Bytes read.
     pub bytes: AtomicU64,
+    /// Bytes written (host commands, sessions, pings): on half-duplex RS-485 they share the
+    /// line's capacity with what the seats send.
+    pub bytes_out: AtomicU64,
     /// Frames cut from the stream (before verification).
     pub frames: AtomicU64,
     /// Framing errors (bad COBS, bad CRC, too long…).
@@ -168,7 +171,9 @@ async fn pump(
             }
             Some(frame) = outbound.recv() => {
                 match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&frame)).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => {
+                        handle.counters.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                    }
                     Ok(Err(e)) => return Some(format!("write failed: {e}")),
                     Err(_) => return Some("write timed out".into()),
                 }
