@@ -8,27 +8,20 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::config::LogFormat;
+
 use crate::sim::{self, Scenario, SimSeat};
 
 /// Hemiwatch: health monitor for the electronic voting consoles of a parliament hemicycle.
 #[derive(Debug, Parser)]
 #[command(name = "hemiwatch", version, about, long_about = None)]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: the config's `[daemon] log_format`, else human].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Readable lines.
-    Human,
-    /// One JSON object per line, for log shippers.
-    Json,
 }
 
 /// Arguments of `hemiwatch sim`.
@@ -188,7 +181,12 @@ impl SimScenario {
 
 /// Runs the CLI; the binary's `main` calls only this.
 pub fn main(cli: Cli) -> ExitCode {
-    init_tracing(cli.log_format);
+    // The command line wins over the config file, which wins over the default.
+    let configured = match &cli.command {
+        Command::Run { config: Some(path) } => crate::config::load(path).ok().and_then(|c| c.log_format()),
+        _ => None,
+    };
+    init_tracing(cli.log_format.or(configured).unwrap_or(LogFormat::Human));
     let result = match cli.command {
         Command::Run { config } => run_cmd(config.as_deref()),
         Command::Demo {

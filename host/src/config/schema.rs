@@ -143,8 +143,8 @@ impl Board {
     }
 }
 
-/// Log output of the daemon, from `[daemon] log_format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// Log output of the daemon, from `[daemon] log_format` or `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Readable lines.
