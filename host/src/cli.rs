@@ -58,8 +58,10 @@ pub struct SimArgs {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: read the configured lines, watch every seat, raise and deliver alerts,
-    /// serve the dashboard. SIGTERM or Ctrl-C stops it cleanly (storage flushed and closed).
+    /// Run the daemon on a configuration file.
+    ///
+    /// Reads the configured lines, watches every seat, raises and delivers alerts, serves the
+    /// dashboard. SIGTERM or Ctrl-C stops it cleanly (storage flushed and closed).
     #[command(after_help = "Exit status: 0 = stopped cleanly, 2 = invalid configuration, 1 = failure.")]
     Run {
         /// Configuration file; without it, the embedded default (a 577-seat hemicycle whose
@@ -67,10 +69,12 @@ pub enum Command {
         #[arg(long, env = "HEMIWATCH_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Run the daemon on a simulated 577-seat hemicycle speaking the real protocol over real
-    /// ptys (one line per sector, ~72 seats per line), with scripted incidents: one seat heats
-    /// up toward overheating, one goes silent then reboots, one has a noisy sensor. Prints the
-    /// dashboard URL, the API token and the data directory. Ctrl-C stops it.
+    /// Run the daemon on a simulated 577-seat hemicycle, with its dashboard.
+    ///
+    /// The seats speak the real protocol over real ptys (one line per sector, ~72 seats per
+    /// line), with scripted incidents: one seat heats up toward overheating, one goes silent
+    /// then reboots, one has a noisy sensor. Prints the dashboard URL, the API token and the
+    /// data directory. Ctrl-C stops it.
     Demo {
         /// Where the database and the ptys' links go (default: a new folder in the system's
         /// temporary directory).
@@ -107,8 +111,10 @@ pub enum Command {
         #[arg(default_value = "-")]
         input: String,
     },
-    /// Simulate seats speaking the real protocol into a file, or onto a pty (`--out pty:PATH`
-    /// creates a pty and links PATH to it, for a daemon to read as a serial line).
+    /// Simulate seats speaking the real protocol into a file or onto a pty.
+    ///
+    /// `--out pty:PATH` creates a pty and links PATH to it, for a daemon to read as a serial
+    /// line.
     Sim(SimArgs),
     /// Print a running daemon's summary: seats per state, lines, firing alerts.
     Status {
