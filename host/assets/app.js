@@ -441,7 +441,8 @@ async function load() {
   stats.drawMs = stats.renderMs - t0;
   document.body.dataset.rendered = String(seats.size);
   connect();
-  setInterval(() => { if (selected !== null) schedulePanel(); }, 5000);
+  // The open panel's facts follow seat updates (schedulePanel); its chart and events every 5 s.
+  setInterval(() => { if (selected !== null) refreshPanel(true); }, 5000);
 }
 
 init();

@@ -706,6 +706,11 @@ async fn dashboard_is_embedded_and_its_first_load_is_under_200_kb() {
     let html = client().get(&d.base).send().await.unwrap();
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let etag = html.headers()["etag"].to_str().unwrap().to_string();
+    let csp = html.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
     let html = html.text().await.unwrap();
     for a in hemiwatch::http::ASSETS.iter().skip(1) {
         assert!(
@@ -774,4 +779,170 @@ async fn dashboard_is_embedded_and_its_first_load_is_under_200_kb() {
     );
     assert!(total <= BUDGET, "first load transfers {total} bytes");
     d.stop().await;
+}
+
+/// The HTTP layer's side of the contract with the state task, with the test answering requests
+/// the way the state task does (the real one answers acks and silences once the alert engine is
+/// wired; the daemon tests above cover it end to end): a successful ack and silence are relayed
+/// with exactly what the client sent, a gone state task is a 503, and an SSE client that falls
+/// behind the broadcast buffer gets a fresh snapshot instead of being dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
+    use hemiwatch::model::{AckView, AlertView, Hemicycle, Request, SeatState};
+    use std::sync::{Arc, RwLock};
+
+    let mut model = Hemicycle::default();
+    for place in hemicycle(1).into_iter().take(4) {
+        model.seats.insert(place.id, SeatState::new(place));
+    }
+    let alert = AlertView {
+        id: 7,
+        kind: "overheat_predicted".into(),
+        seat: Some(2),
+        line: None,
+        sector: Some("A".into()),
+        state: "firing".into(),
+        started_at_ms: 1,
+        updated_at_ms: 1,
+        predicted_critical_at_ms: Some(2),
+        summary: "seat A-01-02 will reach 85 °C".into(),
+        ack: None,
+        silenced: false,
+    };
+    model.alerts.insert(7, alert.clone());
+    // A tiny broadcast buffer, so a client that does not read falls behind at once.
+    let (updates, _) = tokio::sync::broadcast::channel(2);
+    let (requests, mut requests_rx) = mpsc::channel(8);
+    let live = Live {
+        model: Arc::new(RwLock::new(model)),
+        updates,
+        requests,
+    };
+    let shutdown = CancellationToken::new();
+    let state = hemiwatch::http::HttpState {
+        live: live.clone(),
+        lines: Vec::new(),
+        api_token: Some(TOKEN.into()),
+        history: None,
+        metrics: Arc::new(hemiwatch::metrics::Metrics::new()),
+        storage_counters: None,
+        outbox_counters: None,
+        shutdown: shutdown.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(hemiwatch::http::serve(listener, state, shutdown.clone()));
+
+    // The state task's part: record what arrives, answer like the alert engine.
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let responder = tokio::spawn(async move {
+        while let Some(req) = requests_rx.recv().await {
+            match req {
+                Request::Ack {
+                    id,
+                    by,
+                    comment,
+                    reply,
+                } => {
+                    let mut a = alert.clone();
+                    a.ack = Some(AckView {
+                        by: by.clone(),
+                        at_ms: 5,
+                        comment: comment.clone(),
+                    });
+                    let _ = seen_tx.send(format!("ack {id} {by} {comment}"));
+                    let _ = reply.send(Ok(a));
+                }
+                Request::Silence {
+                    matcher,
+                    until_ms,
+                    by,
+                    reply,
+                    ..
+                } => {
+                    let _ = seen_tx.send(format!(
+                        "silence {:?} {} {by}",
+                        matcher.seat,
+                        until_ms > hemiwatch::unix_ms()
+                    ));
+                    let _ = reply.send(Ok(42));
+                }
+            }
+        }
+    });
+
+    let (s, body, _) = post(
+        &base,
+        "/api/alerts/7/ack",
+        Some(TOKEN),
+        r#"{"by":" ana ","comment":"on my way"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], 7);
+    assert_eq!(body["ack"]["by"], "ana");
+    assert_eq!(seen.recv().await.unwrap(), "ack 7 ana on my way");
+    let (s, body, _) = post(
+        &base,
+        "/api/silences",
+        Some(TOKEN),
+        r#"{"matcher":{"seat":2,"kind":"overheat_predicted"},"duration":"2h","by":"ana","comment":"fan swap"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["id"], 42);
+    assert_eq!(seen.recv().await.unwrap(), "silence Some(2) true ana");
+    assert_error(
+        &get(&base, "/api/seats/2/history").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage",
+    );
+
+    // A client that does not read while 5 000 changes go out…
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{base}/api/events"))
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5_000u32 {
+        let mut seat = SeatState::new(hemicycle(1).remove(0));
+        seat.temps_c = vec![30.0 + f64::from(i % 100) / 10.0];
+        let _ = live.updates.send(Update::Seat(Box::new(seat)));
+    }
+    let mut sse = sse_reader(resp);
+    // …gets its first snapshot, then (after the lag) a second one, and keeps receiving.
+    wait_for(&mut sse, "first snapshot", |v| v["type"] == "snapshot").await;
+    let (_, again) = wait_for(&mut sse, "resync snapshot", |v| v["type"] == "snapshot").await;
+    assert_eq!(again["seats"].as_array().unwrap().len(), 4);
+    assert_eq!(again["alerts"][0]["id"], 7);
+    let mut seat = SeatState::new(hemicycle(1).remove(2));
+    seat.status = SeatStatus::Overheat;
+    live.updates.send(Update::Seat(Box::new(seat))).unwrap();
+    wait_for(&mut sse, "update after resync", |v| {
+        v["type"] == "seat" && v["status"] == "overheat"
+    })
+    .await;
+
+    // The state task gone: writes are 503, reads still work.
+    responder.abort();
+    let _ = responder.await;
+    let (s, body, _) = post(&base, "/api/alerts/7/ack", Some(TOKEN), r#"{"by":"ana"}"#).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(get(&base, "/api/seats").await.0, StatusCode::OK);
+
+    // Shutdown ends the SSE stream and the server.
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while sse.recv().await.is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "the SSE stream ended on shutdown");
 }

@@ -105,7 +105,9 @@ struct Daemon {
 async fn start_daemon() -> Daemon {
     let dir = tempfile::tempdir().expect("temp dir");
     let shutdown = CancellationToken::new();
-    let mut settings = Config::embedded_default().resolve().expect("embedded default resolves");
+    let mut settings = Config::embedded_default()
+        .resolve()
+        .expect("embedded default resolves");
     settings.http_bind = "127.0.0.1:0".parse().expect("addr");
     settings.api_token = Some(TOKEN.into());
     settings.database = dir.path().join("hemiwatch.sqlite");
@@ -154,7 +156,9 @@ async fn start_daemon() -> Daemon {
 }
 
 async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script {script:?} failed: {e}"))
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("script {script:?} failed: {e}"))
 }
 
 /// Polls `script` until it returns `true`, for at most `within`.
@@ -188,7 +192,9 @@ fn open_alert(live: &Live) -> Option<i64> {
 
 fn acked_by(live: &Live, id: i64) -> Option<String> {
     let m = live.model.read().unwrap_or_else(|p| p.into_inner());
-    m.alerts.get(&id).and_then(|a| a.ack.as_ref().map(|k| k.by.clone()))
+    m.alerts
+        .get(&id)
+        .and_then(|a| a.ack.as_ref().map(|k| k.by.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,15 +206,31 @@ async fn dashboard_in_headless_chromium() {
 
     // First load: 577 seats drawn, then live.
     c.goto(&d.base).await.expect("open the dashboard");
-    until(&c, "map drawn", Duration::from_secs(15), "return document.body.dataset.rendered === '577'").await;
+    until(
+        &c,
+        "map drawn",
+        Duration::from_secs(15),
+        "return document.body.dataset.rendered === '577'",
+    )
+    .await;
     let render_ms = js(&c, "return window.hemiwatch.renderMs").await;
     let draw_ms = js(&c, "return window.hemiwatch.drawMs").await;
     println!(
         "first render of the 577-seat map: {render_ms} ms after navigation start (performance.now()); drawing itself {draw_ms} ms"
     );
-    let drawn = js(&c, "return document.querySelectorAll('#map circle.seat[data-id]').length").await;
+    let drawn = js(
+        &c,
+        "return document.querySelectorAll('#map circle.seat[data-id]').length",
+    )
+    .await;
     assert_eq!(drawn, json!(577));
-    until(&c, "SSE snapshot", Duration::from_secs(10), "return document.body.dataset.live === '1'").await;
+    until(
+        &c,
+        "SSE snapshot",
+        Duration::from_secs(10),
+        "return document.body.dataset.live === '1'",
+    )
+    .await;
     let legend_total = js(
         &c,
         "return [...document.querySelectorAll('#legend .count')].reduce((n, e) => n + Number(e.textContent), 0)",
@@ -222,19 +244,46 @@ async fn dashboard_in_headless_chromium() {
     )
     .await;
     println!("first load transfer in Chromium (page, assets, /api/seats, SSE snapshot): {resources} bytes");
-    assert!(resources.as_f64().is_some_and(|b| b > 0.0 && b <= 200.0 * 1024.0), "{resources}");
-    let one_tab_stop = js(&c, "return document.querySelectorAll('#map [tabindex=\"0\"]').length").await;
-    assert_eq!(one_tab_stop, json!(1), "the map is one tab stop (roving tabindex)");
-    let hot_label = d.live.model.read().map(|m| m.seats[&HOT].place.label.clone()).expect("model");
-    let label = js(&c, &format!("return document.querySelector('circle[data-id=\"{HOT}\"]').getAttribute('aria-label')")).await;
-    assert!(label.as_str().is_some_and(|l| l.starts_with(&format!("Seat {hot_label}, sector "))), "{label}");
+    assert!(
+        resources.as_f64().is_some_and(|b| b > 0.0 && b <= 200.0 * 1024.0),
+        "{resources}"
+    );
+    let one_tab_stop = js(
+        &c,
+        "return document.querySelectorAll('#map [tabindex=\"0\"]').length",
+    )
+    .await;
+    assert_eq!(
+        one_tab_stop,
+        json!(1),
+        "the map is one tab stop (roving tabindex)"
+    );
+    let hot_label = d
+        .live
+        .model
+        .read()
+        .map(|m| m.seats[&HOT].place.label.clone())
+        .expect("model");
+    let label = js(
+        &c,
+        &format!("return document.querySelector('circle[data-id=\"{HOT}\"]').getAttribute('aria-label')"),
+    )
+    .await;
+    assert!(
+        label
+            .as_str()
+            .is_some_and(|l| l.starts_with(&format!("Seat {hot_label}, sector "))),
+        "{label}"
+    );
 
     // A marker that a reload would wipe.
     js(&c, "window.__notReloaded = true; return true").await;
     // Wait for the daemon to change the hot seat's status, then for the page to show it.
     let (t0, status) = loop {
         match tokio::time::timeout(Duration::from_secs(60), updates.recv()).await {
-            Ok(Ok(Update::Seat(s))) if s.place.id == HOT && !matches!(s.status, SeatStatus::Ok | SeatStatus::Unknown) => {
+            Ok(Ok(Update::Seat(s)))
+                if s.place.id == HOT && !matches!(s.status, SeatStatus::Ok | SeatStatus::Unknown) =>
+            {
                 break (Instant::now(), s.status)
             }
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
@@ -247,10 +296,21 @@ async fn dashboard_in_headless_chromium() {
     );
     until(&c, "colour change", Duration::from_secs(2), &script).await;
     let shown_after = t0.elapsed();
-    let class = js(&c, &format!("return document.querySelector('circle[data-id=\"{HOT}\"]').getAttribute('class')")).await;
-    println!("seat {HOT} turned {} in the daemon; the page showed it {shown_after:?} later ({class})", status.name());
+    let class = js(
+        &c,
+        &format!("return document.querySelector('circle[data-id=\"{HOT}\"]').getAttribute('class')"),
+    )
+    .await;
+    println!(
+        "seat {HOT} turned {} in the daemon; the page showed it {shown_after:?} later ({class})",
+        status.name()
+    );
     assert!(shown_after <= Duration::from_secs(2));
-    assert_eq!(js(&c, "return window.__notReloaded === true").await, json!(true), "no reload");
+    assert_eq!(
+        js(&c, "return window.__notReloaded === true").await,
+        json!(true),
+        "no reload"
+    );
 
     // The seat panel.
     c.find(Locator::Css(&format!("circle[data-id=\"{HOT}\"]")))
@@ -264,8 +324,17 @@ async fn dashboard_in_headless_chromium() {
     assert_eq!(title, json!(format!("Seat {hot_label}")));
     let facts = js(&c, "return document.getElementById('p-facts').textContent").await;
     let facts = facts.as_str().unwrap_or_default().to_string();
-    assert!(facts.contains("Firmware") && facts.contains("Protocol") && facts.contains(" ok, "), "{facts}");
-    until(&c, "temperature chart", Duration::from_secs(10), "return !!document.querySelector('#p-chart polyline.mean')").await;
+    assert!(
+        facts.contains("Firmware") && facts.contains("Protocol") && facts.contains(" ok, "),
+        "{facts}"
+    );
+    until(
+        &c,
+        "temperature chart",
+        Duration::from_secs(10),
+        "return !!document.querySelector('#p-chart polyline.mean')",
+    )
+    .await;
 
     // Acknowledge from the UI: needs an alert (the alert engine raises one for the hot seat).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -281,24 +350,77 @@ async fn dashboard_in_headless_chromium() {
     match alert {
         Some(id) => {
             let sel = format!(".alert[data-id=\"{id}\"] button.ack");
-            until(&c, "alert listed", Duration::from_secs(5), &format!("return !!document.querySelector('{sel}')")).await;
+            until(
+                &c,
+                "alert listed",
+                Duration::from_secs(5),
+                &format!("return !!document.querySelector('{sel}')"),
+            )
+            .await;
             // Without the token: refused, nothing changes.
             js(&c, "sessionStorage.removeItem('hemiwatch.token'); document.getElementById('token').value = ''; return true").await;
-            c.find(Locator::Css(&sel)).await.expect("ack button").click().await.expect("click ack");
+            c.find(Locator::Css(&sel))
+                .await
+                .expect("ack button")
+                .click()
+                .await
+                .expect("click ack");
             let by = c.find(Locator::Id("dlg-by")).await.expect("name field");
             by.clear().await.expect("clear");
             by.send_keys("ana").await.expect("type name");
-            c.find(Locator::Id("dlg-comment")).await.expect("comment").send_keys("checking the console").await.expect("type");
-            c.find(Locator::Id("dlg-ok")).await.expect("ok").click().await.expect("submit");
-            until(&c, "refusal shown", Duration::from_secs(5), "return document.getElementById('dlg-error').textContent.startsWith('Refused')").await;
+            c.find(Locator::Id("dlg-comment"))
+                .await
+                .expect("comment")
+                .send_keys("checking the console")
+                .await
+                .expect("type");
+            c.find(Locator::Id("dlg-ok"))
+                .await
+                .expect("ok")
+                .click()
+                .await
+                .expect("submit");
+            until(
+                &c,
+                "refusal shown",
+                Duration::from_secs(5),
+                "return document.getElementById('dlg-error').textContent.startsWith('Refused')",
+            )
+            .await;
             assert_eq!(acked_by(&d.live, id), None, "a refused ack changed the alert");
             screenshot(&c, "ack-refused.png").await;
-            c.find(Locator::Id("dlg-cancel")).await.expect("cancel").click().await.expect("cancel");
+            c.find(Locator::Id("dlg-cancel"))
+                .await
+                .expect("cancel")
+                .click()
+                .await
+                .expect("cancel");
             // With the token.
-            c.find(Locator::Id("token")).await.expect("token field").send_keys(TOKEN).await.expect("type token");
-            c.find(Locator::Css(&sel)).await.expect("ack button").click().await.expect("click ack");
-            c.find(Locator::Id("dlg-ok")).await.expect("ok").click().await.expect("submit");
-            until(&c, "ack shown", Duration::from_secs(5), &format!("return document.querySelector('.alert[data-id=\"{id}\"]')?.dataset.acked === '1'")).await;
+            c.find(Locator::Id("token"))
+                .await
+                .expect("token field")
+                .send_keys(TOKEN)
+                .await
+                .expect("type token");
+            c.find(Locator::Css(&sel))
+                .await
+                .expect("ack button")
+                .click()
+                .await
+                .expect("click ack");
+            c.find(Locator::Id("dlg-ok"))
+                .await
+                .expect("ok")
+                .click()
+                .await
+                .expect("submit");
+            until(
+                &c,
+                "ack shown",
+                Duration::from_secs(5),
+                &format!("return document.querySelector('.alert[data-id=\"{id}\"]')?.dataset.acked === '1'"),
+            )
+            .await;
             assert_eq!(acked_by(&d.live, id).as_deref(), Some("ana"));
         }
         None => {
@@ -319,14 +441,53 @@ async fn dashboard_in_headless_chromium() {
     }
 
     let shot = screenshot(&c, "hemicycle.png").await;
-    assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false));
+    assert!(std::fs::metadata(&shot)
+        .map(|m| m.len() > 10_000)
+        .unwrap_or(false));
 
     // Tablet, portrait: the map still fills the width.
     c.set_window_size(768, 1024).await.expect("resize");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let w = js(&c, "return document.getElementById('map').getBoundingClientRect().width").await;
+    let w = js(
+        &c,
+        "return document.getElementById('map').getBoundingClientRect().width",
+    )
+    .await;
     assert!(w.as_f64().is_some_and(|w| w > 600.0), "map width at 768 px: {w}");
     screenshot(&c, "hemicycle-tablet.png").await;
+
+    // First render, measured over fresh loads at 1366×768 (median of 5).
+    c.set_window_size(1366, 768).await.expect("resize");
+    let (mut render, mut draw) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        c.goto(&d.base).await.expect("reload");
+        until(
+            &c,
+            "map drawn",
+            Duration::from_secs(15),
+            "return document.body.dataset.rendered === '577'",
+        )
+        .await;
+        render.push(
+            js(&c, "return window.hemiwatch.renderMs")
+                .await
+                .as_f64()
+                .unwrap_or(f64::NAN),
+        );
+        draw.push(
+            js(&c, "return window.hemiwatch.drawMs")
+                .await
+                .as_f64()
+                .unwrap_or(f64::NAN),
+        );
+    }
+    render.sort_by(f64::total_cmp);
+    draw.sort_by(f64::total_cmp);
+    println!(
+        "first render of the 577-seat map over 5 loads: median {:.0} ms after navigation start (min {:.0}, max {:.0}); \
+         building the SVG itself: median {:.1} ms",
+        render[2], render[0], render[4], draw[2]
+    );
 
     c.close().await.expect("close the browser");
     d.shutdown.cancel();
