@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hemiwatch::config::Config;
 use hemiwatch::model::{Live, SeatStatus, Update};
@@ -311,6 +312,35 @@ async fn dashboard_in_headless_chromium() {
         json!(true),
         "no reload"
     );
+
+    // Keyboard: the map's tab stop moves with the arrow keys; Enter opens the panel.
+    let first = js(
+        &c,
+        "const e = document.querySelector('#map [tabindex=\"0\"]'); e.focus(); return e.dataset.id",
+    )
+    .await;
+    c.find(Locator::Css("#map [tabindex=\"0\"]"))
+        .await
+        .expect("tab stop")
+        .send_keys(&Key::Right.to_string())
+        .await
+        .expect("arrow right");
+    let moved = js(&c, "return document.activeElement.dataset.id").await;
+    assert_ne!(moved, first, "ArrowRight moves to the next seat of the row");
+    assert_eq!(
+        js(&c, "return document.activeElement.getAttribute('tabindex')").await,
+        json!("0")
+    );
+    c.find(Locator::Css("#map [tabindex=\"0\"]"))
+        .await
+        .expect("tab stop")
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("enter");
+    until(&c, "panel by keyboard", Duration::from_secs(5), &format!(
+        "return !document.getElementById('panel').hidden && document.getElementById('p-title').textContent.length > 5 && {moved} !== null"
+    ))
+    .await;
 
     // The seat panel.
     c.find(Locator::Css(&format!("circle[data-id=\"{HOT}\"]")))

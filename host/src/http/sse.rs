@@ -64,19 +64,31 @@ fn to_event(value: &impl Serialize) -> Event {
 }
 
 fn snapshot_event(state: &HttpState, full: bool) -> Event {
-    let model = state.live.model.read().unwrap_or_else(|p| p.into_inner());
-    let alerts: Vec<_> = model.alerts.values().collect();
-    let counts = model.counts();
+    // Copy under the read lock, serialize after releasing it: fifty clients connecting at once
+    // must not hold off the state task (the only writer) for fifty serializations.
+    let (full_seats, briefs, alerts, counts) = {
+        let model = state.live.model.read().unwrap_or_else(|p| p.into_inner());
+        let full_seats: Vec<SeatState> = if full {
+            model.seats.values().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let briefs: Vec<SeatBrief> = if full {
+            Vec::new()
+        } else {
+            model.seats.values().map(SeatBrief::from).collect()
+        };
+        let alerts: Vec<_> = model.alerts.values().cloned().collect();
+        (full_seats, briefs, alerts, model.counts())
+    };
     let now_ms = crate::unix_ms();
     if full {
-        let seats: Vec<&SeatState> = model.seats.values().collect();
         to_event(
-            &serde_json::json!({"type": "snapshot", "now_ms": now_ms, "counts": counts, "seats": seats, "alerts": alerts}),
+            &serde_json::json!({"type": "snapshot", "now_ms": now_ms, "counts": counts, "seats": full_seats, "alerts": alerts}),
         )
     } else {
-        let seats: Vec<SeatBrief> = model.seats.values().map(SeatBrief::from).collect();
         to_event(
-            &serde_json::json!({"type": "snapshot", "now_ms": now_ms, "counts": counts, "seats": seats, "alerts": alerts}),
+            &serde_json::json!({"type": "snapshot", "now_ms": now_ms, "counts": counts, "seats": briefs, "alerts": alerts}),
         )
     }
 }
