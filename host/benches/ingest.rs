@@ -135,7 +135,14 @@ fn main() {
         };
         let (storage, _, writer) =
             Storage::open(&storage_settings, Arc::new(tokio::sync::Notify::new())).expect("storage");
-        let mut state = StateTask::new(&settings, live.clone(), vec![line], storage.clone());
+        let mut state = StateTask::new(
+            &settings,
+            live.clone(),
+            vec![line],
+            storage.clone(),
+            &Default::default(),
+            Arc::new(hemiwatch::metrics::Metrics::new()),
+        );
         let mut seats: Vec<SimSeat> = (1..=SEATS)
             .map(|id| SimSeat::new(id, demo_key(id), Scenario::Steady, 500, 1, 0))
             .collect();

@@ -10,11 +10,13 @@
 //! whose findings the alert engine (`alert`) turns into alerts, persisted (`storage`) and delivered
 //! (`sink`); `http` serves the model.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod demo;
+pub mod detect;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

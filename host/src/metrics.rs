@@ -163,6 +163,8 @@ struct LiveView {
     lines: Vec<LineRow>,
     /// name, help, value (counters).
     storage: Vec<(&'static str, &'static str, u64)>,
+    /// Total time spent in SQLite commits, seconds (with `storage_commits_total`: mean commit).
+    storage_commit_time_s: Option<f64>,
     /// Outbox delivered, failed.
     outbox: Option<(u64, u64)>,
 }
@@ -231,6 +233,9 @@ impl LiveView {
                     ]
                 })
                 .unwrap_or_default(),
+            storage_commit_time_s: sources
+                .storage
+                .map(|c| c.commit_micros.load(Ordering::Relaxed) as f64 / 1e6),
             outbox: sources.outbox.map(|o| {
                 (
                     o.delivered.load(Ordering::Relaxed),
@@ -386,6 +391,15 @@ impl Collector for LiveView {
         for (name, help, value) in &self.storage {
             let c = ConstCounter::new(*value);
             c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        if let Some(seconds) = self.storage_commit_time_s {
+            let c = ConstCounter::new(seconds);
+            c.encode(e.encode_descriptor(
+                "storage_commit_time",
+                "Time spent in SQLite commits",
+                Some(&Unit::Seconds),
+                c.metric_type(),
+            )?)?;
         }
         if let Some((delivered, failed)) = self.outbox {
             family(

@@ -644,6 +644,7 @@ async fn metrics_pass_promtool() {
     assert!(text.contains("# TYPE hemiwatch_detector_seconds histogram"));
     assert!(text.contains("# TYPE hemiwatch_storage_commit_seconds histogram"));
     assert!(text.contains("hemiwatch_storage_commits_total"));
+    assert!(text.contains("hemiwatch_storage_commit_time_seconds_total"));
     let frames: u64 = text
         .lines()
         .find(|l| l.starts_with(r#"hemiwatch_line_frames_total{line="sector-a"}"#))

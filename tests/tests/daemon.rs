@@ -138,8 +138,9 @@ fn garbage_and_a_wrong_key_seat_do_not_disturb_the_other_seats_of_the_line() {
         assert!((25.0..50.0).contains(&t), "seat {id} reads {t}");
     }
     let five = &seats[&5];
-    assert_eq!(
-        five["status"], "unknown",
+    // Never trusted: never `ok`, and once its silence deadline passes, `silent`.
+    assert!(
+        five["status"] == "unknown" || five["status"] == "silent",
         "the wrong-key seat is never trusted: {five}"
     );
     assert_eq!(five["counters"]["frames"], 0, "{five}");

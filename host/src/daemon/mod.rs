@@ -210,9 +210,9 @@ pub async fn run(
         storage: storage.clone(),
         outbox: outbox_counters,
         http_addr,
-        metrics,
+        metrics: metrics.clone(),
     };
-    let state = StateTask::new(&settings, live, lines, storage.clone());
+    let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics);
     let state_shutdown = shutdown.clone();
     let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
     on_start(&running);

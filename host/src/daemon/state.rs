@@ -1,31 +1,51 @@
 //! The state task: the single writer of the daemon's state. It takes line events, runs them
 //! through the ingest core, updates the live model and publishes changes. Keeping one writer
 //! makes every state change ordered and lock-free for the hot path.
+//!
+//! It also feeds the alert engine (every verified frame proves a seat alive, every sample runs
+//! the detectors), records the engine's changes in storage (the outbox row goes in the same
+//! transaction as the alert), and carries out what alerts are for: a `Failover` order, repeated
+//! until the seat's telemetry shows it in safe mode.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use hemiwatch_protocol::{AuthError, Flags, SeatId};
+use hemiwatch_protocol::{AuthError, Failover, Flags, Message, MessageKind, SeatId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{SeatSettings, Settings};
+use crate::alert::{AlertEngine, Change, Silence};
 use crate::decode::flag_names;
+use crate::detect::{Sample, SeatRules};
 use crate::ingest::{Ingest, Output, Rejection};
-use crate::model::{EventView, Live, Request, RequestError, SeatStatus, Update};
+use crate::metrics::Metrics;
+use crate::model::{AlertView, EventView, Live, Request, SeatStatus, Update};
 use crate::source::{LineEvent, LineHandle, LineId};
-use crate::storage::{Op, Storage};
+use crate::storage::{Op, Restored, Storage, StoredSilence};
 
 /// How often timers run: pings, silence checks, throttled publication.
 const TICK: Duration = Duration::from_millis(100);
 /// A seat's temperature is republished to live views at most this often (status changes go out
 /// at once), so 577 seats at 2 Hz do not flood the dashboard.
 const PUBLISH_EVERY_MS: u64 = 1_000;
+/// An unanswered `Failover` order is sent again this often until the seat's telemetry shows
+/// `FAILOVER_ACTIVE`: a lost frame must not leave a seat about to overheat in service.
+const FAILOVER_RETRY_MS: u64 = 1_000;
+/// Resolved alerts kept in the live model for the views (the engine keeps as many).
+const RESOLVED_IN_MODEL: usize = 200;
 
 struct SeatRuntime {
     settings: SeatSettings,
     last_published_ms: u64,
     dirty: bool,
+    /// What the last sample alone says (alerts may raise it).
+    sample_status: SeatStatus,
+    /// A failover was ordered and the seat has not shown it yet.
+    failover_wanted: bool,
+    /// When the last order went out.
+    failover_sent_ms: Option<u64>,
 }
 
 /// See the module docs.
@@ -36,11 +56,41 @@ pub struct StateTask {
     seats: HashMap<SeatId, SeatRuntime>,
     outputs: Vec<Output>,
     storage: Storage,
+    engine: AlertEngine,
+    metrics: Arc<Metrics>,
 }
 
 impl StateTask {
-    /// Prepares the task for the configured seats and lines.
-    pub fn new(settings: &Settings, live: Live, lines: Vec<LineHandle>, storage: Storage) -> Self {
+    /// Prepares the task for the configured seats and lines, taking back the open alerts and
+    /// silences storage restored.
+    pub fn new(
+        settings: &Settings,
+        live: Live,
+        lines: Vec<LineHandle>,
+        storage: Storage,
+        restored: &Restored,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let now = crate::unix_ms();
+        let mut engine = AlertEngine::new(settings.seats.iter().map(seat_rules), now, restored.max_alert_id);
+        let silences = restored
+            .silences
+            .iter()
+            .filter_map(|s| match serde_json::from_value::<Silence>(s.view.clone()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(silence = s.id, error = %e, "stored silence unreadable; dropped");
+                    None
+                }
+            })
+            .collect();
+        engine.restore(restored.open_alerts.clone(), silences, restored.max_silence_id);
+        {
+            let mut model = live.model.write().unwrap_or_else(|p| p.into_inner());
+            for a in engine.alerts() {
+                model.alerts.insert(a.id, a.clone());
+            }
+        }
         let ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
         let seats = settings
             .seats
@@ -52,18 +102,26 @@ impl StateTask {
                         settings: s.clone(),
                         last_published_ms: 0,
                         dirty: false,
+                        sample_status: SeatStatus::Unknown,
+                        failover_wanted: false,
+                        failover_sent_ms: None,
                     },
                 )
             })
             .collect();
-        Self {
+        let mut task = Self {
             ingest,
             live,
             lines,
             seats,
             outputs: Vec::new(),
             storage,
-        }
+            engine,
+            metrics,
+        };
+        let ids: Vec<SeatId> = task.seats.keys().copied().collect();
+        task.refresh_status(&ids, now);
+        task
     }
 
     /// Runs until shutdown and the lines have stopped.
@@ -81,7 +139,7 @@ impl StateTask {
                     Some(ev) => self.on_line_event(ev, crate::unix_ms()),
                     None => break,
                 },
-                Some(req) = requests.recv() => self.on_request(req),
+                Some(req) = requests.recv() => self.on_request(req, crate::unix_ms()),
                 _ = tick.tick() => self.on_tick(crate::unix_ms()),
                 _ = shutdown.cancelled(), if events.is_closed() => break,
             }
@@ -94,10 +152,16 @@ impl StateTask {
         match ev {
             LineEvent::Up { line } => {
                 let name = self.line_name(line);
+                if let Some(n) = &name {
+                    self.engine.on_line(n, true, now);
+                }
                 self.event(now, None, name, "line_up", "the line opened".into());
             }
             LineEvent::Down { line, reason } => {
                 let name = self.line_name(line);
+                if let Some(n) = &name {
+                    self.engine.on_line(n, false, now);
+                }
                 self.event(now, None, name, "line_down", reason);
             }
             LineEvent::Frames { line, frames } => {
@@ -115,6 +179,7 @@ impl StateTask {
                 self.outputs = sends;
             }
         }
+        self.process_changes(now);
         self.flush_outputs();
     }
 
@@ -168,8 +233,13 @@ impl StateTask {
             return;
         };
         let before = state.status;
+        if !matches!(o, Output::Rejected { .. }) {
+            // Any verified frame proves the seat alive.
+            self.engine.on_heard(seat_id, heard_on.as_deref(), now);
+        }
         match o {
             Output::Hello { hello, .. } => {
+                self.engine.on_period(seat_id, u64::from(hello.period_ms));
                 state.firmware = Some(format!(
                     "{}.{}.{}",
                     hello.firmware.major, hello.firmware.minor, hello.firmware.patch
@@ -240,7 +310,17 @@ impl StateTask {
                 state.heard_on = heard_on;
                 state.counters.frames += 1;
                 state.counters.lost += u64::from(lost);
-                state.status = status_from_sample(&rt.settings, &telemetry.flags, &state.temps_c);
+                rt.sample_status = status_from_sample(&rt.settings, &telemetry.flags, &state.temps_c);
+                if telemetry.flags.contains(Flags::FAILOVER_ACTIVE) && rt.failover_wanted {
+                    rt.failover_wanted = false;
+                    tracing::info!(seat = seat_id, "seat reports failover active");
+                }
+                let started = Instant::now();
+                self.engine
+                    .on_sample(seat_id, Sample::from_telemetry(now, &telemetry));
+                self.metrics
+                    .detector_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 if let Some(hottest) = telemetry.temps.iter().max() {
                     store(
                         &self.storage,
@@ -268,8 +348,20 @@ impl StateTask {
             }
             Output::Ack { ack, .. } => {
                 // Pings are acknowledged every 2 s by every seat: worth a trace, not a log line.
-                if ack.of == hemiwatch_protocol::MessageKind::Ping as u8 {
+                if ack.of == MessageKind::Ping as u8 {
                     tracing::trace!(seat = seat_id, counter = ack.counter, "ping acknowledged");
+                } else if ack.of == MessageKind::Failover as u8 {
+                    tracing::info!(seat = seat_id, status = ?ack.status, "seat acknowledged the failover");
+                    store(
+                        &self.storage,
+                        Op::Event(EventView {
+                            at_ms: now,
+                            seat: Some(seat_id),
+                            line: state.heard_on.clone(),
+                            kind: "failover_acked".into(),
+                            detail: format!("the seat answered {:?}", ack.status),
+                        }),
+                    );
                 } else {
                     tracing::info!(seat = seat_id, counter = ack.counter, of = ack.of, status = ?ack.status, "seat acknowledged");
                 }
@@ -281,6 +373,7 @@ impl StateTask {
             },
             Output::Send { .. } => {}
         }
+        state.status = combined_status(rt.sample_status, self.engine.status(seat_id));
         rt.dirty = true;
         if state.status != before || now.saturating_sub(rt.last_published_ms) >= PUBLISH_EVERY_MS {
             rt.last_published_ms = now;
@@ -293,6 +386,9 @@ impl StateTask {
     /// benchmark, like [`Self::on_line_event`]).
     pub fn on_tick(&mut self, now: u64) {
         self.ingest.tick(now, &mut self.outputs);
+        self.engine.tick(now);
+        self.process_changes(now);
+        self.retry_failovers(now);
         self.flush_outputs();
         let model = self.live.model.read().unwrap_or_else(|p| p.into_inner());
         for (id, rt) in &mut self.seats {
@@ -306,14 +402,186 @@ impl StateTask {
         }
     }
 
-    fn on_request(&mut self, req: Request) {
+    fn on_request(&mut self, req: Request, now: u64) {
         match req {
-            Request::Ack { id, reply, .. } => {
-                let _ = reply.send(Err(RequestError::NoSuchAlert(id)));
+            Request::Ack {
+                id,
+                by,
+                comment,
+                reply,
+            } => {
+                let answer = self.engine.ack(id, &by, &comment, now);
+                if let Ok(a) = &answer {
+                    tracing::info!(alert = a.id, kind = a.kind, by, "alert acknowledged");
+                }
+                self.process_changes(now);
+                let _ = reply.send(answer);
             }
-            Request::Silence { reply, .. } => {
-                let _ = reply.send(Err(RequestError::Unavailable));
+            Request::Silence {
+                matcher,
+                until_ms,
+                by,
+                comment,
+                reply,
+            } => {
+                let answer = self
+                    .engine
+                    .silence(matcher, until_ms, &by, &comment, now)
+                    .map(|s| {
+                        tracing::info!(silence = s.id, until_ms, by, "silence set");
+                        s.id
+                    });
+                self.process_changes(now);
+                let _ = reply.send(answer);
             }
+        }
+        self.flush_outputs();
+    }
+
+    /// Records, publishes and acts on what the alert engine decided.
+    fn process_changes(&mut self, now: u64) {
+        let changes = self.engine.drain();
+        if changes.is_empty() {
+            return;
+        }
+        let mut touched = BTreeSet::new();
+        for change in changes {
+            match change {
+                Change::Alert {
+                    view,
+                    notify,
+                    failover,
+                } => {
+                    tracing::info!(
+                        alert = view.id,
+                        kind = view.kind,
+                        seat = view.seat,
+                        line = view.line,
+                        state = view.state,
+                        "{}",
+                        view.summary
+                    );
+                    if let Some(seat) = view.seat {
+                        touched.insert(seat);
+                    }
+                    if let Some(line) = &view.line {
+                        if view.seat.is_none() {
+                            touched.extend(self.engine.line_seats(line).iter().copied());
+                        }
+                    }
+                    if let Some(seat) = failover {
+                        self.order_failover(seat, now);
+                    }
+                    self.publish_alert(&view);
+                    store(&self.storage, Op::Alert { view, notify });
+                }
+                Change::Silence(s) => match serde_json::to_value(&s) {
+                    Ok(v) => store(
+                        &self.storage,
+                        Op::Silence(StoredSilence {
+                            id: s.id,
+                            until_ms: s.until_ms,
+                            view: v,
+                        }),
+                    ),
+                    Err(e) => tracing::error!(silence = s.id, error = %e, "silence not serializable"),
+                },
+            }
+        }
+        let touched: Vec<SeatId> = touched.into_iter().collect();
+        self.refresh_status(&touched, now);
+    }
+
+    /// Puts an alert's view into the live model (keeping a bounded tail of resolved ones) and
+    /// tells the live views.
+    fn publish_alert(&self, view: &AlertView) {
+        let mut model = self.live.model.write().unwrap_or_else(|p| p.into_inner());
+        model.alerts.insert(view.id, view.clone());
+        let resolved: Vec<i64> = model
+            .alerts
+            .values()
+            .filter(|a| a.state == "resolved")
+            .map(|a| a.id)
+            .collect();
+        if resolved.len() > RESOLVED_IN_MODEL {
+            for id in &resolved[..resolved.len() - RESOLVED_IN_MODEL] {
+                model.alerts.remove(id);
+            }
+        }
+        let _ = self.live.updates.send(Update::Alert(Box::new(view.clone())));
+    }
+
+    /// Recomputes the status of `seats` from their last sample and the open alerts, and
+    /// publishes those that changed.
+    fn refresh_status(&mut self, seats: &[SeatId], now: u64) {
+        let mut model = self.live.model.write().unwrap_or_else(|p| p.into_inner());
+        for seat in seats {
+            let (Some(state), Some(rt)) = (model.seats.get_mut(seat), self.seats.get_mut(seat)) else {
+                continue;
+            };
+            let status = combined_status(rt.sample_status, self.engine.status(*seat));
+            if status != state.status {
+                state.status = status;
+                rt.last_published_ms = now;
+                rt.dirty = false;
+                let _ = self.live.updates.send(Update::Seat(Box::new(state.clone())));
+            }
+        }
+    }
+
+    /// Orders a seat into failover now and until its telemetry shows it.
+    fn order_failover(&mut self, seat: SeatId, now: u64) {
+        let Some(rt) = self.seats.get_mut(&seat) else {
+            return;
+        };
+        if rt.failover_wanted {
+            return;
+        }
+        rt.failover_wanted = true;
+        rt.failover_sent_ms = None;
+        tracing::warn!(seat, "failover ordered");
+        self.event(
+            now,
+            Some(seat),
+            None,
+            "failover_ordered",
+            "the seat is told to switch to its standby".into(),
+        );
+        self.send_failover(seat, now);
+    }
+
+    fn retry_failovers(&mut self, now: u64) {
+        let due: Vec<SeatId> = self
+            .seats
+            .iter()
+            .filter(|(_, rt)| {
+                rt.failover_wanted
+                    && rt
+                        .failover_sent_ms
+                        .is_none_or(|t| now.saturating_sub(t) >= FAILOVER_RETRY_MS)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for seat in due {
+            self.send_failover(seat, now);
+        }
+    }
+
+    fn send_failover(&mut self, seat: SeatId, now: u64) {
+        let Some(rt) = self.seats.get_mut(&seat) else {
+            return;
+        };
+        rt.failover_sent_ms = Some(now);
+        match self
+            .ingest
+            .command(seat, &Message::Failover(Failover { active: true }), now)
+        {
+            Ok((counter, send)) => {
+                tracing::debug!(seat, counter, "failover sent");
+                self.outputs.push(send);
+            }
+            // Not reachable now (no session yet, never heard): the retry timer tries again.
+            Err(e) => tracing::debug!(seat, error = %e, "failover not sent yet"),
         }
     }
 
@@ -334,6 +602,26 @@ fn store(storage: &Storage, op: Op) {
     if let Err(e) = storage.record(op) {
         tracing::error!(error = %e, "storage refused a record");
     }
+}
+
+/// The alert engine's view of a seat as it runs it.
+fn seat_rules(s: &SeatSettings) -> SeatRules {
+    SeatRules {
+        seat: s.place.id,
+        label: s.place.label.clone(),
+        sector: s.place.sector.clone(),
+        line: s.place.line.clone(),
+        warn_c: s.warn_c,
+        critical_c: s.critical_c,
+        horizon_ms: s.horizon_s.saturating_mul(1000),
+        period_ms: s.period_ms,
+    }
+}
+
+/// A seat shows the worse of what its last sample says and what its open alerts say; a seat
+/// never heard and without alerts stays `unknown`.
+fn combined_status(sample: SeatStatus, alerts: Option<SeatStatus>) -> SeatStatus {
+    alerts.map_or(sample, |a| a.max(sample))
 }
 
 /// The status a sample alone implies (alerts may raise it further).

@@ -78,7 +78,8 @@ pub fn first_load_bytes() -> usize {
 }
 
 /// Content-Security-Policy of the dashboard: only the daemon's own scripts, styles and API.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+const CSP: &str =
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 fn serve(a: &Asset, headers: &HeaderMap) -> Response {
     let fresh = headers

@@ -2,6 +2,24 @@
 //! dashboard and `hemiwatch status`/`ack` use, live updates over Server-Sent Events, and
 //! `/metrics` for Prometheus. It only reads the live model and asks the state task to change
 //! things (acks, silences) — it never writes state itself, so the single-writer rule holds.
+//!
+//! | Method and path | Answer |
+//! |---|---|
+//! | `GET /` , `GET /assets/{name}` | the dashboard (embedded files, ETag, CSP) |
+//! | `GET /api/status` | seats per status, lines with counters, firing alerts (`hemiwatch status`) |
+//! | `GET /api/seats[?sector=&status=]` | `{counts, seats: [SeatState]}` |
+//! | `GET /api/seats/{id}` | one `SeatState`; 404 if not configured |
+//! | `GET /api/seats/{id}/history[?from=&to=]` | `{seat, from, to, points: [HistoryPoint]}`, unix ms, default the last 30 min |
+//! | `GET /api/seats/{id}/events[?limit=]` | `{seat, events: [EventView]}`, newest first |
+//! | `GET /api/alerts[?state=&sector=&seat=&kind=]` | `{alerts: [AlertView]}`; state = pending, firing, resolved or open |
+//! | `POST /api/alerts/{id}/ack` `{by, comment}` | the acknowledged `AlertView` (token) |
+//! | `POST /api/silences` `{matcher, until_ms \| duration, by, comment}` | 201 `{id, until_ms, matcher}` (token) |
+//! | `GET /api/events[?full=true]` | SSE: a `snapshot`, then `seat` and `alert` changes |
+//! | `GET /metrics` | Prometheus text 0.0.4, or OpenMetrics when asked for |
+//!
+//! Errors are JSON `{"error": "..."}`: 400 bad input (path, query or body — the sentence names the
+//! part), 401 a write without the right `Authorization: Bearer` token, 404 unknown seat, alert or
+//! path, 503 the state task or storage is not available.
 
 mod api;
 mod assets;

@@ -1,0 +1,304 @@
+use super::*;
+
+const T0: u64 = 1_000_000;
+
+fn rules(seat: SeatId, line: &str) -> SeatRules {
+    SeatRules {
+        label: format!("A-01-{seat:02}"),
+        sector: "A".into(),
+        line: Some(line.into()),
+        ..SeatRules::defaults(seat)
+    }
+}
+
+fn engine(seats: &[(SeatId, &str)]) -> AlertEngine {
+    AlertEngine::new(seats.iter().map(|(s, l)| rules(*s, l)), T0, 0)
+}
+
+fn sample(t_ms: u64, temp: f64) -> Sample {
+    Sample {
+        t_ms,
+        temp_c: Some(temp),
+        flags: 0,
+    }
+}
+
+/// Feeds `seat` at 2 Hz from `from` for `secs` with `f(t_s)`, ticking; returns all changes.
+fn feed(e: &mut AlertEngine, seat: SeatId, from: u64, secs: u64, f: impl Fn(f64) -> f64) -> Vec<Change> {
+    let mut out = Vec::new();
+    for i in 0..secs * 2 {
+        let t = from + i * 500;
+        e.on_heard(seat, Some("a"), t);
+        e.on_sample(seat, sample(t, f(i as f64 / 2.0)));
+        e.tick(t);
+        out.extend(e.drain());
+    }
+    out
+}
+
+/// The successive states of alerts of `kind` (republications of a state counted once).
+fn states(changes: &[Change], kind: &str) -> Vec<String> {
+    let mut out: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Alert { view, .. } if view.kind == kind => Some(view.state.clone()),
+            _ => None,
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+#[test]
+fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_after_cooling() {
+    let mut e = engine(&[(1, "a")]);
+    // Steady, then 6 °C/min from 60 s.
+    let runaway = |t: f64| 50.0 + if t > 60.0 { (t - 60.0) / 10.0 } else { 0.0 };
+    let changes = feed(&mut e, 1, T0, 360, runaway);
+    assert_eq!(states(&changes, "overheat_predicted")[..2], ["pending", "firing"]);
+    let firing = changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Alert {
+                view,
+                notify,
+                failover,
+            } if view.state == "firing" => Some((view.clone(), notify.clone(), *failover)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(firing.2, Some(1), "failover ordered");
+    let n = firing.1.expect("sinks notified");
+    assert_eq!(n.label.as_deref(), Some("A-01-01"));
+    let predicted = firing.0.predicted_critical_at_ms.unwrap();
+    // 85 °C is reached at 60 + 350 s = 410 s.
+    let truth = T0 + 410_000;
+    assert!(
+        predicted.abs_diff(truth) < 30_000,
+        "predicted {predicted}, truth {truth}"
+    );
+    assert!(
+        firing.0.started_at_ms < truth - 60_000,
+        "at least a minute of lead"
+    );
+    assert_eq!(e.status(1), Some(SeatStatus::OverheatPredicted));
+    // Cools after failover: resolves and notifies the resolution.
+    let cool = feed(&mut e, 1, T0 + 360_000, 600, |t| 40.0 + 46.0 * (-t / 60.0).exp());
+    let resolved: Vec<_> = cool
+        .iter()
+        .filter_map(|c| match c {
+            Change::Alert { view, notify, .. } if view.state == "resolved" => {
+                Some((view.kind.clone(), notify.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        resolved
+            .iter()
+            .any(|(k, n)| k == "overheat_predicted" && n.is_some()),
+        "{resolved:?}"
+    );
+    assert_eq!(e.status(1), None);
+}
+
+#[test]
+fn a_silent_seat_is_pending_within_two_and_a_half_periods_fires_later_and_resolves_when_heard() {
+    let mut e = engine(&[(1, "a"), (2, "a")]);
+    let start = T0 + STARTUP_GRACE_MS;
+    let mut t = start;
+    while t < start + 5_000 {
+        e.on_heard(1, Some("a"), t);
+        e.on_heard(2, Some("a"), t);
+        e.tick(t);
+        t += 100;
+    }
+    e.drain();
+    let last = t - 100;
+    // Seat 2 dies.
+    let mut pending_at = None;
+    let mut firing_at = None;
+    while t < last + 5_000 {
+        e.on_heard(1, Some("a"), t);
+        e.tick(t);
+        for c in e.drain() {
+            if let Change::Alert { view, notify, .. } = c {
+                assert_eq!(view.kind, "seat_silent");
+                match view.state.as_str() {
+                    "pending" => pending_at = pending_at.or(Some(t)),
+                    "firing" => {
+                        firing_at = firing_at.or(Some(t));
+                        assert!(notify.is_some());
+                    }
+                    s => panic!("{s}"),
+                }
+            }
+        }
+        t += 100;
+    }
+    let pending = pending_at.unwrap() - last;
+    assert!(pending <= 1_250 + 100, "pending after {pending} ms (period 500)");
+    assert_eq!(e.status(2), Some(SeatStatus::Silent));
+    assert!(firing_at.unwrap() - last <= 2_250 + 100);
+    e.on_heard(2, Some("a"), t);
+    assert_eq!(states(&e.drain(), "seat_silent"), ["resolved"]);
+    assert_eq!(e.status(2), None);
+}
+
+#[test]
+fn a_dead_line_is_one_alert_not_one_per_seat() {
+    let seats: Vec<(SeatId, &str)> = (1..=50).map(|s| (s, "a")).collect();
+    let mut e = engine(&seats);
+    let start = T0 + STARTUP_GRACE_MS;
+    for s in 1..=50 {
+        e.on_heard(s, Some("a"), start);
+    }
+    e.on_line("a", false, start + 100);
+    let mut kinds = Vec::new();
+    let mut t = start;
+    while t < start + 10_000 {
+        e.tick(t);
+        for c in e.drain() {
+            if let Change::Alert { view, .. } = c {
+                kinds.push((view.kind, view.state));
+            }
+        }
+        t += 100;
+    }
+    assert_eq!(
+        kinds,
+        [
+            ("line_down".to_string(), "pending".to_string()),
+            ("line_down".into(), "firing".into())
+        ]
+    );
+    assert_eq!(e.status(17), Some(SeatStatus::Silent));
+    e.on_line("a", true, t);
+    for s in 1..=50 {
+        e.on_heard(s, Some("a"), t);
+    }
+    e.tick(t);
+    assert_eq!(states(&e.drain(), "line_down"), ["resolved"]);
+}
+
+#[test]
+fn a_faulty_sensor_is_never_an_overheat() {
+    let mut e = engine(&[(1, "a")]);
+    let mut changes = Vec::new();
+    for i in 0..400u64 {
+        let t = T0 + i * 500;
+        e.on_heard(1, Some("a"), t);
+        // The seat flags its sensor and reads garbage that climbs past critical.
+        e.on_sample(
+            1,
+            Sample {
+                t_ms: t,
+                temp_c: Some(60.0 + i as f64),
+                flags: hemiwatch_protocol::Flags::SENSOR_FAULT,
+            },
+        );
+        changes.extend(e.drain());
+    }
+    assert_eq!(states(&changes, "sensor_fault"), ["firing"]);
+    assert!(states(&changes, "overheat").is_empty());
+    assert!(states(&changes, "overheat_predicted").is_empty());
+    assert_eq!(e.status(1), Some(SeatStatus::SensorFault));
+    // Out of range without the flag: a sensor fault too.
+    let mut e = engine(&[(2, "a")]);
+    e.on_sample(2, sample(T0, 40.0));
+    e.on_sample(2, sample(T0 + 500, 200.0));
+    let c = e.drain();
+    assert_eq!(states(&c, "sensor_fault"), ["firing"]);
+    assert!(states(&c, "overheat").is_empty());
+}
+
+#[test]
+fn ack_and_silence() {
+    let mut e = engine(&[(1, "a")]);
+    let changes = feed(&mut e, 1, T0, 2, |_| 90.0);
+    let id = changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Alert { view, .. } if view.kind == "overheat" => Some(view.id),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(e.ack(999, "bob", "", T0), Err(RequestError::NoSuchAlert(999)));
+    assert!(matches!(e.ack(id, " ", "", T0), Err(RequestError::Invalid(_))));
+    let acked = e.ack(id, "bob", "replacing the fan", T0 + 2_000).unwrap();
+    assert_eq!(acked.ack.unwrap().by, "bob");
+
+    // A silence on sector A mutes the next alert's notification, not its failover.
+    let mut e = engine(&[(1, "a")]);
+    let matcher = SilenceMatcher {
+        sector: Some("A".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        e.silence(matcher.clone(), T0 - 1, "bob", "", T0),
+        Err(RequestError::Invalid(_))
+    ));
+    let bad_kind = SilenceMatcher {
+        kind: Some("overhead".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        e.silence(bad_kind, T0 + 1, "bob", "", T0),
+        Err(RequestError::Invalid(_))
+    ));
+    e.silence(matcher, T0 + 60_000, "bob", "maintenance", T0).unwrap();
+    let changes = feed(&mut e, 1, T0, 2, |_| 90.0);
+    let (notify, failover) = changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Alert {
+                view,
+                notify,
+                failover,
+            } if view.state == "firing" => {
+                assert!(view.silenced);
+                Some((notify.clone(), *failover))
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(notify.is_none());
+    assert_eq!(failover, Some(1));
+    // The silence ends while it still fires: the sinks hear of it then.
+    e.tick(T0 + 60_001);
+    let late = e.drain();
+    assert!(
+        late.iter().any(|c| matches!(c, Change::Alert { view, notify: Some(_), .. } if view.state == "firing" && !view.silenced)),
+        "{late:?}"
+    );
+}
+
+#[test]
+fn restored_alerts_keep_their_ids_and_acks_and_new_ids_continue() {
+    let mut e = engine(&[(1, "a")]);
+    let changes = feed(&mut e, 1, T0, 2, |_| 90.0);
+    let view = changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Alert { view, .. } if view.state == "firing" => Some(view.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let acked = e.ack(view.id, "bob", "", T0).unwrap();
+    let mut e2 = AlertEngine::new([rules(1, "a"), rules(2, "a")], T0 + 100_000, 7);
+    e2.restore(vec![acked], Vec::new(), 0);
+    assert_eq!(e2.alerts().next().unwrap().ack.as_ref().unwrap().by, "bob");
+    // Still hot after the restart: the same alert, no new one.
+    let after = feed(&mut e2, 1, T0 + 100_000, 2, |_| 90.0);
+    assert!(states(&after, "overheat").is_empty(), "{after:?}");
+    // A new alert gets a fresh id.
+    let fault = feed(&mut e2, 2, T0 + 100_000, 1, |_| 300.0);
+    let id = fault
+        .iter()
+        .find_map(|c| match c {
+            Change::Alert { view, .. } => Some(view.id),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(id, 8);
+}

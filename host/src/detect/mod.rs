@@ -1,0 +1,94 @@
+//! Detectors: pure, synchronous functions of a seat's samples and of time, one file per
+//! question. They never read a clock, never log, never allocate per sample; the alert engine
+//! ([`crate::alert`]) turns what they say into alerts with a lifecycle.
+//!
+//! - [`trend`]: will this seat reach its critical temperature within the horizon? (robust slope
+//!   of minute-scale medians; refuses to extrapolate a curve that is settling below critical)
+//! - [`overheat`]: has the filtered temperature reached critical?
+//! - [`sensor`]: can this seat's temperature be trusted at all? (its own fault flag, readings
+//!   outside the sensor's range, a sensor stuck on one value)
+//! - [`silent`]: has this seat, or a whole line, stopped talking?
+//!
+//! Every detector answers with a [`Signal`], already debounced (persistence before raising,
+//! hysteresis before clearing), so the engine only maps signals to alert states.
+
+pub mod overheat;
+pub mod sensor;
+pub mod silent;
+pub mod trend;
+mod window;
+
+pub use window::Window;
+
+use hemiwatch_protocol::SeatId;
+
+/// What a detector says about its question right now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Signal {
+    /// Nothing wrong (or no longer wrong, after the detector's hysteresis).
+    Clear,
+    /// Something looks wrong but is not confirmed yet: the alert exists as `pending`.
+    Pending,
+    /// Confirmed: the alert fires.
+    Firing,
+}
+
+/// Everything the detectors need to know about one seat, from the config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeatRules {
+    /// Seat.
+    pub seat: SeatId,
+    /// Label, for alert summaries.
+    pub label: String,
+    /// Sector, for alert filtering and silences.
+    pub sector: String,
+    /// Configured line, if any (line_down inhibits this seat's seat_silent).
+    pub line: Option<String>,
+    /// Warn threshold, °C.
+    pub warn_c: f64,
+    /// Critical threshold, °C: the temperature the prediction aims at.
+    pub critical_c: f64,
+    /// Predicted-overheat horizon, ms: alert when critical is expected sooner than this.
+    pub horizon_ms: u64,
+    /// Expected telemetry period, ms (a seat's `Hello` may announce another one).
+    pub period_ms: u64,
+}
+
+impl SeatRules {
+    /// Rules with the documented defaults (warn 70 °C, critical 85 °C, horizon 5 min, 500 ms),
+    /// for tools like `replay` that see seats without a config.
+    pub fn defaults(seat: SeatId) -> Self {
+        Self {
+            seat,
+            label: format!("seat {seat}"),
+            sector: String::new(),
+            line: None,
+            warn_c: 70.0,
+            critical_c: 85.0,
+            horizon_ms: 300_000,
+            period_ms: 500,
+        }
+    }
+}
+
+/// One telemetry sample as the detectors see it: the hottest trusted channel and the flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Unix ms it arrived (or, in replay, the recorded time).
+    pub t_ms: u64,
+    /// Hottest channel, °C; `None` when the frame carried no temperature.
+    pub temp_c: Option<f64>,
+    /// The seat's own status flags (bits of [`hemiwatch_protocol::Flags`]).
+    pub flags: u8,
+}
+
+impl Sample {
+    /// From a verified telemetry frame.
+    pub fn from_telemetry(t_ms: u64, t: &hemiwatch_protocol::Telemetry) -> Self {
+        Self {
+            t_ms,
+            temp_c: t.temps.iter().max().map(|c| f64::from(*c) / 100.0),
+            flags: t.flags.bits(),
+        }
+    }
+}
