@@ -105,6 +105,23 @@ pub enum Command {
         /// The TOML file; omit to check the embedded default.
         file: Option<PathBuf>,
     },
+    /// Replay recorded samples through the detectors, with the clock taken from the data.
+    ///
+    /// The CSV has the header `t_ms,seat,temp_centi`, one sample per row. Prints one JSON object
+    /// per alert state change on stdout:
+    /// `{"at_ms", "seat", "kind", "state": "firing"|"resolved", "predicted_critical_at_ms"}`.
+    /// Thresholds come from the config's seats (default: the embedded hemicycle's).
+    #[command(
+        after_help = "Exit status: 0 = replayed, 2 = malformed CSV (FILE:LINE: error) or invalid configuration, 1 = unreadable file."
+    )]
+    Replay {
+        /// The recorded samples.
+        #[arg(long)]
+        csv: PathBuf,
+        /// Configuration whose seats' thresholds apply.
+        #[arg(long, env = "HEMIWATCH_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Decode raw wire bytes (a capture) into one JSON object per frame on stdout.
     Decode {
         /// Capture file, or `-` for standard input.
@@ -203,6 +220,7 @@ pub fn main(cli: Cli) -> ExitCode {
             seconds,
         } => demo_cmd(data_dir, http_bind, token, seed, seconds),
         Command::CheckConfig { file } => Ok(check_config(file.as_deref())),
+        Command::Replay { csv, config } => replay_cmd(&csv, config.as_deref()),
         Command::Decode { input } => decode(&input),
         Command::Sim(args) => sim_cmd(&args),
         Command::Status { api } => status(&api),
@@ -257,13 +275,19 @@ fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run_cmd(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    // Text, key files and environment checked in one pass: every error of the file at once.
-    let loaded = match config {
+/// The settings of a config file (text, key files and environment checked in one pass: every
+/// error of the file at once), or of the embedded default without one.
+fn settings_of(
+    config: Option<&std::path::Path>,
+) -> Result<crate::daemon::Settings, crate::config::ConfigErrors> {
+    match config {
         Some(path) => crate::config::load_resolved(path).map(|(_, settings)| settings),
         None => crate::config::Config::embedded_default().resolve(),
-    };
-    let settings = match loaded {
+    }
+}
+
+fn run_cmd(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let settings = match settings_of(config) {
         Ok(s) => s,
         Err(e) => return Ok(config_failed(&e)),
     };
@@ -284,6 +308,38 @@ fn run_cmd(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
         })
         .await
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay_cmd(csv: &std::path::Path, config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let settings = match settings_of(config) {
+        Ok(s) => s,
+        Err(e) => return Ok(config_failed(&e)),
+    };
+    let file = std::fs::File::open(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let rows = match crate::replay::read_csv(std::io::BufReader::new(file)) {
+        Ok(rows) => rows,
+        Err(crate::replay::ReplayError::Malformed { line, message }) => {
+            eprintln!("{}:{line}: error: {message}", csv.display());
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", csv.display()))),
+    };
+    let rules: std::collections::HashMap<_, _> =
+        settings.seats.iter().map(|s| (s.place.id, s.rules())).collect();
+    let transitions = crate::replay::replay(&rows, |seat| {
+        rules
+            .get(&seat)
+            .cloned()
+            .unwrap_or_else(|| crate::detect::SeatRules::defaults(seat))
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for t in &transitions {
+        serde_json::to_writer(&mut out, t)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

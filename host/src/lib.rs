@@ -21,6 +21,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod replay;
 pub mod sim;
 pub mod sink;
 pub mod source;

@@ -46,6 +46,22 @@ pub struct SeatSettings {
     pub period_ms: u64,
 }
 
+impl SeatSettings {
+    /// What the detectors need to know about this seat.
+    pub fn rules(&self) -> crate::detect::SeatRules {
+        crate::detect::SeatRules {
+            seat: self.place.id,
+            label: self.place.label.clone(),
+            sector: self.place.sector.clone(),
+            line: self.place.line.clone(),
+            warn_c: self.warn_c,
+            critical_c: self.critical_c,
+            horizon_ms: self.horizon_s.saturating_mul(1000),
+            period_ms: self.period_ms,
+        }
+    }
+}
+
 /// Everything `run` needs, resolved from the config (files read, defaults applied).
 #[derive(Clone, Debug)]
 pub struct Settings {

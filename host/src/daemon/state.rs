@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::{SeatSettings, Settings};
 use crate::alert::{AlertEngine, Change, Silence};
 use crate::decode::flag_names;
-use crate::detect::{Sample, SeatRules};
+use crate::detect::Sample;
 use crate::ingest::{Ingest, Output, Rejection};
 use crate::metrics::Metrics;
 use crate::model::{AlertView, EventView, Live, Request, SeatStatus, Update};
@@ -26,7 +26,7 @@ use crate::source::{LineEvent, LineHandle, LineId};
 use crate::storage::{Op, Restored, Storage, StoredSilence};
 
 /// How often timers run: pings, silence checks, throttled publication.
-const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(crate::alert::TICK_MS);
 /// A seat's temperature is republished to live views at most this often (status changes go out
 /// at once), so 577 seats at 2 Hz do not flood the dashboard.
 const PUBLISH_EVERY_MS: u64 = 1_000;
@@ -72,7 +72,11 @@ impl StateTask {
         metrics: Arc<Metrics>,
     ) -> Self {
         let now = crate::unix_ms();
-        let mut engine = AlertEngine::new(settings.seats.iter().map(seat_rules), now, restored.max_alert_id);
+        let mut engine = AlertEngine::new(
+            settings.seats.iter().map(SeatSettings::rules),
+            now,
+            restored.max_alert_id,
+        );
         let silences = restored
             .silences
             .iter()
@@ -601,20 +605,6 @@ impl StateTask {
 fn store(storage: &Storage, op: Op) {
     if let Err(e) = storage.record(op) {
         tracing::error!(error = %e, "storage refused a record");
-    }
-}
-
-/// The alert engine's view of a seat as it runs it.
-fn seat_rules(s: &SeatSettings) -> SeatRules {
-    SeatRules {
-        seat: s.place.id,
-        label: s.place.label.clone(),
-        sector: s.place.sector.clone(),
-        line: s.place.line.clone(),
-        warn_c: s.warn_c,
-        critical_c: s.critical_c,
-        horizon_ms: s.horizon_s.saturating_mul(1000),
-        period_ms: s.period_ms,
     }
 }
 
