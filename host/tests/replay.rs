@@ -8,7 +8,10 @@ use serde_json::Value;
 
 fn replay(csv: &Path, config: Option<&Path>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hemiwatch"));
-    cmd.arg("replay").arg("--csv").arg(csv).env_remove("HEMIWATCH_CONFIG");
+    cmd.arg("replay")
+        .arg("--csv")
+        .arg(csv)
+        .env_remove("HEMIWATCH_CONFIG");
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
@@ -63,7 +66,10 @@ fn a_recording_replays_to_the_same_alerts_every_time() {
         .unwrap_or_else(|| panic!("no prediction in {alerts:#?}"));
     assert_eq!(predicted["seat"], 12);
     let at = predicted["at_ms"].as_u64().unwrap();
-    assert!(at + 60_000 <= crossing, "predicted at {at}, crossing at {crossing}");
+    assert!(
+        at + 60_000 <= crossing,
+        "predicted at {at}, crossing at {crossing}"
+    );
     assert!(predicted["predicted_critical_at_ms"].as_u64().is_some());
     assert!(
         alerts.iter().any(|a| a["kind"] == "overheat" && a["seat"] == 12),
