@@ -1,0 +1,218 @@
+//! Driver for the TI TMP105 (and LM75-register-compatible parts) over embedded-hal 1.0 [`I2c`].
+//!
+//! Why our own driver: the maintained crates of this family (`lm75` 1.0, `tmp1x2` 1.1) read a
+//! register with `write_read`, i.e. a repeated START, which QEMU's Stellaris I2C model (the CI
+//! rig) cannot do, and `lm75` returns `f32` at 9/11-bit resolution only. This driver reads with a
+//! pointer write and a *separate* read transaction (what every LM75-class part accepts, TMP105
+//! datasheet SBOS363 §"Serial Interface": the pointer register keeps its value between
+//! transactions), runs the part at 12 bits, and returns integer centi-°C or an error — never a
+//! made-up value.
+//!
+//! Register map (SBOS363, "Pointer Register" and tables 3–10):
+//! - pointer `0x00`: temperature, 16 bits, big-endian, 12-bit two's complement left-justified
+//!   (bits 15..4), 1 LSB = 0.0625 °C at 12-bit resolution;
+//! - pointer `0x01`: configuration, 8 bits: SD (bit 0), TM (1), POL (2), F1F0 (4..3), R1R0
+//!   (6..5: `00` = 9 bits … `11` = 12 bits), OS (7).
+//!
+//! At 12 bits a conversion takes 220 ms typical, 320 ms max (SBOS363, table 8 "Resolution of the
+//! TMP105"): sample no faster than every 320 ms to read a fresh value each time.
+
+use embedded_hal::i2c::I2c;
+
+/// The TMP105's default 7-bit address with A0 tied low (SBOS363, table 12 "Address Pins and
+/// Slave Addresses"); QEMU's `-device tmp105,address=0x48` uses the same.
+pub const DEFAULT_ADDRESS: u8 = 0x48;
+
+/// Pointer value of the temperature register (SBOS363, table 2 "Pointer Addresses").
+const REG_TEMPERATURE: u8 = 0x00;
+/// Pointer value of the configuration register (SBOS363, table 2).
+const REG_CONFIG: u8 = 0x01;
+/// Configuration byte: R1R0 = 11 (12-bit, 0.0625 °C), continuous conversion, comparator mode,
+/// active-low ALERT, one fault (SBOS363, table 6 "Configuration Register Format").
+const CONFIG_12_BIT: u8 = 0b0110_0000;
+
+/// Why a reading failed: the sensor is missing, not answering, or the bus is stuck.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Error<E> {
+    /// The I2C bus reported an error (NACK on the address = no sensor, arbitration, timeout).
+    Bus(E),
+    /// The configuration read back differs from what was written: not a TMP105-class part, or
+    /// a corrupted bus; its readings would be at an unknown resolution.
+    Config(u8),
+}
+
+/// A TMP105 on an I2C bus, configured for 12-bit resolution on first use.
+#[derive(Debug)]
+pub struct Tmp105<I> {
+    i2c: I,
+    address: u8,
+    configured: bool,
+}
+
+impl<I: I2c> Tmp105<I> {
+    /// A driver for the sensor at `address` (7-bit). Nothing is sent until the first read, so a
+    /// board boots even when the sensor is missing (the seat then reports a sensor fault).
+    pub const fn new(i2c: I, address: u8) -> Self {
+        Self {
+            i2c,
+            address,
+            configured: false,
+        }
+    }
+
+    /// Gives the bus back (e.g. to share it with another driver after a test).
+    pub fn release(self) -> I {
+        self.i2c
+    }
+
+    /// Writes the 12-bit configuration and reads it back. Called by [`Self::read_centi`] whenever
+    /// the last transaction failed, so a sensor that lost power comes back at full resolution.
+    pub fn configure(&mut self) -> Result<(), Error<I::Error>> {
+        self.configured = false;
+        self.i2c
+            .write(self.address, &[REG_CONFIG, CONFIG_12_BIT])
+            .map_err(Error::Bus)?;
+        let mut cfg = [0u8; 1];
+        self.read_register(REG_CONFIG, &mut cfg)?;
+        // OS (bit 7) reads back as 0 in continuous mode; compare the bits we set.
+        if cfg[0] & 0x7F != CONFIG_12_BIT {
+            return Err(Error::Config(cfg[0]));
+        }
+        self.configured = true;
+        Ok(())
+    }
+
+    /// Reads the raw 16-bit temperature register (left-justified two's complement).
+    pub fn read_raw(&mut self) -> Result<i16, Error<I::Error>> {
+        let mut buf = [0u8; 2];
+        self.read_register(REG_TEMPERATURE, &mut buf)?;
+        Ok(i16::from_be_bytes(buf))
+    }
+
+    /// The temperature in centi-°C (see [`raw_to_centi`]), configuring the part first if needed.
+    pub fn read_centi(&mut self) -> Result<i16, Error<I::Error>> {
+        if !self.configured {
+            self.configure()?;
+        }
+        let raw = self.read_raw().inspect_err(|_| self.configured = false)?;
+        Ok(raw_to_centi(raw))
+    }
+
+    /// Pointer write, STOP, then a separate read: no repeated START (see the module docs).
+    fn read_register(&mut self, reg: u8, buf: &mut [u8]) -> Result<(), Error<I::Error>> {
+        self.i2c.write(self.address, &[reg]).map_err(Error::Bus)?;
+        self.i2c.read(self.address, buf).map_err(Error::Bus)
+    }
+}
+
+/// Converts the temperature register to centi-°C.
+///
+/// The 12-bit value (`raw >> 4`, arithmetic) counts sixteenths of a degree, i.e. 6.25 centi-°C
+/// per LSB; the result is rounded to the nearest centi-degree, halves away from zero (the same
+/// rule as the host's simulator). Exact for every reading that is a multiple of 0.25 °C (−55,
+/// 0, 25, 71.5, 90 °C …); −0.0625 °C → −6, 127.9375 °C → 12794. The whole register range
+/// (−128 … 127.9375 °C) fits an `i16`. Lower-resolution modes (9–11 bits) leave the low bits
+/// zero and convert just as well.
+pub const fn raw_to_centi(raw: i16) -> i16 {
+    let sixteenths = (raw >> 4) as i32;
+    let quarter_centi = sixteenths * 25; // centi-°C × 4
+    let rounded = if quarter_centi >= 0 {
+        (quarter_centi + 2) / 4
+    } else {
+        (quarter_centi - 2) / 4
+    };
+    rounded as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_hal::i2c::ErrorKind;
+    use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
+
+    const A: u8 = DEFAULT_ADDRESS;
+
+    fn configure_ok() -> [Transaction; 3] {
+        [
+            Transaction::write(A, vec![0x01, 0x60]),
+            Transaction::write(A, vec![0x01]),
+            Transaction::read(A, vec![0x60]),
+        ]
+    }
+
+    fn temp(raw: u16) -> [Transaction; 2] {
+        [
+            Transaction::write(A, vec![0x00]),
+            Transaction::read(A, raw.to_be_bytes().to_vec()),
+        ]
+    }
+
+    #[test]
+    fn conversions_at_the_edges_and_the_rig_values() {
+        // (register, centi-°C): SBOS363 table 5 "Temperature Data Format" plus the QEMU values
+        // from the shared README (25.0 → 0x1900, 47.0 → 0x2F00, 71.5 → 0x4780, 90.0 → 0x5A00).
+        let cases: [(u16, i16); 12] = [
+            (0x7FF0, 12794), // 127.9375 °C, the top of the register
+            (0x7D00, 12500), // 125 °C, the datasheet's top of range
+            (0x5A00, 9000),
+            (0x4780, 7150),
+            (0x2F00, 4700),
+            (0x1900, 2500),
+            (0x0020, 13),    // 0.125 °C = 12.5 → 13 (half away from zero)
+            (0x0010, 6),     // 0.0625 °C = 6.25 → 6
+            (0x0000, 0),     // 0 °C
+            (0xFFF0, -6),    // −0.0625 °C
+            (0xF600, -1000), // −10 °C
+            (0xC900, -5500), // −55 °C, the datasheet's bottom of range
+        ];
+        for (raw, centi) in cases {
+            assert_eq!(raw_to_centi(raw as i16), centi, "raw {raw:#06x}");
+        }
+        assert_eq!(raw_to_centi(i16::MIN), -12800, "−128 °C, the register's bottom");
+        // 9-bit mode leaves bits 6..0 zero: 0.5 °C steps convert exactly.
+        assert_eq!(raw_to_centi(0x1980), 2550);
+    }
+
+    #[test]
+    fn reads_configure_12_bit_first_with_separate_pointer_write_and_read() {
+        let mut expect = configure_ok().to_vec();
+        expect.extend(temp(0x4780));
+        expect.extend(temp(0xFFF0));
+        let mut i2c = Mock::new(&expect);
+        let mut s = Tmp105::new(i2c.clone(), A);
+        assert_eq!(s.read_centi(), Ok(7150));
+        assert_eq!(s.read_centi(), Ok(-6));
+        i2c.done();
+    }
+
+    #[test]
+    fn a_missing_sensor_is_an_error_not_a_value_and_is_reconfigured_when_back() {
+        let nack = ErrorKind::NoAcknowledge(embedded_hal::i2c::NoAcknowledgeSource::Address);
+        let mut expect = vec![Transaction::write(A, vec![0x01, 0x60]).with_error(nack)];
+        expect.extend(configure_ok());
+        expect.push(Transaction::write(A, vec![0x00]).with_error(nack));
+        // After a failed read the part may have power-cycled back to 9 bits: configure again.
+        expect.extend(configure_ok());
+        expect.extend(temp(0x1900));
+        let mut i2c = Mock::new(&expect);
+        let mut s = Tmp105::new(i2c.clone(), A);
+        assert_eq!(s.read_centi(), Err(Error::Bus(nack)));
+        assert_eq!(s.read_centi(), Err(Error::Bus(nack)));
+        assert_eq!(s.read_centi(), Ok(2500));
+        i2c.done();
+    }
+
+    #[test]
+    fn a_part_that_does_not_take_the_configuration_is_reported() {
+        let expect = [
+            Transaction::write(A, vec![0x01, 0x60]),
+            Transaction::write(A, vec![0x01]),
+            Transaction::read(A, vec![0x00]),
+        ];
+        let mut i2c = Mock::new(&expect);
+        let mut s = Tmp105::new(i2c.clone(), A);
+        assert_eq!(s.read_centi(), Err(Error::Config(0x00)));
+        i2c.done();
+    }
+}
