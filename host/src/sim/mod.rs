@@ -6,6 +6,7 @@
 
 mod pty;
 mod seat;
+pub mod thermal;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ pub const HELLO_RETRY_MS: u64 = 1_000;
 /// (firmware `HOST_TIMEOUT_MS`).
 pub const HOST_TIMEOUT_MS: u64 = 5_000;
 /// TMP105 resolution in 12-bit mode: 0.0625 °C (TMP105 datasheet, SBOS323, table 5).
-const SENSOR_STEP_C: f64 = 0.0625;
+pub(crate) const SENSOR_STEP_C: f64 = 0.0625;
 
 /// What happens to a simulated seat over time.
 #[derive(Clone, Debug, PartialEq)]
