@@ -265,7 +265,7 @@ fn load_steps(rng: &mut SmallRng) -> Trace {
     let phase = samples(15.0);
     let rows = (0..samples(60.0))
         .map(|i| {
-            let loaded = i >= samples(WARMUP_MIN) && ((i - samples(WARMUP_MIN)) / phase) % 2 == 0;
+            let loaded = i >= samples(WARMUP_MIN) && ((i - samples(WARMUP_MIN)) / phase).is_multiple_of(2);
             m.step(if loaded { base + step } else { base }, tau);
             row(i, m.read(rng))
         })
