@@ -1,0 +1,204 @@
+//! # hemiwatch-board-qemu — the seat firmware on QEMU's lm3s6965evb
+//!
+//! The hardware-in-the-loop rig of CI: the real seat core ([`hemiwatch_firmware`]) on an emulated
+//! Cortex-M3 with a TMP105 on I2C0. This file only wires the board: clocks, UART0 (the seat
+//! line), I2C0 (the sensor), SysTick (the millisecond clock), the watchdog, the provisioning block
+//! and the boot identity; then it runs [`Seat::poll`] forever.
+//!
+//! - **Provisioning**: a [`provision`] block in the last 1 KiB flash page (`0x3FC00`, see
+//!   `memory.x`). The rig writes one per QEMU instance with
+//!   `-device loader,file=prov.bin,addr=0x3FC00,force-raw=on`. Without one (erased flash) the
+//!   seat runs as seat 1 with the public demo key, logs an error and reports `UNPROVISIONED`.
+//! - **Boot identity**: 4 bytes of the host's `/dev/urandom` read over semihosting, mixed with the
+//!   host's clock (`SYS_TIME`, `SYS_CLOCK`) and the SysTick count at that moment, so every QEMU
+//!   start — even two in the same second — gets a new `boot_id`.
+//! - **Watchdog**: WDT0 (QEMU emulates it as `luminary-watchdog`) is fed only while
+//!   [`Seat::healthy`]; its first time-out interrupt leaves a marker in RAM that survives the
+//!   reset (QEMU's system reset does not clear RAM; a real chip also sets RESC.WDT), so the next
+//!   `Hello` says `ResetCause::Watchdog`.
+//! - **Logs**: defmt over semihosting (`-semihosting-config enable=on,target=native`), decoded
+//!   with `defmt-print -e <elf>`.
+
+#![no_std]
+#![no_main]
+
+mod stellaris;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
+use defmt_semihosting as _;
+use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
+use hemiwatch_firmware::{mix32, BootInfo, Seat};
+use hemiwatch_protocol::{BoardKind, ResetCause};
+use lm3s6965::{interrupt, Interrupt};
+
+use stellaris::{gpio, sysctl, watchdog, I2c0, Uart0};
+
+/// Milliseconds since boot, advanced by the SysTick handler.
+static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+/// Left in RAM by the watchdog's first time-out; `.uninit` is not zeroed by cortex-m-rt at boot.
+#[link_section = ".uninit.WATCHDOG_MARK"]
+static mut WATCHDOG_MARK: core::mem::MaybeUninit<u32> = core::mem::MaybeUninit::uninit();
+const WATCHDOG_MAGIC: u32 = 0xD06_B17E;
+
+/// First watchdog time-out: a stalled loop gets this long before the interrupt, and as long
+/// again before the reset.
+const WATCHDOG_MS: u32 = 2_000;
+
+defmt::timestamp!("{=u32:ms}", MILLIS.load(Ordering::Relaxed));
+
+fn millis() -> u32 {
+    MILLIS.load(Ordering::Relaxed)
+}
+
+#[entry]
+fn main() -> ! {
+    let Some(mut cp) = cortex_m::Peripherals::take() else {
+        // Unreachable (the entry runs once); without the peripherals nothing can be done and
+        // the watchdog is not running yet, so park.
+        loop {
+            cortex_m::asm::wfi();
+        }
+    };
+    sysctl::clock_50mhz();
+    sysctl::enable_peripherals();
+    gpio::init();
+
+    let watchdog_reset = take_watchdog_mark() | sysctl::take_watchdog_reset();
+    watchdog::start(WATCHDOG_MS);
+    // SAFETY: the handler only touches the marker and the watchdog's interrupt mask.
+    unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::WATCHDOG_TIMER_0) };
+
+    // 1 ms SysTick from the 50 MHz core clock (ARMv7-M ARM §B3.3 "The system timer, SysTick").
+    cp.SYST.set_clock_source(SystClkSource::Core);
+    cp.SYST.set_reload(sysctl::SYSCLK_HZ / 1_000 - 1);
+    cp.SYST.clear_current();
+    cp.SYST.enable_interrupt();
+    cp.SYST.enable_counter();
+
+    let (prov, status) = provision::load_or_fallback(provision_block());
+    match status {
+        Ok(()) => defmt::info!("provisioned as seat {}", prov.seat),
+        Err(e) => defmt::error!(
+            "UNPROVISIONED ({}): running as seat {} with the PUBLIC demo key",
+            e,
+            prov.seat
+        ),
+    }
+    let boot_id = boot_id(&prov);
+    let reset = if watchdog_reset {
+        ResetCause::Watchdog
+    } else {
+        ResetCause::PowerOn
+    };
+    defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
+
+    let mut uart = Uart0::init();
+    let sensor = Tmp105::new(I2c0::init(), DEFAULT_ADDRESS);
+    let boot = BootInfo {
+        board: BoardKind::QemuLm3s6965,
+        reset,
+        boot_id,
+        provisioned: status.is_ok(),
+    };
+    let mut seat = Seat::new(prov.seat, &prov.key, boot, sensor);
+    let mut was_safe = false;
+    loop {
+        seat.poll(millis(), &mut uart);
+        if seat.healthy() {
+            feed_watchdog();
+        }
+        let safe = seat.safe_mode();
+        if safe != was_safe {
+            defmt::warn!("safe mode {}", safe);
+            was_safe = safe;
+        }
+        // LED: steady in safe mode, 2 Hz blink while identifying.
+        gpio::led(safe || (seat.identify() && millis() % 500 < 250));
+        // Sleep until the next SysTick: the 16-byte RX FIFO holds 1.4 ms at 115200 baud.
+        cortex_m::asm::wfi();
+    }
+}
+
+/// The provisioning block as laid out by `memory.x`.
+fn provision_block() -> &'static [u8] {
+    extern "C" {
+        static _provision_start: [u8; provision::BLOCK_LEN];
+    }
+    // SAFETY: the linker script places `_provision_start` at a mapped, read-only flash page.
+    unsafe { &*core::ptr::addr_of!(_provision_start) }
+}
+
+/// A boot identity that differs across QEMU starts (see the crate docs).
+fn boot_id(prov: &Provision) -> u32 {
+    let mut h = mix32(0x4857_0001, u32::from(prov.seat));
+    let mut rnd = [0u8; 4];
+    if semihosting::experimental::random::fill_bytes(&mut rnd).is_ok() {
+        h = mix32(h, u32::from_le_bytes(rnd));
+    } else {
+        defmt::warn!("no host entropy: boot id from clocks only");
+    }
+    use semihosting::sys::arm_compat::{sys_clock, sys_time};
+    h = mix32(h, sys_time().unwrap_or(0) as u32);
+    h = mix32(h, cortex_m::peripheral::SYST::get_current());
+    h = mix32(h, sys_clock().unwrap_or(0) as u32);
+    mix32(h, cortex_m::peripheral::SYST::get_current())
+}
+
+fn take_watchdog_mark() -> bool {
+    let p = core::ptr::addr_of_mut!(WATCHDOG_MARK).cast::<u32>();
+    // SAFETY: a plain word in RAM that only this function and the watchdog handler touch; any
+    // bit pattern is a valid u32.
+    unsafe {
+        let fired = p.read_volatile() == WATCHDOG_MAGIC;
+        p.write_volatile(0);
+        fired
+    }
+}
+
+fn feed_watchdog() {
+    watchdog::feed();
+    // A handled first time-out masked the interrupt; a fed watchdog is armed again.
+    let p = core::ptr::addr_of_mut!(WATCHDOG_MARK).cast::<u32>();
+    // SAFETY: see `take_watchdog_mark`.
+    unsafe {
+        if p.read_volatile() == WATCHDOG_MAGIC {
+            p.write_volatile(0);
+            cortex_m::peripheral::NVIC::unmask(Interrupt::WATCHDOG_TIMER_0);
+        }
+    }
+}
+
+#[exception]
+fn SysTick() {
+    MILLIS.fetch_add(1, Ordering::Relaxed);
+}
+
+#[interrupt]
+fn WATCHDOG_TIMER_0() {
+    if watchdog::timed_out() {
+        // SAFETY: see `take_watchdog_mark`.
+        unsafe {
+            core::ptr::addr_of_mut!(WATCHDOG_MARK)
+                .cast::<u32>()
+                .write_volatile(WATCHDOG_MAGIC)
+        };
+        // Leave the interrupt pending so the second time-out resets the chip, and stop taking
+        // it meanwhile so a loop that recovers can still feed.
+        cortex_m::peripheral::NVIC::mask(Interrupt::WATCHDOG_TIMER_0);
+        defmt::error!("watchdog: main loop stalled, reset in {=u32} ms", WATCHDOG_MS);
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    // Stop feeding: the watchdog resets the seat and the next Hello says so.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -1,0 +1,368 @@
+//! Register-level drivers for the LM3S6965 peripherals the seat uses. There is no maintained
+//! peripheral-access crate for this part (`lm3s6965` 0.2 only has the interrupt vector), and the
+//! seat needs five registers per block, so they are written out here with their datasheet
+//! references (Texas Instruments / Luminary Micro "Stellaris LM3S6965 Microcontroller Data Sheet",
+//! DS-LM3S6965, cited as "DS §n").
+
+use core::ptr::{read_volatile, write_volatile};
+
+use embedded_hal::i2c::{self, ErrorKind, NoAcknowledgeSource, Operation, SevenBitAddress};
+
+#[inline(always)]
+fn rd(addr: usize) -> u32 {
+    // SAFETY: only called with the MMIO register addresses below, which are always mapped.
+    unsafe { read_volatile(addr as *const u32) }
+}
+
+#[inline(always)]
+fn wr(addr: usize, v: u32) {
+    // SAFETY: as for `rd`; these registers have no memory-safety side effects.
+    unsafe { write_volatile(addr as *mut u32, v) }
+}
+
+/// System control (DS §6.4, base 0x400F_E000).
+pub mod sysctl {
+    use super::{rd, wr};
+
+    const BASE: usize = 0x400F_E000;
+    /// Raw interrupt status; bit 6 PLLLRIS = PLL locked (DS §6.4 register 4).
+    const RIS: usize = BASE + 0x050;
+    /// Reset cause (DS §6.4 register 7): EXT 0, POR 1, BOR 2, WDT 3, SW 4, LDO 5.
+    const RESC: usize = BASE + 0x05C;
+    /// Run-mode clock configuration (DS §6.4 register 8).
+    const RCC: usize = BASE + 0x060;
+    /// Run-mode clock gating 0/1/2 (DS §6.4 registers 17–19).
+    const RCGC0: usize = BASE + 0x100;
+    const RCGC1: usize = BASE + 0x104;
+    const RCGC2: usize = BASE + 0x108;
+
+    const RCC_BYPASS: u32 = 1 << 11;
+    const RCC_PWRDN: u32 = 1 << 13;
+    const RCC_USESYSDIV: u32 = 1 << 22;
+    const RCC_XTAL_MASK: u32 = 0xF << 6;
+    /// XTAL = 0xE: the EVB's 8 MHz crystal (DS table 6-5 "Default Crystal Field Values").
+    const RCC_XTAL_8MHZ: u32 = 0xE << 6;
+    const RCC_OSCSRC_MASK: u32 = 0x3 << 4;
+    const RCC_SYSDIV_MASK: u32 = 0xF << 23;
+    /// SYSDIV = 3: 200 MHz PLL / 4 = 50 MHz, the part's maximum (DS table 6-6).
+    const RCC_SYSDIV_50MHZ: u32 = 3 << 23;
+    const RIS_PLLLRIS: u32 = 1 << 6;
+
+    /// The system clock after [`clock_50mhz`], in Hz.
+    pub const SYSCLK_HZ: u32 = 50_000_000;
+
+    /// Runs the core from the PLL at 50 MHz (DS §6.3 "Initialization and Configuration": bypass,
+    /// set crystal, power the PLL, set SYSDIV, wait for lock, un-bypass). QEMU models the same
+    /// register and derives SysTick's and the watchdog's clock from SYSDIV.
+    pub fn clock_50mhz() {
+        let mut rcc = rd(RCC);
+        rcc = (rcc | RCC_BYPASS) & !RCC_USESYSDIV;
+        wr(RCC, rcc);
+        rcc = (rcc & !(RCC_XTAL_MASK | RCC_OSCSRC_MASK | RCC_PWRDN)) | RCC_XTAL_8MHZ;
+        wr(RCC, rcc);
+        rcc = (rcc & !RCC_SYSDIV_MASK) | RCC_SYSDIV_50MHZ | RCC_USESYSDIV;
+        wr(RCC, rcc);
+        // The PLL locks within 0.5 ms (DS table 24-8 "PLL Characteristics"); bound the wait.
+        let mut spins = 0u32;
+        while rd(RIS) & RIS_PLLLRIS == 0 && spins < 1_000_000 {
+            spins += 1;
+        }
+        wr(RCC, rcc & !RCC_BYPASS);
+    }
+
+    /// Gates the clocks of WDT0, UART0, I2C0 and GPIO A/B/F on (DS §6.4 registers 17–19).
+    pub fn enable_peripherals() {
+        wr(RCGC0, rd(RCGC0) | 1 << 3); // WDT0
+        wr(RCGC1, rd(RCGC1) | 1 << 0 | 1 << 12); // UART0, I2C0
+        wr(RCGC2, rd(RCGC2) | 1 << 0 | 1 << 1 | 1 << 5); // GPIOA, GPIOB, GPIOF
+    }
+
+    /// True when the last reset was the watchdog's (RESC.WDT); clears the register so the next
+    /// boot reads its own cause.
+    pub fn take_watchdog_reset() -> bool {
+        let resc = rd(RESC);
+        wr(RESC, 0);
+        resc & (1 << 3) != 0
+    }
+}
+
+/// GPIO ports in their APB aperture (DS §9.5).
+pub mod gpio {
+    use super::{rd, wr};
+
+    const PORTA: usize = 0x4000_4000;
+    const PORTB: usize = 0x4000_5000;
+    const PORTF: usize = 0x4002_5000;
+    const DIR: usize = 0x400;
+    const AFSEL: usize = 0x420;
+    const DEN: usize = 0x51C;
+
+    /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS table 23-5 "GPIO Pins With
+    /// Alternate Functions"); PF0 (the EVB's user LED) as an output.
+    pub fn init() {
+        wr(PORTA + AFSEL, rd(PORTA + AFSEL) | 0b11);
+        wr(PORTA + DEN, rd(PORTA + DEN) | 0b11);
+        wr(PORTB + AFSEL, rd(PORTB + AFSEL) | 0b1100);
+        wr(PORTB + DEN, rd(PORTB + DEN) | 0b1100);
+        wr(PORTF + DIR, rd(PORTF + DIR) | 1);
+        wr(PORTF + DEN, rd(PORTF + DEN) | 1);
+    }
+
+    /// Drives the user LED (PF0) through the masked data address (bit 0 → offset 1 << 2).
+    pub fn led(on: bool) {
+        wr(PORTF + (1 << 2), u32::from(on));
+    }
+}
+
+/// UART0, an ARM PL011 (DS §12, base 0x4000_C000), as an embedded-io byte port.
+pub struct Uart0 {
+    _private: (),
+}
+
+impl Uart0 {
+    const BASE: usize = 0x4000_C000;
+    const DR: usize = Self::BASE;
+    const FR: usize = Self::BASE + 0x018;
+    const IBRD: usize = Self::BASE + 0x024;
+    const FBRD: usize = Self::BASE + 0x028;
+    const LCRH: usize = Self::BASE + 0x02C;
+    const CTL: usize = Self::BASE + 0x030;
+    const FR_RXFE: u32 = 1 << 4;
+    const FR_TXFF: u32 = 1 << 5;
+    /// Bounded wait for TX FIFO room: ~14 byte times at 115200 baud and 50 MHz.
+    const TX_SPINS: u32 = 100_000;
+
+    /// 115200 8N1 with FIFOs. BRD = 50 MHz / (16 × 115200) = 27.1267: IBRD 27, FBRD
+    /// round(0.1267 × 64) = 8 (DS §12.3.2 "Baud-Rate Generation").
+    pub fn init() -> Self {
+        wr(Self::CTL, 0);
+        wr(Self::IBRD, 27);
+        wr(Self::FBRD, 8);
+        wr(Self::LCRH, 0x3 << 5 | 1 << 4); // WLEN = 8 bits, FEN
+        wr(Self::CTL, 1 | 1 << 8 | 1 << 9); // UARTEN, TXE, RXE
+        Self { _private: () }
+    }
+}
+
+/// A UART write that could not complete.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, defmt::Format)]
+pub enum UartError {
+    /// The transmit FIFO stayed full: the transmitter is wedged.
+    TxTimeout,
+}
+
+impl embedded_io::Error for UartError {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::TimedOut
+    }
+}
+
+impl embedded_io::ErrorType for Uart0 {
+    type Error = UartError;
+}
+
+impl embedded_io::ReadReady for Uart0 {
+    fn read_ready(&mut self) -> Result<bool, UartError> {
+        Ok(rd(Self::FR) & Self::FR_RXFE == 0)
+    }
+}
+
+impl embedded_io::Read for Uart0 {
+    /// Blocks until one byte is there (embedded-io's contract), then drains what the FIFO holds.
+    /// Framing/parity/overrun flags (DR bits 11..8) are dropped: the frame CRC catches the damage.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, UartError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while rd(Self::FR) & Self::FR_RXFE != 0 {}
+        let mut n = 0;
+        while n < buf.len() && rd(Self::FR) & Self::FR_RXFE == 0 {
+            buf[n] = rd(Self::DR) as u8;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::Write for Uart0 {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, UartError> {
+        let mut n = 0;
+        for &b in buf {
+            let mut spins = 0;
+            while rd(Self::FR) & Self::FR_TXFF != 0 {
+                spins += 1;
+                if spins > Self::TX_SPINS {
+                    return if n > 0 { Ok(n) } else { Err(UartError::TxTimeout) };
+                }
+            }
+            wr(Self::DR, u32::from(b));
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> Result<(), UartError> {
+        Ok(())
+    }
+}
+
+/// I2C0 master (DS §15, base 0x4002_0000) as an embedded-hal 1.0 bus.
+///
+/// Each operation is its own START … STOP transaction: QEMU's Stellaris I2C model does not do a
+/// repeated START (see `shared/README.md`), and the TMP105 driver never asks for one. A
+/// `transaction` with several operations therefore puts a STOP between them — a documented
+/// deviation from embedded-hal's contract that LM75-class sensors do not notice.
+pub struct I2c0 {
+    _private: (),
+}
+
+impl I2c0 {
+    const BASE: usize = 0x4002_0000;
+    /// Slave address and direction (DS §15.6 register 1).
+    const MSA: usize = Self::BASE;
+    /// Control (write) / status (read) (DS §15.6 register 2).
+    const MCS: usize = Self::BASE + 0x004;
+    const MDR: usize = Self::BASE + 0x008;
+    /// Timer period (DS §15.6 register 4).
+    const MTPR: usize = Self::BASE + 0x00C;
+    /// Configuration: MFE (bit 4) enables the master (DS §15.6 register 8).
+    const MCR: usize = Self::BASE + 0x020;
+
+    const RUN: u32 = 1 << 0;
+    const START: u32 = 1 << 1;
+    const STOP: u32 = 1 << 2;
+    const ACK: u32 = 1 << 3;
+    const BUSY: u32 = 1 << 0;
+    const ERROR: u32 = 1 << 1;
+    const ADRACK: u32 = 1 << 2;
+    const DATACK: u32 = 1 << 3;
+    const ARBLST: u32 = 1 << 4;
+    /// Bounded wait for one byte: ~10 byte times at 100 kHz and 50 MHz.
+    const BUSY_SPINS: u32 = 200_000;
+
+    /// Master mode at 100 kHz: TPR = 50 MHz / (2 × (6 + 4) × 100 kHz) − 1 = 24 (DS §15.3.1
+    /// "I2C Clock Generation").
+    pub fn init() -> Self {
+        wr(Self::MCR, 0x10);
+        wr(Self::MTPR, 24);
+        Self { _private: () }
+    }
+
+    fn wait(&self) -> Result<(), ErrorKind> {
+        let mut spins = 0;
+        while rd(Self::MCS) & Self::BUSY != 0 {
+            spins += 1;
+            if spins > Self::BUSY_SPINS {
+                return Err(ErrorKind::Bus);
+            }
+        }
+        let s = rd(Self::MCS);
+        if s & Self::ERROR == 0 {
+            return Ok(());
+        }
+        Err(if s & Self::ARBLST != 0 {
+            ErrorKind::ArbitrationLoss
+        } else if s & Self::ADRACK != 0 {
+            ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address)
+        } else if s & Self::DATACK != 0 {
+            ErrorKind::NoAcknowledge(NoAcknowledgeSource::Data)
+        } else {
+            ErrorKind::NoAcknowledge(NoAcknowledgeSource::Unknown)
+        })
+    }
+
+    /// After an error the master still holds the bus unless it lost arbitration: send STOP.
+    fn abort(&self, e: ErrorKind) -> ErrorKind {
+        if e != ErrorKind::ArbitrationLoss {
+            wr(Self::MCS, Self::STOP);
+        }
+        e
+    }
+
+    fn write_bytes(&mut self, addr: u8, bytes: &[u8]) -> Result<(), ErrorKind> {
+        wr(Self::MSA, u32::from(addr) << 1);
+        let last = bytes.len().saturating_sub(1);
+        for (i, &b) in bytes.iter().enumerate() {
+            wr(Self::MDR, u32::from(b));
+            let mut cmd = Self::RUN;
+            if i == 0 {
+                cmd |= Self::START;
+            }
+            if i == last {
+                cmd |= Self::STOP;
+            }
+            wr(Self::MCS, cmd); // 0x7 for a single byte (START|RUN|STOP)
+            self.wait().map_err(|e| self.abort(e))?;
+        }
+        Ok(())
+    }
+
+    fn read_bytes(&mut self, addr: u8, buf: &mut [u8]) -> Result<(), ErrorKind> {
+        wr(Self::MSA, u32::from(addr) << 1 | 1);
+        let last = buf.len().saturating_sub(1);
+        for (i, b) in buf.iter_mut().enumerate() {
+            let mut cmd = Self::RUN;
+            if i == 0 {
+                cmd |= Self::START;
+            }
+            // ACK every byte but the last; STOP after the last: 0xB, 0x9 …, 0x5.
+            cmd |= if i == last { Self::STOP } else { Self::ACK };
+            wr(Self::MCS, cmd);
+            self.wait().map_err(|e| self.abort(e))?;
+            *b = rd(Self::MDR) as u8;
+        }
+        Ok(())
+    }
+}
+
+impl i2c::ErrorType for I2c0 {
+    type Error = ErrorKind;
+}
+
+impl i2c::I2c<SevenBitAddress> for I2c0 {
+    fn transaction(&mut self, address: u8, operations: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
+        for op in operations {
+            match op {
+                Operation::Write(bytes) if !bytes.is_empty() => self.write_bytes(address, bytes)?,
+                Operation::Read(buf) if !buf.is_empty() => self.read_bytes(address, buf)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Watchdog timer 0 (DS §13, base 0x4000_0000). It counts down from LOAD at the system clock;
+/// the first time-out raises its interrupt, the second resets the chip (with RESEN). Feeding =
+/// clearing the interrupt, which reloads the counter (DS §13.3 "Functional Description").
+pub mod watchdog {
+    use super::{rd, wr};
+
+    const BASE: usize = 0x4000_0000;
+    const LOAD: usize = BASE;
+    const CTL: usize = BASE + 0x008;
+    const ICR: usize = BASE + 0x00C;
+    const LOCK: usize = BASE + 0xC00;
+    /// Unlock key of WDTLOCK (DS §13.5 register 10).
+    const UNLOCK: u32 = 0x1ACC_E551;
+
+    /// Starts it with a first time-out of `ms` (reset after twice that without feeding).
+    pub fn start(ms: u32) {
+        wr(LOCK, UNLOCK);
+        wr(LOAD, super::sysctl::SYSCLK_HZ / 1_000 * ms);
+        wr(CTL, 0b11); // INTEN | RESEN
+        wr(LOCK, 0);
+    }
+
+    /// Feeds it: clears the time-out interrupt and reloads the counter.
+    pub fn feed() {
+        wr(LOCK, UNLOCK);
+        wr(ICR, 1);
+        wr(LOCK, 0);
+    }
+
+    /// Whether its first time-out is pending (read in the interrupt handler).
+    pub fn timed_out() -> bool {
+        rd(BASE + 0x010) & 1 != 0
+    }
+}
