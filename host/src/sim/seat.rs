@@ -42,6 +42,12 @@ pub enum Scenario {
         /// Standard deviation of the noise, °C.
         sigma_c: f64,
     },
+    /// The sensor dies at `at_ms`: from then on the seat sends `SENSOR_FAULT` and no
+    /// temperature, as the firmware does when its sensor stops answering.
+    SensorFails {
+        /// When it dies.
+        at_ms: u64,
+    },
 }
 
 /// One simulated seat.
@@ -200,7 +206,12 @@ impl SimSeat {
         flags.set(Flags::FAILOVER_ACTIVE, self.failover);
         flags.set(Flags::WATCHDOG_RESET, self.boots > 1);
         let mut temps = heapless::Vec::new();
-        let _ = temps.push((quantised * 100.0).round() as i16);
+        match self.scenario {
+            Scenario::SensorFails { at_ms: dead } if at_ms >= dead => flags.set(Flags::SENSOR_FAULT, true),
+            _ => {
+                let _ = temps.push((quantised * 100.0).round() as i16);
+            }
+        }
         Telemetry {
             uptime_min: (at_ms.saturating_sub(self.boot_ms) / 60_000) as u32,
             flags,
