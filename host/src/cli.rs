@@ -53,6 +53,9 @@ pub struct SimArgs {
     /// device on the RS-485 segment; each burst ends with a frame delimiter).
     #[arg(long, default_value_t = 0)]
     pub garbage_per_s: u32,
+    /// Percentage of telemetry frames lost on the way (0–100; the host sees counter gaps).
+    #[arg(long, default_value_t = 0.0)]
+    pub loss_percent: f64,
 }
 
 /// Subcommands.
@@ -179,6 +182,11 @@ pub enum SimScenario {
     Noisy,
     /// All three incidents on seats 1, 2 and 3.
     Mixed,
+    /// Every seat's sensor dies 3 s in (the seat then reports `SENSOR_FAULT`).
+    SensorFault,
+    /// An ordinary session: every console warms by 4–8 °C over ~10 minutes, one in 50 has a
+    /// noisy, glitchy sensor; nothing is wrong.
+    Day,
 }
 
 impl SimScenario {
@@ -193,7 +201,14 @@ impl SimScenario {
             for_ms: 10_000,
         };
         let noisy = Scenario::NoisySensor { sigma_c: 0.6 };
+        let warming = Scenario::Warming {
+            rise_c: 4.0 + f64::from(seat % 5),
+            tau_min: 6.0 + f64::from(seat % 7),
+        };
         match (self, seat) {
+            (Self::SensorFault, _) => Scenario::SensorFails { at_ms: 3_000 },
+            (Self::Day, s) if s % 50 == 25 => noisy,
+            (Self::Day, _) => warming,
             (Self::Runaway, 1) | (Self::Mixed, 1) => runaway,
             (Self::Silent, 1) | (Self::Mixed, 2) => silent,
             (Self::Noisy, 1) | (Self::Mixed, 3) => noisy,
@@ -430,6 +445,7 @@ fn sim_cmd(a: &SimArgs) -> anyhow::Result<ExitCode> {
             .map(|id| {
                 let scenario = a.scenario.for_seat(id - a.first_id + 1);
                 SimSeat::new(id, sim::demo_key(id), scenario, a.period_ms, a.seed, now)
+                    .with_loss(a.loss_percent / 100.0)
             })
             .collect()
     };

@@ -88,11 +88,15 @@ impl Drop for Proc {
     }
 }
 
-/// A simulated line: `hemiwatch sim` on a pty linked at `link`.
+/// A simulated line: `hemiwatch sim` on a pty linked at `link`; every seat steady unless
+/// `extra` names a `--scenario`.
 pub fn sim_line(link: &Path, first_id: u16, seats: u16, extra: &[&str]) -> anyhow::Result<Proc> {
     let mut cmd = Command::new(hemiwatch_bin());
-    cmd.args(["sim", "--scenario", "steady", "--seconds", "3600"])
-        .args(["--seats", &seats.to_string(), "--first-id", &first_id.to_string()])
+    cmd.args(["sim", "--seconds", "3600"]);
+    if !extra.contains(&"--scenario") {
+        cmd.args(["--scenario", "steady"]);
+    }
+    cmd.args(["--seats", &seats.to_string(), "--first-id", &first_id.to_string()])
         .arg("--out")
         .arg(format!("pty:{}", link.display()))
         .args(extra)
@@ -115,6 +119,14 @@ pub fn seat_toml(id: u16, line: &str, key: Option<&str>) -> String {
         .unwrap_or_else(|| hex_key(&hemiwatch::sim::demo_key(id)));
     format!(
         "[[seat]]\nid = {id}\nlabel = \"T-{id:03}\"\nsector = \"{line}\"\nrow = 1\nposition = {id}\nline = \"{line}\"\nboard = \"simulated\"\nkey = \"{key}\"\n\n"
+    )
+}
+
+/// A line entry of a test config: a pty named `name` in `dir`.
+pub fn line_toml(name: &str, dir: &Path) -> String {
+    format!(
+        "[[line]]\nname = \"{name}\"\npath = \"{}\"\n\n",
+        dir.join(name).display()
     )
 }
 
@@ -249,5 +261,136 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> anyhow::Result<bool
             bail!("condition not met within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real Prometheus Alertmanager (Debian's `prometheus-alertmanager`, installed by
+/// `scripts/setup.sh`) on a free loopback port, with a do-nothing receiver; killed on drop.
+#[derive(Debug)]
+pub struct Alertmanager {
+    /// The process.
+    pub proc: Proc,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Starts it and waits until it is ready.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let cfg = dir.path().join("am.yml");
+        // Without a default receiver Alertmanager exits at once.
+        std::fs::write(
+            &cfg,
+            "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
+        )?;
+        let port = free_port();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("prometheus-alertmanager (scripts/setup.sh installs it)")?;
+        let am = Self {
+            proc: Proc {
+                child,
+                name: "alertmanager".into(),
+            },
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        wait_for(Duration::from_secs(20), || {
+            Ok(client()
+                .get(format!("{}/-/ready", am.url))
+                .send()?
+                .status()
+                .is_success())
+        })
+        .context("alertmanager never became ready")?;
+        Ok(am)
+    }
+
+    /// Its alerts (`GET /api/v2/alerts`).
+    pub fn alerts(&self) -> anyhow::Result<Vec<Value>> {
+        Ok(client()
+            .get(format!("{}/api/v2/alerts", self.url))
+            .send()?
+            .error_for_status()?
+            .json()?)
+    }
+}
+
+/// A webhook receiver on a loopback port: answers 200 to every POST and keeps the JSON bodies.
+/// Plain std HTTP/1.1 (Content-Length bodies, keep-alive), enough for the daemon's webhook sink.
+#[derive(Clone, Debug)]
+pub struct WebhookReceiver {
+    /// `http://127.0.0.1:PORT/hook`.
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl WebhookReceiver {
+    /// Listens on `port` (0: any free port) in a background thread for the rest of the test.
+    pub fn start(port: u16) -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = received.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let store = store.clone();
+                std::thread::spawn(move || serve_webhook(conn, &store));
+            }
+        });
+        Ok(Self { url, received })
+    }
+
+    /// Every body received so far.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.received.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+fn serve_webhook(conn: std::net::TcpStream, store: &std::sync::Mutex<Vec<Value>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let Ok(mut writer) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        // Request line and headers.
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = l.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let (Ok(v), Ok(mut all)) = (serde_json::from_slice::<Value>(&body), store.lock()) {
+            all.push(v);
+        }
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
     }
 }

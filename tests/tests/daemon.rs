@@ -3,14 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use hemiwatch_tests::harness::{seat_toml, sim_line, wait_for, Daemon};
-
-fn line_toml(name: &str, dir: &std::path::Path) -> String {
-    format!(
-        "[[line]]\nname = \"{name}\"\npath = \"{}\"\n\n",
-        dir.join(name).display()
-    )
-}
+use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, wait_for, Daemon};
 
 /// Verified telemetry frames per seat, from the API.
 fn frames(daemon: &Daemon) -> anyhow::Result<std::collections::BTreeMap<u64, u64>> {

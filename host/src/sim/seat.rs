@@ -42,6 +42,14 @@ pub enum Scenario {
         /// Standard deviation of the noise, °C.
         sigma_c: f64,
     },
+    /// A console warming up with the session: relaxes from its idle temperature toward
+    /// `rise_c` above it with time constant `tau_min` (a healthy day; never an incident).
+    Warming {
+        /// Rise at equilibrium, °C.
+        rise_c: f64,
+        /// Time constant, minutes.
+        tau_min: f64,
+    },
     /// The sensor dies at `at_ms`: from then on the seat sends `SENSOR_FAULT` and no
     /// temperature, as the firmware does when its sensor stops answering.
     SensorFails {
@@ -68,6 +76,7 @@ pub struct SimSeat {
     temp_c: f64,
     failover: bool,
     silent_done: bool,
+    loss: f64,
 }
 
 impl SimSeat {
@@ -98,7 +107,15 @@ impl SimSeat {
             temp_c: base_c,
             failover: false,
             silent_done: false,
+            loss: 0.0,
         }
+    }
+
+    /// Loses this fraction of its telemetry frames on the way (a noisy RS-485 segment): the
+    /// frames are built and counted by the seat, so the host sees the gaps in the counter.
+    pub fn with_loss(mut self, fraction: f64) -> Self {
+        self.loss = fraction.clamp(0.0, 1.0);
+        self
     }
 
     /// The seat's id.
@@ -173,7 +190,9 @@ impl SimSeat {
             let t = self.sample(at);
             // Before the host answers there is no session: the sample is measured, not sent.
             if let Ok(w) = self.link.encode(&Message::Telemetry(t), &mut buf) {
-                out.extend_from_slice(w);
+                if self.loss == 0.0 || self.rng.random::<f64>() >= self.loss {
+                    out.extend_from_slice(w);
+                }
             }
         }
     }
@@ -186,6 +205,10 @@ impl SimSeat {
                 rate_c_per_min,
             } if at_ms >= start_ms && !self.failover => {
                 self.temp_c += rate_c_per_min * dt_min;
+            }
+            Scenario::Warming { rise_c, tau_min } if !self.failover => {
+                self.temp_c +=
+                    (self.base_c + rise_c - self.temp_c) * (1.0 - (-dt_min / tau_min.max(0.1)).exp());
             }
             _ => {
                 // First-order relaxation toward the base temperature, time constant 2 minutes:
