@@ -1,0 +1,308 @@
+//! Hardware-in-the-loop: the real seat firmware ELF in QEMU (lm3s6965evb + emulated TMP105), its
+//! UART on a real pty, the test playing the host with the protocol crate's `HostLink`, and the
+//! sensor temperature set live over QMP. Never skipped: `scripts/setup.sh` installs
+//! `qemu-system-arm` and the thumbv7m target, and a missing emulator fails the test.
+
+use std::time::{Duration, Instant};
+
+use hemiwatch_protocol::{
+    Ack, AckStatus, AuthError, BoardKind, Failover, FaultCode, Flags, Message, MessageKind, ResetCause,
+    SeatId, SeatKey, SessionChange, SetConfig, Telemetry,
+};
+use hemiwatch_tests::qemu::{HostSide, QemuSeat};
+
+fn key(seat: SeatId) -> SeatKey {
+    let mut k: [u8; 16] = rand::random();
+    k[..2].copy_from_slice(&seat.to_le_bytes());
+    SeatKey(k)
+}
+
+/// Boots a provisioned seat and opens a session with it.
+fn session(seat: SeatId) -> (QemuSeat, HostSide, SeatKey) {
+    let k = key(seat);
+    let mut q = QemuSeat::boot(Some((seat, &k))).expect("QEMU boots the firmware");
+    let mut host = HostSide::new(seat, &k);
+    host.handshake(&mut q).expect("handshake");
+    (q, host, k)
+}
+
+/// Sends `SetConfig` and waits for its `Ack{Ok}`.
+fn configure(q: &mut QemuSeat, host: &mut HostSide, period_ms: u16, trip_centi: i16, trip_samples: u8) {
+    let cfg = SetConfig {
+        period_ms,
+        trip_centi,
+        trip_samples,
+    };
+    let counter = host.command(q, &Message::SetConfig(cfg)).unwrap();
+    let want = Ack {
+        counter,
+        of: MessageKind::SetConfig as u8,
+        status: AckStatus::Ok,
+    };
+    host.wait_for(q, Duration::from_secs(3), |m| *m == Message::Ack(want.clone()))
+        .expect("SetConfig acked");
+}
+
+fn next_telemetry(q: &mut QemuSeat, host: &mut HostSide) -> (Instant, Telemetry) {
+    let r = host
+        .wait_for(q, Duration::from_secs(3), |m| matches!(m, Message::Telemetry(_)))
+        .expect("telemetry");
+    match r.message() {
+        Some(Message::Telemetry(t)) => (r.at, t.clone()),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn hello_then_telemetry_at_the_configured_rate() {
+    let k = key(101);
+    let mut q = QemuSeat::boot(Some((101, &k))).unwrap();
+    let mut host = HostSide::new(101, &k);
+    let hello = host.wait_hello(&mut q, Duration::from_secs(5)).unwrap();
+    assert_eq!(hello.board, BoardKind::QemuLm3s6965);
+    assert_eq!(hello.reset, ResetCause::PowerOn);
+    assert_eq!(hello.period_ms, 1_000, "the default period");
+    assert_eq!(hello.sensors, 0b1);
+    // No telemetry before a session: the next frame is another Hello, a second later.
+    let again = host.wait_hello(&mut q, Duration::from_secs(3)).unwrap();
+    assert_eq!(again.boot_id, hello.boot_id);
+    assert!(again.counter > hello.counter);
+    assert!(
+        host.log
+            .iter()
+            .all(|r| matches!(r.message(), Some(Message::Hello(_)))),
+        "only Hellos before a session"
+    );
+
+    let (_, change) = host.handshake(&mut q).unwrap();
+    assert!(matches!(
+        change,
+        SessionChange::Established { new_boot: true, .. }
+    ));
+    // The default period first: two frames about a second apart.
+    let (t0, _) = next_telemetry(&mut q, &mut host);
+    let (t1, _) = next_telemetry(&mut q, &mut host);
+    let gap = t1 - t0;
+    assert!(
+        (Duration::from_millis(900)..=Duration::from_millis(1_100)).contains(&gap),
+        "default period 1 s, measured {gap:?}"
+    );
+
+    configure(&mut q, &mut host, 100, 8_500, 3);
+    next_telemetry(&mut q, &mut host); // the first one starts the new cadence
+    let stamps: Vec<Instant> = (0..21).map(|_| next_telemetry(&mut q, &mut host).0).collect();
+    let per_frame = (stamps[20] - stamps[0]) / 20;
+    assert!(
+        (Duration::from_millis(90)..=Duration::from_millis(110)).contains(&per_frame),
+        "20 frames at 100 ms ±10 %: measured {per_frame:?} per frame"
+    );
+}
+
+#[test]
+fn temperatures_set_over_qmp_arrive_exactly() {
+    let (mut q, mut host, _) = session(102);
+    // Trip above the tested range so 90 °C does not put the seat in safe mode.
+    configure(&mut q, &mut host, 100, 12_500, 3);
+    let (_, now) = next_telemetry(&mut q, &mut host);
+    assert_eq!(now.temps.len(), 1, "a reading from the emulated sensor: {now:?}");
+    let mut previous = now.temps.first().copied();
+    for (milli, centi) in [
+        (71_500, 7_150),
+        (25_000, 2_500),
+        (-10_000, -1_000),
+        (90_000, 9_000),
+    ] {
+        q.set_temperature(milli).unwrap();
+        // A frame sampled just before the qom-set may still be in flight: it carries the old value.
+        let (_, first) = next_telemetry(&mut q, &mut host);
+        assert!(
+            first.temps.as_slice() == [centi] || first.temps.first().copied() == previous,
+            "{milli} m°C: first frame {first:?}"
+        );
+        for _ in 0..3 {
+            let (_, t) = next_telemetry(&mut q, &mut host);
+            assert_eq!(
+                t.temps.as_slice(),
+                [centi],
+                "{milli} m°C → exactly {centi} centi-°C"
+            );
+            assert!(!t.flags.contains(Flags::SENSOR_FAULT));
+        }
+        previous = Some(centi);
+    }
+}
+
+#[test]
+fn a_seat_held_at_95_c_trips_into_safe_mode_by_itself() {
+    let (mut q, mut host, _) = session(103);
+    configure(&mut q, &mut host, 100, 8_500, 3);
+    q.set_temperature(95_000).unwrap();
+    let started = Instant::now();
+    // No command from the host: the seat decides on its own.
+    let ev = host
+        .wait_for(
+            &mut q,
+            Duration::from_secs(3),
+            |m| matches!(m, Message::Event(e) if e.code == FaultCode::LOCAL_TRIP),
+        )
+        .unwrap();
+    let Some(Message::Event(e)) = ev.message() else {
+        unreachable!()
+    };
+    assert_eq!(
+        e.detail, 9_500,
+        "the event carries the temperature that tripped it"
+    );
+    let (_, t) = next_telemetry(&mut q, &mut host);
+    assert!(
+        t.flags.contains(Flags::LOCAL_TRIP) && t.flags.safe_mode(),
+        "{t:?}"
+    );
+    assert!(!t.flags.contains(Flags::FAILOVER_ACTIVE), "not the host's doing");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "3 samples at 100 ms, not {:?}",
+        started.elapsed()
+    );
+    // Back to normal: released after 3 samples below trip − hysteresis.
+    q.set_temperature(40_000).unwrap();
+    host.wait_for(
+        &mut q,
+        Duration::from_secs(3),
+        |m| matches!(m, Message::Event(e) if e.code == FaultCode::LOCAL_TRIP_CLEARED),
+    )
+    .unwrap();
+    let (_, t) = next_telemetry(&mut q, &mut host);
+    assert!(!t.flags.safe_mode(), "{t:?}");
+}
+
+#[test]
+fn failover_is_acked_and_shown_in_telemetry() {
+    let (mut q, mut host, _) = session(104);
+    configure(&mut q, &mut host, 100, 8_500, 3);
+    let (_, before) = next_telemetry(&mut q, &mut host);
+    assert!(!before.flags.contains(Flags::FAILOVER_ACTIVE));
+    let counter = host
+        .command(&mut q, &Message::Failover(Failover { active: true }))
+        .unwrap();
+    let want = Message::Ack(Ack {
+        counter,
+        of: MessageKind::Failover as u8,
+        status: AckStatus::Ok,
+    });
+    host.wait_for(&mut q, Duration::from_secs(3), |m| *m == want)
+        .unwrap();
+    for _ in 0..3 {
+        let (_, t) = next_telemetry(&mut q, &mut host);
+        assert!(
+            t.flags.contains(Flags::FAILOVER_ACTIVE) && t.flags.safe_mode(),
+            "{t:?}"
+        );
+    }
+}
+
+#[test]
+fn a_killed_seat_goes_silent_and_reboots_with_a_new_identity_old_frames_replay_fails() {
+    let (mut q, mut host, k) = session(105);
+    configure(&mut q, &mut host, 100, 8_500, 3);
+    let old_boot = host.link.boot_id().unwrap();
+    let (_, _) = next_telemetry(&mut q, &mut host);
+    let captured = host
+        .wait_for(&mut q, Duration::from_secs(3), |m| {
+            matches!(m, Message::Telemetry(_))
+        })
+        .unwrap()
+        .wire;
+
+    q.kill();
+    assert!(!q.is_running());
+    let silent_from = host.log.len();
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(1_500) {
+        match host.recv(&mut q, Duration::from_millis(200)) {
+            Ok(None) => {}
+            Ok(Some(r)) => panic!("a frame after the kill: {r:?}"),
+            Err(_) => break, // the pty closed with the emulator: silence for good
+        }
+    }
+    assert_eq!(host.log.len(), silent_from, "frames stopped");
+    drop(q);
+
+    let mut q = QemuSeat::boot(Some((105, &k))).unwrap();
+    let (hello, change) = host.handshake(&mut q).unwrap();
+    assert_ne!(hello.boot_id, old_boot, "a reboot has a new boot identity");
+    assert_eq!(hello.reset, ResetCause::PowerOn);
+    assert_eq!(
+        change,
+        SessionChange::Established {
+            boot_id: hello.boot_id,
+            new_boot: true
+        }
+    );
+    // A frame captured before the restart, replayed now, fails the host's anti-replay.
+    let mut replay = HostReplay::default();
+    let verdict = replay.accept(&mut host, &captured);
+    assert_eq!(verdict, Some(Err(AuthError::Replay)));
+    // The live seat still verifies after the replay attempt.
+    next_telemetry(&mut q, &mut host);
+}
+
+#[test]
+fn seats_side_by_side_have_their_own_ids_and_an_unprovisioned_one_says_so() {
+    let k = key(106);
+    let mut a = QemuSeat::boot(Some((106, &k))).unwrap();
+    let mut blank = QemuSeat::boot(None).unwrap();
+    let mut host_a = HostSide::new(106, &k);
+    // Unprovisioned: seat 1 with the daemon's public demo key (the same derivation as the host's).
+    assert_eq!(
+        hemiwatch_firmware::provision::demo_key(1),
+        hemiwatch::sim::demo_key(1)
+    );
+    let mut host_blank = HostSide::new(1, &hemiwatch::sim::demo_key(1));
+    host_a.handshake(&mut a).unwrap();
+    host_blank.handshake(&mut blank).unwrap();
+    // The event goes out right after the session opens: maybe already during the handshake.
+    let unprovisioned = |m: &Message| matches!(m, Message::Event(e) if e.code == FaultCode::UNPROVISIONED);
+    if !host_blank
+        .log
+        .iter()
+        .any(|r| r.message().is_some_and(unprovisioned))
+    {
+        host_blank
+            .wait_for(&mut blank, Duration::from_secs(3), unprovisioned)
+            .unwrap();
+    }
+    assert!(
+        host_a.log.iter().all(|r| r.verdict.is_ok()),
+        "seat 106 verifies with its own key"
+    );
+    // Seat 106's frames are not seat 1's.
+    let mut wrong = HostSide::new(1, &hemiwatch::sim::demo_key(1));
+    let r = wrong
+        .recv(&mut a, Duration::from_secs(3))
+        .unwrap()
+        .expect("a frame");
+    assert_eq!(r.verdict, Err(AuthError::OtherSeat));
+}
+
+/// Feeds one captured wire frame to a host link.
+#[derive(Default)]
+struct HostReplay {
+    decoder: hemiwatch_protocol::FrameDecoder,
+}
+
+impl HostReplay {
+    fn accept(
+        &mut self,
+        host: &mut HostSide,
+        wire: &[u8],
+    ) -> Option<Result<hemiwatch_protocol::Verified, AuthError>> {
+        let mut out = None;
+        self.decoder.feed(wire, |f| {
+            if let Ok(raw) = f {
+                out = Some(host.link.accept(&raw));
+            }
+        });
+        out
+    }
+}
