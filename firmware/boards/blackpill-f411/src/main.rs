@@ -1,0 +1,290 @@
+//! # hemiwatch-board-blackpill — the seat firmware on an STM32F411 "Black Pill"
+//!
+//! The real seat board: WeAct's STM32F411CEU6 board (25 MHz crystal) on `stm32f4xx-hal`. This
+//! file only wires it; the behaviour is the board-independent core ([`hemiwatch_firmware`]).
+//!
+//! | what | where |
+//! |---|---|
+//! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1 |
+//! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 |
+//! | status LED (safe mode steady, identify blinking) | PC13, active low |
+//! | watchdog | IWDG (LSI, independent of the main clock), 2 s |
+//! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
+//! | logs | defmt over RTT (`probe-rs run`) |
+//!
+//! The boot identity mixes the device's 96-bit unique ID (RM0383 §24.1) with the noise in the
+//! low bits of 32 ADC conversions of the internal temperature sensor and VREFINT, and the
+//! SysTick count; the F411 has no hardware RNG. A repeated boot id only lets the host mistake a
+//! reboot for a re-hello; it is not a security parameter (the host's session nonce is).
+
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
+use defmt_rtt as _;
+use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
+use hemiwatch_firmware::{mix32, BootInfo, Seat};
+use hemiwatch_protocol::{BoardKind, ResetCause};
+use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
+use stm32f4xx_hal::adc::{Adc, Temperature, Vref};
+use stm32f4xx_hal::i2c::{I2c, Mode};
+use stm32f4xx_hal::pac::{self, USART1};
+use stm32f4xx_hal::prelude::*;
+use stm32f4xx_hal::rcc::Config;
+use stm32f4xx_hal::serial::{self, Serial};
+use stm32f4xx_hal::signature::Uid;
+use stm32f4xx_hal::watchdog::IndependentWatchdog;
+
+/// Milliseconds since boot, advanced by the SysTick handler.
+static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+defmt::timestamp!("{=u32:ms}", MILLIS.load(Ordering::Relaxed));
+
+fn millis() -> u32 {
+    MILLIS.load(Ordering::Relaxed)
+}
+
+/// System clock: 96 MHz from the 25 MHz crystal (a multiple of 48 MHz, within the F411's 100).
+const SYSCLK_MHZ: u32 = 96;
+
+#[entry]
+fn main() -> ! {
+    let (Some(dp), Some(mut cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
+        // Unreachable (the entry runs once); nothing can run without the peripherals.
+        loop {
+            cortex_m::asm::wfi();
+        }
+    };
+    let reset = take_reset_cause(&dp.RCC);
+    let mut rcc = dp.RCC.freeze(Config::hse(25.MHz()).sysclk(SYSCLK_MHZ.MHz()));
+
+    let mut watchdog = IndependentWatchdog::new(dp.IWDG);
+    watchdog.start(2_000.millis());
+
+    cp.SYST.set_clock_source(SystClkSource::Core);
+    cp.SYST.set_reload(rcc.clocks.sysclk().raw() / 1_000 - 1);
+    cp.SYST.clear_current();
+    cp.SYST.enable_interrupt();
+    cp.SYST.enable_counter();
+
+    let (prov, status) = provision::load_or_fallback(provision_block());
+    match status {
+        Ok(()) => defmt::info!("provisioned as seat {}", prov.seat),
+        Err(e) => defmt::error!(
+            "UNPROVISIONED ({}): running as seat {} with the PUBLIC demo key",
+            e,
+            prov.seat
+        ),
+    }
+    let mut adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
+    let boot_id = boot_id(&prov, &mut adc);
+    defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
+
+    let gpioa = dp.GPIOA.split(&mut rcc);
+    let gpiob = dp.GPIOB.split(&mut rcc);
+    let gpioc = dp.GPIOC.split(&mut rcc);
+    let mut led = gpioc.pc13.into_push_pull_output();
+    let serial: Serial<USART1> = match dp.USART1.serial(
+        (gpioa.pa9, gpioa.pa10),
+        serial::Config::default().baudrate(115_200.bps()),
+        &mut rcc,
+    ) {
+        Ok(s) => s,
+        Err(_) => {
+            // Only an impossible baud rate fails here; without a line the seat is useless, so
+            // let the watchdog reset it (and say so in the next Hello).
+            defmt::error!("USART1 configuration refused");
+            loop {
+                cortex_m::asm::wfi();
+            }
+        }
+    };
+    let mut port = Port { serial, peek: None };
+    let i2c = I2c::new(
+        dp.I2C1,
+        (gpiob.pb6, gpiob.pb7),
+        Mode::standard(100.kHz()),
+        &mut rcc,
+    );
+    let sensor = Tmp105::new(i2c, DEFAULT_ADDRESS);
+    let boot = BootInfo {
+        board: BoardKind::BlackPillF411,
+        reset,
+        boot_id,
+        provisioned: status.is_ok(),
+    };
+    let mut seat = Seat::new(prov.seat, &prov.key, boot, sensor);
+    let mut was_safe = false;
+    loop {
+        seat.poll(millis(), &mut port);
+        if seat.healthy() {
+            watchdog.feed();
+        }
+        let safe = seat.safe_mode();
+        if safe != was_safe {
+            defmt::warn!("safe mode {}", safe);
+            was_safe = safe;
+        }
+        // PC13 LED is active low: steady in safe mode, 2 Hz blink while identifying.
+        let on = safe || (seat.identify() && millis() % 500 < 250);
+        if on {
+            led.set_low();
+        } else {
+            led.set_high();
+        }
+        // The 1 kHz SysTick wakes the loop; USART1 holds one byte, so poll it before sleeping
+        // only when nothing is pending (at 115200 baud a byte takes 87 µs: no WFI while busy).
+        if !embedded_io::ReadReady::read_ready(&mut port).unwrap_or(true) {
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+/// RCC_CSR reset flags (RM0383 §6.3.21; IWDGRSTF is `wdgrstf` in the PAC): which reset this was; then RMVF clears them so the next
+/// boot reads its own.
+fn take_reset_cause(rcc: &pac::RCC) -> ResetCause {
+    let csr = rcc.csr().read();
+    let cause = if csr.wdgrstf().bit_is_set() || csr.wwdgrstf().bit_is_set() {
+        ResetCause::Watchdog
+    } else if csr.sftrstf().bit_is_set() {
+        ResetCause::Software
+    } else if csr.porrstf().bit_is_set() {
+        ResetCause::PowerOn
+    } else {
+        ResetCause::External // NRST pin or brown-out
+    };
+    rcc.csr().modify(|_, w| w.rmvf().set_bit());
+    cause
+}
+
+/// The provisioning block as laid out by `memory.x`.
+fn provision_block() -> &'static [u8] {
+    extern "C" {
+        static _provision_start: [u8; provision::BLOCK_LEN];
+    }
+    // SAFETY: the linker script places `_provision_start` at a mapped, read-only flash sector.
+    unsafe { &*core::ptr::addr_of!(_provision_start) }
+}
+
+/// A boot identity from the unique ID and analog noise (see the crate docs).
+fn boot_id(prov: &Provision, adc: &mut Adc<pac::ADC1>) -> u32 {
+    let mut h = mix32(0x4857_0002, u32::from(prov.seat));
+    let uid = Uid::get();
+    h = mix32(h, u32::from(uid.x()) | u32::from(uid.y()) << 16);
+    h = mix32(
+        h,
+        u32::from(uid.waf_num()) | u32::from_le_bytes(pad(uid.lot_num())),
+    );
+    adc.enable_temperature_and_vref();
+    for i in 0..32u32 {
+        let t = u32::from(adc.convert(&Temperature, SampleTime::Cycles_3));
+        let v = u32::from(adc.convert(&Vref, SampleTime::Cycles_3));
+        h = mix32(h, t << 16 ^ v ^ i << 28);
+    }
+    mix32(h, cortex_m::peripheral::SYST::get_current())
+}
+
+fn pad(lot: &str) -> [u8; 4] {
+    let mut out = [0u8; 4];
+    for (o, b) in out.iter_mut().zip(lot.bytes().rev()) {
+        *o = b;
+    }
+    out
+}
+
+/// USART1 as the non-blocking byte port the seat core polls (embedded-io `Read` + `ReadReady` +
+/// `Write`), over the HAL's one-byte `nb` interface.
+struct Port {
+    serial: Serial<USART1>,
+    /// A byte `read_ready` already took out of the data register.
+    peek: Option<u8>,
+}
+
+impl Port {
+    fn try_byte(&mut self) -> Option<u8> {
+        if let Some(b) = self.peek.take() {
+            return Some(b);
+        }
+        // Overrun / framing / noise errors drop the byte; the frame CRC catches the damage.
+        embedded_hal_nb::serial::Read::read(&mut self.serial).ok()
+    }
+}
+
+impl embedded_io::ErrorType for Port {
+    type Error = serial::Error;
+}
+
+impl embedded_io::ReadReady for Port {
+    fn read_ready(&mut self) -> Result<bool, serial::Error> {
+        if self.peek.is_none() {
+            self.peek = self.try_byte();
+        }
+        Ok(self.peek.is_some())
+    }
+}
+
+impl embedded_io::Read for Port {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, serial::Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        while n == 0 {
+            if let Some(b) = self.try_byte() {
+                buf[0] = b;
+                n = 1;
+            }
+        }
+        while n < buf.len() {
+            match self.try_byte() {
+                Some(b) => {
+                    buf[n] = b;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::Write for Port {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, serial::Error> {
+        for (i, &b) in buf.iter().enumerate() {
+            // At 115200 baud a byte leaves in 87 µs; 100k polls is ~10 ms: a wedged transmitter.
+            let mut spins = 0u32;
+            loop {
+                match embedded_hal_nb::serial::Write::write(&mut self.serial, b) {
+                    Ok(()) => break,
+                    Err(nb::Error::WouldBlock) if spins < 100_000 => spins += 1,
+                    Err(nb::Error::WouldBlock) if i > 0 => return Ok(i),
+                    Err(nb::Error::WouldBlock) => return Err(serial::Error::Other),
+                    Err(nb::Error::Other(e)) => return Err(e),
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), serial::Error> {
+        nb::block!(embedded_hal_nb::serial::Write::flush(&mut self.serial))
+    }
+}
+
+#[exception]
+fn SysTick() {
+    MILLIS.fetch_add(1, Ordering::Relaxed);
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    // Stop feeding: the IWDG resets the seat and the next Hello says so.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
