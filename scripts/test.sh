@@ -26,6 +26,9 @@ for board in firmware/boards/*/; do
   (cd "$board" && cargo clippy --release --locked -- -D warnings && cargo build --release --locked)
 done
 
+step "firmware size (QEMU board budget: 32 KiB flash, 8 KiB static RAM)"
+bash scripts/firmware-size.sh
+
 step "fuzz target builds"
 (cd protocol/fuzz && cargo build --locked)
 
