@@ -45,7 +45,7 @@ pub const TRIP_HYSTERESIS_CENTI: i16 = 500;
 pub const MIN_PERIOD_MS: u16 = 50;
 /// Longest accepted period: beyond a minute the host's silence detection becomes useless.
 pub const MAX_PERIOD_MS: u16 = 60_000;
-/// Accepted trip thresholds: the TMP105's specified range, −40 … 125 °C (SBOS363, table 1).
+/// Accepted trip thresholds: the TMP105's specified range, −40 … 125 °C (SBOS363, "Electrical Characteristics").
 pub const TRIP_RANGE_CENTI: core::ops::RangeInclusive<i16> = -4_000..=12_500;
 /// Accepted consecutive-sample counts.
 pub const TRIP_SAMPLES_RANGE: core::ops::RangeInclusive<u8> = 1..=60;

@@ -3,32 +3,33 @@
 //! Why our own driver: the maintained crates of this family (`lm75` 1.0, `tmp1x2` 1.1) read a
 //! register with `write_read`, i.e. a repeated START, which QEMU's Stellaris I2C model (the CI
 //! rig) cannot do, and `lm75` returns `f32` at 9/11-bit resolution only. This driver reads with a
-//! pointer write and a *separate* read transaction (what every LM75-class part accepts, TMP105
-//! datasheet SBOS363 §"Serial Interface": the pointer register keeps its value between
-//! transactions), runs the part at 12 bits, and returns integer centi-°C or an error — never a
-//! made-up value.
+//! pointer write and a *separate* read transaction (what every LM75-class part accepts: the
+//! pointer register keeps its value between transactions, TMP105 datasheet SBOS363, "Serial
+//! Interface" and "Pointer Register"), runs the part at 12 bits, and returns integer centi-°C
+//! or an error — never a made-up value.
 //!
-//! Register map (SBOS363, "Pointer Register" and tables 3–10):
+//! Register map (SBOS363, "Pointer Register", "Temperature Register", "Configuration Register"):
 //! - pointer `0x00`: temperature, 16 bits, big-endian, 12-bit two's complement left-justified
 //!   (bits 15..4), 1 LSB = 0.0625 °C at 12-bit resolution;
 //! - pointer `0x01`: configuration, 8 bits: SD (bit 0), TM (1), POL (2), F1F0 (4..3), R1R0
 //!   (6..5: `00` = 9 bits … `11` = 12 bits), OS (7).
 //!
-//! At 12 bits a conversion takes 220 ms typical, 320 ms max (SBOS363, table 8 "Resolution of the
-//! TMP105"): sample no faster than every 320 ms to read a fresh value each time.
+//! At 12 bits a conversion takes 220 ms typical (SBOS363, "Converter Resolution (R1/R0)"):
+//! a shorter sampling period reads the same conversion twice (harmless; QEMU's model converts
+//! instantly, which is why the HIL tests may run at 100 ms).
 
 use embedded_hal::i2c::I2c;
 
-/// The TMP105's default 7-bit address with A0 tied low (SBOS363, table 12 "Address Pins and
-/// Slave Addresses"); QEMU's `-device tmp105,address=0x48` uses the same.
+/// The TMP105's default 7-bit address with A0 tied low (SBOS363, "Serial Bus Address");
+/// QEMU's `-device tmp105,address=0x48` uses the same.
 pub const DEFAULT_ADDRESS: u8 = 0x48;
 
-/// Pointer value of the temperature register (SBOS363, table 2 "Pointer Addresses").
+/// Pointer value of the temperature register (SBOS363, "Pointer Register").
 const REG_TEMPERATURE: u8 = 0x00;
-/// Pointer value of the configuration register (SBOS363, table 2).
+/// Pointer value of the configuration register (SBOS363, "Pointer Register").
 const REG_CONFIG: u8 = 0x01;
 /// Configuration byte: R1R0 = 11 (12-bit, 0.0625 °C), continuous conversion, comparator mode,
-/// active-low ALERT, one fault (SBOS363, table 6 "Configuration Register Format").
+/// active-low ALERT, one fault (SBOS363, "Configuration Register").
 const CONFIG_12_BIT: u8 = 0b0110_0000;
 
 /// Why a reading failed: the sensor is missing, not answering, or the bus is stuck.
@@ -150,7 +151,7 @@ mod tests {
 
     #[test]
     fn conversions_at_the_edges_and_the_rig_values() {
-        // (register, centi-°C): SBOS363 table 5 "Temperature Data Format" plus the QEMU values
+        // (register, centi-°C): SBOS363 "Temperature Register" data format plus the QEMU values
         // from the shared README (25.0 → 0x1900, 47.0 → 0x2F00, 71.5 → 0x4780, 90.0 → 0x5A00).
         let cases: [(u16, i16); 12] = [
             (0x7FF0, 12794), // 127.9375 °C, the top of the register

@@ -12,7 +12,7 @@
 //! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
 //! | logs | defmt over RTT (`probe-rs run`) |
 //!
-//! The boot identity mixes the device's 96-bit unique ID (RM0383 §24.1) with the noise in the
+//! The boot identity mixes the device's 96-bit unique ID (RM0383, "Unique device ID register") with the noise in the
 //! low bits of 32 ADC conversions of the internal temperature sensor and VREFINT, and the
 //! SysTick count; the F411 has no hardware RNG. A repeated boot id only lets the host mistake a
 //! reboot for a re-hello; it is not a security parameter (the host's session nonce is).
@@ -151,7 +151,7 @@ fn main() -> ! {
     }
 }
 
-/// RCC_CSR reset flags (RM0383 §6.3.21; IWDGRSTF is `wdgrstf` in the PAC): which reset this was; then RMVF clears them so the next
+/// RCC_CSR reset flags (RM0383, "RCC clock control & status register (RCC_CSR)"; IWDGRSTF is `wdgrstf` in the PAC): which reset this was; then RMVF clears them so the next
 /// boot reads its own.
 fn take_reset_cause(rcc: &pac::RCC) -> ResetCause {
     let csr = rcc.csr().read();

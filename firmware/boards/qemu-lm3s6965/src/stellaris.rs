@@ -2,7 +2,7 @@
 //! peripheral-access crate for this part (`lm3s6965` 0.2 only has the interrupt vector), and the
 //! seat needs five registers per block, so they are written out here with their datasheet
 //! references (Texas Instruments / Luminary Micro "Stellaris LM3S6965 Microcontroller Data Sheet",
-//! DS-LM3S6965, cited as "DS §n").
+//! DS-LM3S6965, cited as "DS" with the chapter and register name).
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -20,18 +20,18 @@ fn wr(addr: usize, v: u32) {
     unsafe { write_volatile(addr as *mut u32, v) }
 }
 
-/// System control (DS §6.4, base 0x400F_E000).
+/// System control (DS "System Control", base 0x400F_E000).
 pub mod sysctl {
     use super::{rd, wr};
 
     const BASE: usize = 0x400F_E000;
-    /// Raw interrupt status; bit 6 PLLLRIS = PLL locked (DS §6.4 register 4).
+    /// Raw interrupt status; bit 6 PLLLRIS = PLL locked (DS "System Control", register RIS).
     const RIS: usize = BASE + 0x050;
-    /// Reset cause (DS §6.4 register 7): EXT 0, POR 1, BOR 2, WDT 3, SW 4, LDO 5.
+    /// Reset cause (DS "System Control", register RESC): EXT 0, POR 1, BOR 2, WDT 3, SW 4, LDO 5.
     const RESC: usize = BASE + 0x05C;
-    /// Run-mode clock configuration (DS §6.4 register 8).
+    /// Run-mode clock configuration (DS "System Control", register RCC).
     const RCC: usize = BASE + 0x060;
-    /// Run-mode clock gating 0/1/2 (DS §6.4 registers 17–19).
+    /// Run-mode clock gating 0/1/2 (DS "System Control", registers RCGC0–RCGC2).
     const RCGC0: usize = BASE + 0x100;
     const RCGC1: usize = BASE + 0x104;
     const RCGC2: usize = BASE + 0x108;
@@ -40,18 +40,18 @@ pub mod sysctl {
     const RCC_PWRDN: u32 = 1 << 13;
     const RCC_USESYSDIV: u32 = 1 << 22;
     const RCC_XTAL_MASK: u32 = 0xF << 6;
-    /// XTAL = 0xE: the EVB's 8 MHz crystal (DS table 6-5 "Default Crystal Field Values").
+    /// XTAL = 0xE: the EVB's 8 MHz crystal (DS, RCC register, XTAL field values).
     const RCC_XTAL_8MHZ: u32 = 0xE << 6;
     const RCC_OSCSRC_MASK: u32 = 0x3 << 4;
     const RCC_SYSDIV_MASK: u32 = 0xF << 23;
-    /// SYSDIV = 3: 200 MHz PLL / 4 = 50 MHz, the part's maximum (DS table 6-6).
+    /// SYSDIV = 3: 200 MHz PLL / 4 = 50 MHz, the part's maximum (DS, RCC register, SYSDIV field values).
     const RCC_SYSDIV_50MHZ: u32 = 3 << 23;
     const RIS_PLLLRIS: u32 = 1 << 6;
 
     /// The system clock after [`clock_50mhz`], in Hz.
     pub const SYSCLK_HZ: u32 = 50_000_000;
 
-    /// Runs the core from the PLL at 50 MHz (DS §6.3 "Initialization and Configuration": bypass,
+    /// Runs the core from the PLL at 50 MHz (DS "System Control", "Initialization and Configuration": bypass,
     /// set crystal, power the PLL, set SYSDIV, wait for lock, un-bypass). QEMU models the same
     /// register and derives SysTick's and the watchdog's clock from SYSDIV.
     pub fn clock_50mhz() {
@@ -62,7 +62,7 @@ pub mod sysctl {
         wr(RCC, rcc);
         rcc = (rcc & !RCC_SYSDIV_MASK) | RCC_SYSDIV_50MHZ | RCC_USESYSDIV;
         wr(RCC, rcc);
-        // The PLL locks within 0.5 ms (DS table 24-8 "PLL Characteristics"); bound the wait.
+        // The PLL locks within 0.5 ms (DS "Electrical Characteristics", PLL lock time); bound the wait.
         let mut spins = 0u32;
         while rd(RIS) & RIS_PLLLRIS == 0 && spins < 1_000_000 {
             spins += 1;
@@ -70,7 +70,7 @@ pub mod sysctl {
         wr(RCC, rcc & !RCC_BYPASS);
     }
 
-    /// Gates the clocks of WDT0, UART0, I2C0 and GPIO A/B/F on (DS §6.4 registers 17–19).
+    /// Gates the clocks of WDT0, UART0, I2C0 and GPIO A/B/F on (DS "System Control", registers RCGC0–RCGC2).
     pub fn enable_peripherals() {
         wr(RCGC0, rd(RCGC0) | 1 << 3); // WDT0
         wr(RCGC1, rd(RCGC1) | 1 << 0 | 1 << 12); // UART0, I2C0
@@ -86,7 +86,7 @@ pub mod sysctl {
     }
 }
 
-/// GPIO ports in their APB aperture (DS §9.5).
+/// GPIO ports in their APB aperture (DS "General-Purpose Input/Outputs").
 pub mod gpio {
     use super::{rd, wr};
 
@@ -97,8 +97,8 @@ pub mod gpio {
     const AFSEL: usize = 0x420;
     const DEN: usize = 0x51C;
 
-    /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS table 23-5 "GPIO Pins With
-    /// Alternate Functions"); PF0 (the EVB's user LED) as an output.
+    /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS "Signal Tables",
+    /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output.
     pub fn init() {
         wr(PORTA + AFSEL, rd(PORTA + AFSEL) | 0b11);
         wr(PORTA + DEN, rd(PORTA + DEN) | 0b11);
@@ -114,7 +114,7 @@ pub mod gpio {
     }
 }
 
-/// UART0, an ARM PL011 (DS §12, base 0x4000_C000), as an embedded-io byte port.
+/// UART0, an ARM PL011 (DS "Universal Asynchronous Receivers/Transmitters", base 0x4000_C000), as an embedded-io byte port.
 pub struct Uart0 {
     _private: (),
 }
@@ -133,7 +133,7 @@ impl Uart0 {
     const TX_SPINS: u32 = 100_000;
 
     /// 115200 8N1 with FIFOs. BRD = 50 MHz / (16 × 115200) = 27.1267: IBRD 27, FBRD
-    /// round(0.1267 × 64) = 8 (DS §12.3.2 "Baud-Rate Generation").
+    /// round(0.1267 × 64) = 8 (DS UART "Baud-Rate Generation").
     pub fn init() -> Self {
         wr(Self::CTL, 0);
         wr(Self::IBRD, 27);
@@ -206,7 +206,7 @@ impl embedded_io::Write for Uart0 {
     }
 }
 
-/// I2C0 master (DS §15, base 0x4002_0000) as an embedded-hal 1.0 bus.
+/// I2C0 master (DS "Inter-Integrated Circuit (I2C) Interface", base 0x4002_0000) as an embedded-hal 1.0 bus.
 ///
 /// Each operation is its own START … STOP transaction: QEMU's Stellaris I2C model does not do a
 /// repeated START (see `shared/README.md`), and the TMP105 driver never asks for one. A
@@ -218,14 +218,14 @@ pub struct I2c0 {
 
 impl I2c0 {
     const BASE: usize = 0x4002_0000;
-    /// Slave address and direction (DS §15.6 register 1).
+    /// Slave address and direction (DS I2C, register I2CMSA).
     const MSA: usize = Self::BASE;
-    /// Control (write) / status (read) (DS §15.6 register 2).
+    /// Control (write) / status (read) (DS I2C, register I2CMCS).
     const MCS: usize = Self::BASE + 0x004;
     const MDR: usize = Self::BASE + 0x008;
-    /// Timer period (DS §15.6 register 4).
+    /// Timer period (DS I2C, register I2CMTPR).
     const MTPR: usize = Self::BASE + 0x00C;
-    /// Configuration: MFE (bit 4) enables the master (DS §15.6 register 8).
+    /// Configuration: MFE (bit 4) enables the master (DS I2C, register I2CMCR).
     const MCR: usize = Self::BASE + 0x020;
 
     const RUN: u32 = 1 << 0;
@@ -240,8 +240,8 @@ impl I2c0 {
     /// Bounded wait for one byte: ~10 byte times at 100 kHz and 50 MHz.
     const BUSY_SPINS: u32 = 200_000;
 
-    /// Master mode at 100 kHz: TPR = 50 MHz / (2 × (6 + 4) × 100 kHz) − 1 = 24 (DS §15.3.1
-    /// "I2C Clock Generation").
+    /// Master mode at 100 kHz: TPR = 50 MHz / (2 × (6 + 4) × 100 kHz) − 1 = 24 (DS I2C "Clock
+    /// Generation").
     pub fn init() -> Self {
         wr(Self::MCR, 0x10);
         wr(Self::MTPR, 24);
@@ -332,9 +332,9 @@ impl i2c::I2c<SevenBitAddress> for I2c0 {
     }
 }
 
-/// Watchdog timer 0 (DS §13, base 0x4000_0000). It counts down from LOAD at the system clock;
+/// Watchdog timer 0 (DS "Watchdog Timer", base 0x4000_0000). It counts down from LOAD at the system clock;
 /// the first time-out raises its interrupt, the second resets the chip (with RESEN). Feeding =
-/// clearing the interrupt, which reloads the counter (DS §13.3 "Functional Description").
+/// clearing the interrupt, which reloads the counter (DS "Watchdog Timer", "Functional Description").
 pub mod watchdog {
     use super::{rd, wr};
 
@@ -343,7 +343,7 @@ pub mod watchdog {
     const CTL: usize = BASE + 0x008;
     const ICR: usize = BASE + 0x00C;
     const LOCK: usize = BASE + 0xC00;
-    /// Unlock key of WDTLOCK (DS §13.5 register 10).
+    /// Unlock key of WDTLOCK (DS "Watchdog Timer", register WDTLOCK).
     const UNLOCK: u32 = 0x1ACC_E551;
 
     /// Starts it with a first time-out of `ms` (reset after twice that without feeding).
