@@ -79,6 +79,9 @@ pub struct QemuSeat {
     qmp: BufReader<UnixStream>,
     stderr: Arc<Mutex<String>>,
     dir: tempfile::TempDir,
+    booted: Instant,
+    /// When each chunk of UART bytes arrived (since boot) and its length: for failure messages.
+    pub arrivals: Vec<(Duration, usize)>,
 }
 
 impl QemuSeat {
@@ -86,6 +89,7 @@ impl QemuSeat {
     pub fn boot(prov: Option<(SeatId, &SeatKey)>) -> anyhow::Result<Self> {
         let elf = firmware_elf()?;
         let dir = tempfile::tempdir()?;
+        let booted = Instant::now();
         let qmp_path = dir.path().join("qmp.sock");
         let mut cmd = Command::new("qemu-system-arm");
         cmd.args([
@@ -167,6 +171,8 @@ impl QemuSeat {
             qmp,
             stderr,
             dir,
+            booted,
+            arrivals: Vec::new(),
         })
     }
 
@@ -199,7 +205,10 @@ impl QemuSeat {
     /// emulator is gone (the pty closed).
     pub fn read_chunk(&mut self, timeout: Duration) -> anyhow::Result<Option<Chunk>> {
         match self.rx.recv_timeout(timeout) {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => {
+                self.arrivals.push((c.0 - self.booted, c.1.len()));
+                Ok(Some(c))
+            }
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => bail!("the seat's pty closed"),
         }
@@ -417,8 +426,10 @@ impl HostSide {
                 Some(r) if r.message().is_some_and(&mut pred) => return Ok(r),
                 Some(_) => {}
                 None => bail!(
-                    "no matching frame within {timeout:?}; received {} frames; QEMU stderr:\n{}",
+                    "no matching frame within {timeout:?}; received {} frames; UART chunks (since \
+                     boot, bytes): {:?}; QEMU stderr:\n{}",
                     self.log.len(),
+                    seat.arrivals,
                     seat.stderr()
                 ),
             }

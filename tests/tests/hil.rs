@@ -3,6 +3,7 @@
 //! sensor temperature set live over QMP. Never skipped: `scripts/setup.sh` installs
 //! `qemu-system-arm` and the thumbv7m target, and a missing emulator fails the test.
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hemiwatch_protocol::{
@@ -10,6 +11,14 @@ use hemiwatch_protocol::{
     SeatId, SeatKey, SessionChange, SetConfig, Telemetry,
 };
 use hemiwatch_tests::qemu::{HostSide, QemuSeat};
+
+/// One HIL test at a time: the rate and latency assertions measure host arrival times, and three
+/// emulators plus the test threads on a 2-core CI machine would blur them. Run one by one the six
+/// tests take about 25 s.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn key(seat: SeatId) -> SeatKey {
     let mut k: [u8; 16] = rand::random();
@@ -55,6 +64,7 @@ fn next_telemetry(q: &mut QemuSeat, host: &mut HostSide) -> (Instant, Telemetry)
 
 #[test]
 fn hello_then_telemetry_at_the_configured_rate() {
+    let _one_at_a_time = serial();
     let k = key(101);
     let mut q = QemuSeat::boot(Some((101, &k))).unwrap();
     let mut host = HostSide::new(101, &k);
@@ -101,6 +111,7 @@ fn hello_then_telemetry_at_the_configured_rate() {
 
 #[test]
 fn temperatures_set_over_qmp_arrive_exactly() {
+    let _one_at_a_time = serial();
     let (mut q, mut host, _) = session(102);
     // Trip above the tested range so 90 °C does not put the seat in safe mode.
     configure(&mut q, &mut host, 100, 12_500, 3);
@@ -143,6 +154,7 @@ fn temperatures_set_over_qmp_arrive_exactly() {
 
 #[test]
 fn a_seat_held_at_95_c_trips_into_safe_mode_by_itself() {
+    let _one_at_a_time = serial();
     let (mut q, mut host, _) = session(103);
     configure(&mut q, &mut host, 100, 8_500, 3);
     q.set_temperature(95_000).unwrap();
@@ -187,6 +199,7 @@ fn a_seat_held_at_95_c_trips_into_safe_mode_by_itself() {
 
 #[test]
 fn failover_is_acked_and_shown_in_telemetry() {
+    let _one_at_a_time = serial();
     let (mut q, mut host, _) = session(104);
     configure(&mut q, &mut host, 100, 8_500, 3);
     let (_, before) = next_telemetry(&mut q, &mut host);
@@ -212,6 +225,7 @@ fn failover_is_acked_and_shown_in_telemetry() {
 
 #[test]
 fn a_killed_seat_goes_silent_and_reboots_with_a_new_identity_old_frames_replay_fails() {
+    let _one_at_a_time = serial();
     let (mut q, mut host, k) = session(105);
     configure(&mut q, &mut host, 100, 8_500, 3);
     let old_boot = host.link.boot_id().unwrap();
@@ -224,17 +238,16 @@ fn a_killed_seat_goes_silent_and_reboots_with_a_new_identity_old_frames_replay_f
         .wire;
 
     q.kill();
+    let killed = Instant::now();
     assert!(!q.is_running());
-    let silent_from = host.log.len();
-    let quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_millis(1_500) {
+    // Frames read before the kill may still wait in the rig's queue; none may arrive after it.
+    while killed.elapsed() < Duration::from_millis(1_500) {
         match host.recv(&mut q, Duration::from_millis(200)) {
             Ok(None) => {}
-            Ok(Some(r)) => panic!("a frame after the kill: {r:?}"),
+            Ok(Some(r)) => assert!(r.at <= killed, "a frame arrived after the kill: {r:?}"),
             Err(_) => break, // the pty closed with the emulator: silence for good
         }
     }
-    assert_eq!(host.log.len(), silent_from, "frames stopped");
     drop(q);
 
     let mut q = QemuSeat::boot(Some((105, &k))).unwrap();
@@ -258,6 +271,7 @@ fn a_killed_seat_goes_silent_and_reboots_with_a_new_identity_old_frames_replay_f
 
 #[test]
 fn seats_side_by_side_have_their_own_ids_and_an_unprovisioned_one_says_so() {
+    let _one_at_a_time = serial();
     let k = key(106);
     let mut a = QemuSeat::boot(Some((106, &k))).unwrap();
     let mut blank = QemuSeat::boot(None).unwrap();
