@@ -89,6 +89,9 @@ pub struct Metrics {
     pub storage_batch_rows: Histogram,
     /// Dashboard/API clients currently connected to the SSE stream.
     pub sse_clients: Gauge,
+    /// Times the daemon's own state task was not scheduled for longer than a silence deadline
+    /// allows (an overloaded or paused host); silence checks were held back each time.
+    pub stalls: prometheus_client::metrics::counter::Counter,
 }
 
 impl Default for Metrics {
@@ -106,6 +109,7 @@ impl Metrics {
             storage_commit_seconds: Histogram::new(exponential_buckets(1e-4, 2.7, 12)),
             storage_batch_rows: Histogram::new(exponential_buckets(1.0, 4.0, 7)),
             sse_clients: Gauge::default(),
+            stalls: Default::default(),
         }
     }
 
@@ -133,6 +137,11 @@ impl Metrics {
             "sse_clients",
             "Clients connected to the live event stream",
             self.sse_clients.clone(),
+        );
+        registry.register(
+            "daemon_stalls",
+            "Times the daemon itself was not scheduled for over a second (silence checks held back)",
+            self.stalls.clone(),
         );
         registry.register_collector(Box::new(LiveView::new(model, sources)));
         let mut out = String::with_capacity(64 * 1024);

@@ -109,8 +109,17 @@ fn a_quiet_day_of_577_seats_with_1_percent_loss_raises_no_alert() {
     );
     let expected = 577.0 * (1000.0 / PERIOD_MS as f64) * (minutes * 60) as f64;
     assert!(frames as f64 > 0.95 * expected, "{frames} frames of ~{expected}");
+    let stalls = client()
+        .get(format!("{}/metrics", daemon.url))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("hemiwatch_daemon_stalls_total"))
+        .map(str::to_owned)
+        .unwrap_or_default();
     eprintln!(
-        "quiet day: {minutes} min, {frames} frames, loss {:.2} %, {} short pending silences, 0 firing",
+        "quiet day: {minutes} min, {frames} frames, loss {:.2} %, {} short pending silences, 0 firing; {stalls}",
         loss * 100.0,
         all.len()
     );

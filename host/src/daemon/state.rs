@@ -33,6 +33,12 @@ const PUBLISH_EVERY_MS: u64 = 1_000;
 /// An unanswered `Failover` order is sent again this often until the seat's telemetry shows
 /// `FAILOVER_ACTIVE`: a lost frame must not leave a seat about to overheat in service.
 const FAILOVER_RETRY_MS: u64 = 1_000;
+/// Ticks further apart than this mean the daemon itself was not running (an overloaded host, a
+/// paused VM): frames may be waiting unread in the line buffers, so silence is not judged…
+const STALL_MS: u64 = 1_000;
+/// …until this long after the daemon runs again, time for the lines to deliver what queued up.
+/// A stalled monitor must not page anyone about seats that were talking all along.
+const STALL_GRACE_MS: u64 = 1_000;
 /// Resolved alerts kept in the live model for the views (the engine keeps as many).
 const RESOLVED_IN_MODEL: usize = 200;
 
@@ -58,6 +64,10 @@ pub struct StateTask {
     storage: Storage,
     engine: AlertEngine,
     metrics: Arc<Metrics>,
+    /// The previous tick (stall detection).
+    last_tick_ms: Option<u64>,
+    /// Silence is not judged before this time (after a stall).
+    judge_silence_from_ms: u64,
 }
 
 impl StateTask {
@@ -122,6 +132,8 @@ impl StateTask {
             storage,
             engine,
             metrics,
+            last_tick_ms: None,
+            judge_silence_from_ms: 0,
         };
         let ids: Vec<SeatId> = task.seats.keys().copied().collect();
         task.refresh_status(&ids, now);
@@ -139,6 +151,8 @@ impl StateTask {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                // Frames first: a tick must never judge silence while frames wait in the queue.
+                biased;
                 ev = events.recv() => match ev {
                     Some(ev) => self.on_line_event(ev, crate::unix_ms()),
                     None => break,
@@ -390,7 +404,19 @@ impl StateTask {
     /// benchmark, like [`Self::on_line_event`]).
     pub fn on_tick(&mut self, now: u64) {
         self.ingest.tick(now, &mut self.outputs);
-        self.engine.tick(now);
+        let gap = self.last_tick_ms.map_or(0, |t| now.saturating_sub(t));
+        self.last_tick_ms = Some(now);
+        if gap > STALL_MS {
+            self.metrics.stalls.inc();
+            self.judge_silence_from_ms = now + STALL_GRACE_MS;
+            tracing::warn!(
+                gap_ms = gap,
+                "the daemon itself was not running for {gap} ms; silence checks resume in {STALL_GRACE_MS} ms"
+            );
+        }
+        if now >= self.judge_silence_from_ms {
+            self.engine.tick(now);
+        }
         self.process_changes(now);
         self.retry_failovers(now);
         self.flush_outputs();
@@ -632,5 +658,103 @@ impl std::fmt::Debug for StateTask {
         f.debug_struct("StateTask")
             .field("seats", &self.seats.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, RwLock};
+    use std::time::Duration;
+
+    use tokio::sync::{broadcast, mpsc};
+
+    use super::*;
+    use crate::daemon::{initial_model, LineSettings};
+    use crate::model::SeatPlace;
+    use crate::source::Endpoint;
+    use crate::storage::StorageSettings;
+
+    /// A daemon that was itself not running for 5 s does not call its seats silent for it: the
+    /// silence checks wait until the lines have had a second to deliver what queued up, and the
+    /// stall is counted. (Here nothing ever speaks, so once they resume the seats are silent.)
+    #[test]
+    fn a_stalled_daemon_holds_its_silence_checks_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let seats: Vec<SeatSettings> = (1..=3)
+            .map(|id| SeatSettings {
+                place: SeatPlace {
+                    id,
+                    label: format!("S{id}"),
+                    sector: "A".into(),
+                    row: 1,
+                    position: id,
+                    line: Some("a".into()),
+                },
+                key: None,
+                warn_c: 70.0,
+                critical_c: 85.0,
+                horizon_s: 300,
+                period_ms: 500,
+            })
+            .collect();
+        let settings = Settings {
+            lines: vec![LineSettings {
+                name: "a".into(),
+                endpoint: Endpoint::parse("/dev/null", 115_200).unwrap(),
+            }],
+            http_bind: "127.0.0.1:0".parse().unwrap(),
+            api_token: None,
+            database: dir.path().join("t.sqlite"),
+            raw_retention: Duration::from_secs(3600),
+            rollup_retention: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(1),
+            sinks: Vec::new(),
+            seats,
+        };
+        let (storage, restored, writer) = Storage::open(
+            &StorageSettings {
+                path: settings.database.clone(),
+                raw_retention: settings.raw_retention,
+                rollup_retention: settings.rollup_retention,
+                flush_interval: settings.flush_interval,
+                sinks: Vec::new(),
+            },
+            Arc::new(tokio::sync::Notify::new()),
+        )
+        .unwrap();
+        let (updates, _keep) = broadcast::channel(1024);
+        let (requests, _rx) = mpsc::channel(1);
+        let live = Live {
+            model: Arc::new(RwLock::new(initial_model(&settings.seats))),
+            updates,
+            requests,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let t0 = crate::unix_ms();
+        let mut task = StateTask::new(
+            &settings,
+            live.clone(),
+            Vec::new(),
+            storage.clone(),
+            &restored,
+            metrics.clone(),
+        );
+        let alerts = |live: &Live| live.model.read().unwrap().alerts.len();
+        // Ticking normally through the start-up grace: nothing.
+        for t in (0..=9_000).step_by(100) {
+            task.on_tick(t0 + t);
+        }
+        assert_eq!(alerts(&live), 0);
+        // 5 s without a tick (the daemon was not scheduled), then ticking again.
+        for t in (14_000..15_000).step_by(100) {
+            task.on_tick(t0 + t);
+            assert_eq!(alerts(&live), 0, "judged silence {} ms after a stall", t - 14_000);
+        }
+        assert_eq!(metrics.stalls.get(), 1);
+        task.on_tick(t0 + 15_000);
+        assert!(alerts(&live) > 0, "silence checks resumed after the grace");
+        drop(task);
+        storage.close();
+        writer.join().unwrap();
     }
 }
