@@ -118,8 +118,23 @@ pub struct FaultPlan {
     pub seed: u64,
 }
 
-/// Forwards `seat_side` ↔ `daemon_side` until either closes, applying `plan` to the uplink.
-pub async fn run<S, D>(seat_side: S, daemon_side: D, plan: FaultPlan) -> std::io::Result<Injected>
+/// Which end of a proxied link closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// The seat (its emulator stopped).
+    Seat,
+    /// The daemon.
+    Daemon,
+}
+
+/// Forwards `seat_side` ↔ `daemon_side` until either closes, applying `plan` to the uplink;
+/// what it does is added to `shared` as it goes.
+pub async fn run<S, D>(
+    seat_side: S,
+    daemon_side: D,
+    plan: FaultPlan,
+    shared: &std::sync::Mutex<Injected>,
+) -> std::io::Result<Closed>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     D: AsyncRead + AsyncWrite + Unpin,
@@ -129,7 +144,7 @@ where
     let mut rng = SmallRng::seed_from_u64(plan.seed);
     let mut cutter = Cutter::default();
     let mut held: Option<Vec<u8>> = None;
-    let mut stats = Injected::default();
+    let mut stats = shared.lock().map(|s| s.clone()).unwrap_or_default();
     // A seat with the wrong key, for masquerade frames.
     let mut impostor = SeatLink::new(plan.seat, &SeatKey([0xEE; 16]), 1);
     let mut impostor_host = HostLink::new(plan.seat, Some(&SeatKey([0xEE; 16])));
@@ -140,7 +155,7 @@ where
             r = seat_rd.read(&mut up) => {
                 let n = r?;
                 if n == 0 {
-                    return Ok(stats);
+                    return Ok(Closed::Seat);
                 }
                 let mut frames = Vec::new();
                 cutter.push(&up[..n], &mut frames);
@@ -199,15 +214,61 @@ where
                         Fault::WrongAddress => out.extend_from_slice(&readdress(&f, plan.other_seat)),
                     }
                 }
+                if let Ok(mut s) = shared.lock() {
+                    *s = stats.clone();
+                }
                 dmn_wr.write_all(&out).await?;
             }
             r = dmn_rd.read(&mut down) => {
                 let n = r?;
                 if n == 0 {
-                    return Ok(stats);
+                    return Ok(Closed::Daemon);
                 }
                 seat_wr.write_all(&down[..n]).await?;
             }
+        }
+    }
+}
+
+/// A serial line as the daemon sees it (`unix:LISTEN` in its config), with one seat behind it
+/// (the QEMU UART socket at `seat`) through the fault injector. Like an RS-485 concentrator, the
+/// line outlives its seat: when the seat's emulator stops, the daemon's connection stays open
+/// (silence, not a dead port) and the seat is reconnected when it boots again; a daemon that
+/// reconnects is accepted again. Runs until `shutdown`.
+pub async fn serve_line(
+    listen: std::path::PathBuf,
+    seat: std::path::PathBuf,
+    plan: FaultPlan,
+    stats: std::sync::Arc<std::sync::Mutex<Injected>>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    let listener = tokio::net::UnixListener::bind(&listen)?;
+    let accept = || async {
+        tokio::select! {
+            r = listener.accept() => r.map(|(s, _)| Some(s)),
+            _ = shutdown.cancelled() => Ok(None),
+        }
+    };
+    let Some(mut daemon) = accept().await? else {
+        return Ok(());
+    };
+    loop {
+        let mut seat_stream = loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            match tokio::net::UnixStream::connect(&seat).await {
+                Ok(s) => break s,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let closed = tokio::select! {
+            r = run(&mut seat_stream, &mut daemon, plan.clone(), &stats) => r.unwrap_or(Closed::Seat),
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        if closed == Closed::Daemon {
+            let Some(d) = accept().await? else { return Ok(()) };
+            daemon = d;
         }
     }
 }

@@ -67,15 +67,28 @@ pub fn firmware_elf() -> anyhow::Result<PathBuf> {
 /// Bytes read from the seat's UART, stamped when they arrived.
 type Chunk = (Instant, Vec<u8>);
 
+/// Where a QEMU seat's UART0 goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Uart<'a> {
+    /// A pty the test reads and writes itself, playing the host with [`HostSide`].
+    Test,
+    /// A pty left for the daemon to open as a serial line, reachable through a symlink at this
+    /// path: the daemon's config names the link, which stays valid when the seat restarts on a
+    /// new `/dev/pts` (as a udev `by-id` link does for a replugged adapter).
+    Daemon(&'a Path),
+    /// A unix socket QEMU listens on, for a proxy between the seat and the daemon.
+    Socket(&'a Path),
+}
+
 /// One seat firmware running in QEMU.
 pub struct QemuSeat {
     child: Child,
     /// The provisioned seat id (`None`: booted without a provisioning block).
     pub seat: Option<SeatId>,
-    /// The pty QEMU connected UART0 to.
-    pub pty: PathBuf,
-    writer: std::fs::File,
-    rx: Receiver<Chunk>,
+    /// The pty QEMU connected UART0 to (none with [`Uart::Socket`]).
+    pub pty: Option<PathBuf>,
+    /// The test's end of the UART, with [`Uart::Test`].
+    test_end: Option<(std::fs::File, Receiver<Chunk>)>,
     qmp: BufReader<UnixStream>,
     stderr: Arc<Mutex<String>>,
     dir: tempfile::TempDir,
@@ -85,8 +98,14 @@ pub struct QemuSeat {
 }
 
 impl QemuSeat {
-    /// Boots the firmware provisioned as `seat` with `key`, or unprovisioned with `None`.
+    /// Boots the firmware provisioned as `seat` with `key`, or unprovisioned with `None`; the
+    /// test plays the host on its UART.
     pub fn boot(prov: Option<(SeatId, &SeatKey)>) -> anyhow::Result<Self> {
+        Self::boot_with(prov, Uart::Test)
+    }
+
+    /// Boots the firmware with its UART where `uart` says.
+    pub fn boot_with(prov: Option<(SeatId, &SeatKey)>, uart: Uart<'_>) -> anyhow::Result<Self> {
         let elf = firmware_elf()?;
         let dir = tempfile::tempdir()?;
         let booted = Instant::now();
@@ -104,7 +123,11 @@ impl QemuSeat {
         ])
         .args(["-semihosting-config", "enable=on,target=native"])
         .args(["-device", "tmp105,id=t0,address=0x48"])
-        .args(["-serial", "pty"])
+        .arg("-serial")
+        .arg(match uart {
+            Uart::Socket(path) => format!("unix:{},server=on,wait=off", path.display()),
+            Uart::Test | Uart::Daemon(_) => "pty".into(),
+        })
         .arg("-qmp")
         .arg(format!("unix:{},server=on,wait=off", qmp_path.display()));
         if let Some((seat, key)) = prov {
@@ -149,25 +172,27 @@ impl QemuSeat {
                 stderr.lock().map(|s| s.clone()).unwrap_or_default()
             )
         })?;
-        // QEMU prints the pty it chose on stdout, where the defmt stream goes too: ask QMP instead.
-        let chardevs = qmp_execute(&mut qmp, r#"{"execute":"query-chardev"}"#)?;
-        let pty = chardevs
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["label"] == "serial0")
-            .and_then(|c| c["filename"].as_str())
-            .and_then(|f| f.strip_prefix("pty:"))
-            .map(PathBuf::from)
-            .with_context(|| format!("no pty for serial0 in {chardevs}"))?;
-        let (writer, rx) = open_pty(&pty)?;
+        let (pty, test_end) = match uart {
+            Uart::Socket(_) => (None, None),
+            Uart::Test => {
+                let pty = pty_of(&mut qmp)?;
+                let end = open_pty(&pty)?;
+                (Some(pty), Some(end))
+            }
+            Uart::Daemon(link) => {
+                let pty = pty_of(&mut qmp)?;
+                let _ = std::fs::remove_file(link);
+                std::os::unix::fs::symlink(&pty, link)
+                    .with_context(|| format!("link {} → {}", link.display(), pty.display()))?;
+                (Some(pty), None)
+            }
+        };
         let child = guard.defuse();
         Ok(Self {
             child,
             seat: prov.map(|(s, _)| s),
             pty,
-            writer,
-            rx,
+            test_end,
             qmp,
             stderr,
             dir,
@@ -196,15 +221,17 @@ impl QemuSeat {
 
     /// Writes host bytes to the seat's UART.
     pub fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.writer.write_all(bytes)?;
-        self.writer.flush()?;
+        let (writer, _) = self.test_end.as_mut().context("the UART is not the test's")?;
+        writer.write_all(bytes)?;
+        writer.flush()?;
         Ok(())
     }
 
     /// The next chunk of UART bytes within `timeout`; `Ok(None)` on timeout, an error once the
     /// emulator is gone (the pty closed).
     pub fn read_chunk(&mut self, timeout: Duration) -> anyhow::Result<Option<Chunk>> {
-        match self.rx.recv_timeout(timeout) {
+        let (_, rx) = self.test_end.as_ref().context("the UART is not the test's")?;
+        match rx.recv_timeout(timeout) {
             Ok(c) => {
                 self.arrivals.push((c.0 - self.booted, c.1.len()));
                 Ok(Some(c))
@@ -254,6 +281,21 @@ impl Drop for KillOnError {
             let _ = c.wait();
         }
     }
+}
+
+/// The pty QEMU chose for UART0 (it prints it on stdout, where the defmt stream goes too: ask
+/// QMP instead).
+fn pty_of(qmp: &mut BufReader<UnixStream>) -> anyhow::Result<PathBuf> {
+    let chardevs = qmp_execute(qmp, r#"{"execute":"query-chardev"}"#)?;
+    chardevs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["label"] == "serial0")
+        .and_then(|c| c["filename"].as_str())
+        .and_then(|f| f.strip_prefix("pty:"))
+        .map(PathBuf::from)
+        .with_context(|| format!("no pty for serial0 in {chardevs}"))
 }
 
 /// Opens the pty slave in raw mode; a thread forwards what it reads until QEMU closes it.

@@ -37,7 +37,7 @@ use crate::sink::Notification;
 
 /// How often the engine's clock runs ([`AlertEngine::tick`]): the daemon ticks on the wall clock
 /// at this rate, `replay` on the data clock; silence deadlines are that precise.
-pub const TICK_MS: u64 = 100;
+pub const TICK_MS: u64 = silent::CHECK_MS;
 /// Resolved alerts kept in memory for the views, at most.
 const RECENT_RESOLVED: usize = 200;
 /// A seat never heard is watched from the daemon's start plus this grace: the time a whole room

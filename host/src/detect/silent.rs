@@ -13,8 +13,11 @@
 
 use super::Signal;
 
-/// Gap, in telemetry periods, after which a seat is pending silent.
+/// Gap, in telemetry periods, within which a silent seat is pending (less one check interval,
+/// so that checked every [`CHECK_MS`] it is raised within 2.5 periods, not just after).
 pub const PENDING_PERIODS: f64 = 2.5;
+/// How often silence is checked: the alert engine's tick.
+pub const CHECK_MS: u64 = 100;
 /// Gap, in telemetry periods, after which the seat_silent alert fires.
 pub const FIRING_PERIODS: f64 = 4.5;
 
@@ -24,7 +27,7 @@ pub fn seat_signal(last_heard_ms: u64, period_ms: u64, now_ms: u64) -> Signal {
     let period = period_ms.max(1) as f64;
     if gap > FIRING_PERIODS * period {
         Signal::Firing
-    } else if gap > PENDING_PERIODS * period {
+    } else if gap > PENDING_PERIODS * period - CHECK_MS as f64 {
         Signal::Pending
     } else {
         Signal::Clear
@@ -62,10 +65,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_seat_is_pending_after_two_and_a_half_periods_and_firing_after_four_and_a_half() {
+    fn a_seat_is_pending_within_two_and_a_half_periods_and_firing_after_four_and_a_half() {
         assert_eq!(seat_signal(0, 500, 1_000), Signal::Clear, "one lost frame");
-        assert_eq!(seat_signal(0, 500, 1_250), Signal::Clear);
-        assert_eq!(seat_signal(0, 500, 1_251), Signal::Pending);
+        assert_eq!(seat_signal(0, 500, 1_150), Signal::Clear);
+        assert_eq!(seat_signal(0, 500, 1_151), Signal::Pending, "checked every 100 ms: by 1 250");
         assert_eq!(seat_signal(0, 500, 2_250), Signal::Pending);
         assert_eq!(seat_signal(0, 500, 2_251), Signal::Firing);
     }
