@@ -68,7 +68,11 @@ mod tests {
     fn a_seat_is_pending_within_two_and_a_half_periods_and_firing_after_four_and_a_half() {
         assert_eq!(seat_signal(0, 500, 1_000), Signal::Clear, "one lost frame");
         assert_eq!(seat_signal(0, 500, 1_150), Signal::Clear);
-        assert_eq!(seat_signal(0, 500, 1_151), Signal::Pending, "checked every 100 ms: by 1 250");
+        assert_eq!(
+            seat_signal(0, 500, 1_151),
+            Signal::Pending,
+            "checked every 100 ms: by 1 250"
+        );
         assert_eq!(seat_signal(0, 500, 2_250), Signal::Pending);
         assert_eq!(seat_signal(0, 500, 2_251), Signal::Firing);
     }
