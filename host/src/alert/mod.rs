@@ -143,6 +143,8 @@ struct SeatWatch {
 struct LineWatch {
     down_since_ms: Option<u64>,
     seats: Vec<SeatId>,
+    /// A `line_down` alert is open (kept here so the per-frame status needs no map lookup).
+    alert_open: bool,
 }
 
 /// See the module docs.
@@ -220,6 +222,9 @@ impl AlertEngine {
                         Kind::SeatSilent | Kind::LineDown => {}
                     }
                 }
+            }
+            if let Subject::Line(l) = &subject {
+                self.lines.entry(l.clone()).or_default().alert_open = true;
             }
             self.by_key.insert((kind, subject.clone()), view.id);
             let notified = view.state == "firing" && !view.silenced;
@@ -315,8 +320,7 @@ impl AlertEngine {
                     w.rules.line.clone().or_else(|| w.heard_on.clone()),
                 )
             };
-            let inhibited =
-                line.is_some_and(|l| self.by_key.contains_key(&(Kind::LineDown, Subject::Line(l))));
+            let inhibited = line.is_some_and(|l| self.lines.get(&l).is_some_and(|l| l.alert_open));
             let signal = if inhibited { Signal::Clear } else { signal };
             self.set(Kind::SeatSilent, Subject::Seat(seat), signal, now_ms);
         }
@@ -338,10 +342,13 @@ impl AlertEngine {
             .filter_map(|s| self.seats.get(s))
             .map(|w| silent::seat_signal(w.last_heard_ms, w.rules.period_ms, now_ms));
         let signal = silent::line_signal(l.down_since_ms, seats, period, now_ms);
-        let was_open = self
-            .by_key
-            .contains_key(&(Kind::LineDown, Subject::Line(line.to_owned())));
-        self.set(Kind::LineDown, Subject::Line(line.to_owned()), signal, now_ms);
+        let key = (Kind::LineDown, Subject::Line(line.to_owned()));
+        let was_open = self.by_key.contains_key(&key);
+        self.set(key.0, key.1.clone(), signal, now_ms);
+        let open = self.by_key.contains_key(&key);
+        if let Some(l) = self.lines.get_mut(line) {
+            l.alert_open = open;
+        }
         if !was_open && signal != Signal::Clear {
             // The line alert now stands for its seats.
             let seats = self.lines.get(line).map(|l| l.seats.clone()).unwrap_or_default();
@@ -426,13 +433,17 @@ impl AlertEngine {
 
     /// The status the open alerts give a seat (`None`: no alert about it).
     pub fn status(&self, seat: SeatId) -> Option<SeatStatus> {
-        let line = self
+        let line_down = self
             .seats
             .get(&seat)
-            .and_then(|w| w.rules.line.clone().or_else(|| w.heard_on.clone()));
-        let line_down = line
-            .and_then(|l| self.by_key.get(&(Kind::LineDown, Subject::Line(l))))
+            .and_then(|w| w.rules.line.as_deref().or(w.heard_on.as_deref()))
+            .and_then(|l| self.lines.get(l))
+            .filter(|l| l.alert_open)
             .map(|_| SeatStatus::Silent);
+        if self.by_key.is_empty() {
+            // The common case, on every frame: nothing open anywhere.
+            return line_down;
+        }
         Kind::ALL
             .into_iter()
             .filter_map(|k| {
@@ -456,6 +467,9 @@ impl AlertEngine {
     }
 
     fn set(&mut self, kind: Kind, subject: Subject, signal: Signal, now_ms: u64) {
+        if signal == Signal::Clear && self.by_key.is_empty() {
+            return; // every frame clears its seat's silence: usually nothing to look up
+        }
         let key = (kind, subject);
         match (self.by_key.get(&key).copied(), signal) {
             (None, Signal::Clear) => {}

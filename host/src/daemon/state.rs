@@ -23,7 +23,7 @@ use crate::ingest::{Ingest, Output, Rejection};
 use crate::metrics::Metrics;
 use crate::model::{AlertView, EventView, Live, Request, SeatStatus, Update};
 use crate::source::{LineEvent, LineHandle, LineId};
-use crate::storage::{Op, Restored, Storage, StoredSilence};
+use crate::storage::{Op, Restored, SampleRow, Storage, StoredSilence};
 
 /// How often timers run: pings, silence checks, throttled publication.
 const TICK: Duration = Duration::from_millis(crate::alert::TICK_MS);
@@ -61,6 +61,8 @@ pub struct StateTask {
     lines: Vec<LineHandle>,
     seats: HashMap<SeatId, SeatRuntime>,
     outputs: Vec<Output>,
+    /// Samples of the batch of frames being applied, recorded together.
+    samples: Vec<SampleRow>,
     storage: Storage,
     engine: AlertEngine,
     metrics: Arc<Metrics>,
@@ -129,6 +131,7 @@ impl StateTask {
             lines,
             seats,
             outputs: Vec::new(),
+            samples: Vec::new(),
             storage,
             engine,
             metrics,
@@ -195,6 +198,9 @@ impl StateTask {
                     }
                 }
                 self.outputs = sends;
+                if !self.samples.is_empty() {
+                    store(&self.storage, Op::Samples(std::mem::take(&mut self.samples)));
+                }
             }
         }
         self.process_changes(now);
@@ -340,15 +346,12 @@ impl StateTask {
                     .detector_seconds
                     .observe(started.elapsed().as_secs_f64());
                 if let Some(hottest) = telemetry.temps.iter().max() {
-                    store(
-                        &self.storage,
-                        Op::Sample {
-                            seat: seat_id,
-                            t_ms: now,
-                            temp_centi: *hottest,
-                            flags: telemetry.flags.bits(),
-                        },
-                    );
+                    self.samples.push(SampleRow {
+                        seat: seat_id,
+                        t_ms: now,
+                        temp_centi: *hottest,
+                        flags: telemetry.flags.bits(),
+                    });
                 }
             }
             Output::Event { event, .. } => {

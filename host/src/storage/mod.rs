@@ -119,6 +119,9 @@ pub enum Op {
         /// Status flags bits.
         flags: u8,
     },
+    /// Samples of one batch of frames, sent as one message: a channel operation (and a wake-up
+    /// of the writer) per sample cost more than the rest of the ingest path.
+    Samples(Vec<SampleRow>),
     /// An event for the seat's panel and the audit trail.
     Event(EventView),
     /// An alert changed; `notify` owes a notification to every sink.
@@ -135,6 +138,19 @@ pub enum Op {
     /// Commit everything buffered and stop the writer (graceful shutdown; later records fail
     /// with [`StorageError::WriterGone`]).
     Close,
+}
+
+/// One telemetry sample as stored (the hottest channel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleRow {
+    /// Seat.
+    pub seat: SeatId,
+    /// Unix ms it arrived.
+    pub t_ms: u64,
+    /// Temperature, centi-°C.
+    pub temp_centi: i16,
+    /// Status flags bits.
+    pub flags: u8,
 }
 
 /// Storage counters, for metrics and tests.
@@ -189,10 +205,14 @@ impl Storage {
     /// everything else waits for room, because alerts and events must not be lost.
     pub fn record(&self, op: Op) -> Result<(), StorageError> {
         match op {
-            Op::Sample { .. } => match self.tx.try_send(op) {
+            Op::Sample { .. } | Op::Samples(_) => match self.tx.try_send(op) {
                 Ok(()) => Ok(()),
-                Err(TrySendError::Full(_)) => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                Err(TrySendError::Full(op)) => {
+                    let n = match &op {
+                        Op::Samples(rows) => rows.len() as u64,
+                        _ => 1,
+                    };
+                    self.counters.dropped.fetch_add(n, Ordering::Relaxed);
                     Ok(())
                 }
                 Err(TrySendError::Disconnected(_)) => Err(StorageError::WriterGone),

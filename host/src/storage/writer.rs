@@ -43,6 +43,8 @@ fn run(
     wake: Arc<tokio::sync::Notify>,
 ) {
     let mut batch: Vec<Op> = Vec::with_capacity(4096);
+    // Samples buffered (an `Op::Samples` carries many).
+    let mut rows = 0usize;
     let mut deadline = Instant::now() + settings.flush_interval;
     let mut next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
     loop {
@@ -50,9 +52,13 @@ fn run(
         let (urgent, closed) = match rx.recv_timeout(timeout) {
             Ok(Op::Close) => (true, true),
             Ok(op) => {
-                let urgent = !matches!(op, Op::Sample { .. } | Op::SeatSeen { .. });
+                let urgent = !matches!(op, Op::Sample { .. } | Op::Samples(_) | Op::SeatSeen { .. });
+                rows += match &op {
+                    Op::Samples(r) => r.len(),
+                    _ => 1,
+                };
                 batch.push(op);
-                (urgent || batch.len() >= MAX_BATCH, false)
+                (urgent || rows >= MAX_BATCH, false)
             }
             Err(RecvTimeoutError::Timeout) => (true, false),
             Err(RecvTimeoutError::Disconnected) => (true, true),
@@ -63,6 +69,7 @@ fn run(
         if !batch.is_empty() {
             commit(&mut conn, &mut batch, &settings, &counters, &wake);
         }
+        rows = 0;
         deadline = Instant::now() + settings.flush_interval;
         if Instant::now() >= next_housekeeping {
             if let Err(e) = housekeeping(&mut conn, &settings, crate::unix_ms()) {
@@ -107,6 +114,14 @@ fn commit(
                     i64::from(temp_centi),
                     i64::from(flags),
                 ]),
+                Op::Samples(many) => rows.extend(many.into_iter().map(|r| {
+                    [
+                        i64::from(r.seat),
+                        r.t_ms as i64,
+                        i64::from(r.temp_centi),
+                        i64::from(r.flags),
+                    ]
+                })),
                 op => outbox_rows += apply(&tx, op, settings)?,
             }
         }
@@ -218,7 +233,7 @@ fn apply(tx: &Transaction<'_>, op: Op, settings: &StorageSettings) -> Result<usi
             )?
             .execute(params![s.id, serde_json::to_string(&s.view)?, s.until_ms as i64])?;
         }
-        Op::Sample { .. } | Op::Flush(_) | Op::Close => {}
+        Op::Sample { .. } | Op::Samples(_) | Op::Flush(_) | Op::Close => {}
     }
     Ok(0)
 }
