@@ -11,12 +11,19 @@ bash scripts/setup.sh >/dev/null
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# Runs a command, keeps the markdown lines of what it prints (tables, "target:" verdicts).
+# Runs a command, keeps the markdown lines of what it prints (tables, "target:" verdicts), or
+# all of it as a text block when it prints no markdown. A failing command fails the report.
 section() {
-  local title=$1 cmd=$2
+  local title=$1 cmd=$2 text md
   printf '\n## %s\n\n`%s`\n\n' "$title" "$cmd" >>"$out"
   echo "== $title: $cmd" >&2
-  bash -c "$cmd" 2>/dev/null | grep -E '^(\||target|note|[A-Za-z].*: )' >>"$out"
+  text=$(bash -c "$cmd" 2>/dev/null)
+  md=$(grep -E '^(\||target|note|[A-Za-z].*: )' <<<"$text" || true)
+  if [ -n "$md" ]; then
+    printf '%s\n' "$md" >>"$out"
+  else
+    printf '```text\n%s\n```\n' "$text" >>"$out"
+  fi
 }
 
 {
