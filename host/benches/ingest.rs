@@ -11,7 +11,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use hemiwatch::daemon::{initial_model, LineSettings, SeatSettings, Settings, StateTask};
+use hemiwatch::config::{LineSettings, SeatSettings, Settings};
+use hemiwatch::daemon::{initial_model, StateTask};
 use hemiwatch::model::{Live, SeatPlace};
 use hemiwatch::sim::{demo_key, Scenario, SimSeat};
 use hemiwatch::source::{Endpoint, LineEvent, LineHandle};

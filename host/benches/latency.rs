@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
-use hemiwatch::daemon::{LineSettings, SeatSettings, Settings};
+use hemiwatch::config::{LineSettings, SeatSettings, Settings};
 use hemiwatch::model::SeatPlace;
 use hemiwatch::sim::{demo_key, Scenario, SimSeat};
 use hemiwatch::sink::{Notification, Sink, WebhookSink};

@@ -294,7 +294,7 @@ fn config_failed(errors: &crate::config::ConfigErrors) -> ExitCode {
 /// error of the file at once), or of the embedded default without one.
 fn settings_of(
     config: Option<&std::path::Path>,
-) -> Result<crate::daemon::Settings, crate::config::ConfigErrors> {
+) -> Result<crate::config::Settings, crate::config::ConfigErrors> {
     match config {
         Some(path) => crate::config::load_resolved(path).map(|(_, settings)| settings),
         None => crate::config::Config::embedded_default().resolve(),

@@ -11,7 +11,8 @@ use hemiwatch_protocol::SeatId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::{self, DaemonError, Running, Settings};
+use crate::config::Settings;
+use crate::daemon::{self, DaemonError, Running};
 use crate::sim::{self, run_pty_line, Scenario, SimSeat};
 use crate::source::Endpoint;
 

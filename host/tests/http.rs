@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hemiwatch::daemon::{run, LineSettings, SeatSettings, Settings};
+use hemiwatch::config::{LineSettings, SeatSettings, Settings};
+use hemiwatch::daemon::run;
 use hemiwatch::model::{Live, SeatPlace, SeatStatus, Update};
 use hemiwatch::sim::{demo_key, run_pty_line, Scenario, SimSeat};
 use hemiwatch::source::Endpoint;

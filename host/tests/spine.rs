@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use hemiwatch::daemon::{run, LineSettings, SeatSettings, Settings};
+use hemiwatch::config::{LineSettings, SeatSettings, Settings};
+use hemiwatch::daemon::run;
 use hemiwatch::model::{SeatPlace, SeatStatus};
 use hemiwatch::sim::{run_pty_line, Scenario, SimSeat};
 use hemiwatch::source::Endpoint;

@@ -25,6 +25,7 @@ mod error;
 mod parse;
 mod resolve;
 mod schema;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,8 +37,8 @@ pub use resolve::{
     SENSOR_MIN_C,
 };
 pub use schema::{Board, LogFormat};
+pub use settings::{LineSettings, SeatSettings, Settings};
 
-use crate::daemon::Settings;
 use error::Source;
 use schema::{File, KeysPolicy};
 

@@ -14,7 +14,7 @@ use serde_spanned::Spanned;
 
 use super::error::{ConfigError, Source};
 use super::schema::{Board, File, HemicycleSection, KeysPolicy, SeatEntry, SinkKind, Thresholds};
-use crate::daemon::{LineSettings, SeatSettings, Settings};
+use super::settings::{LineSettings, SeatSettings, Settings};
 use crate::model::SeatPlace;
 use crate::sink::{AlertmanagerSink, ExecSink, Sink, WebhookSink};
 use crate::source::Endpoint;

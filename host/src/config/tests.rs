@@ -7,7 +7,7 @@ use std::time::Duration;
 use hemiwatch_protocol::SeatKey;
 
 use super::*;
-use crate::daemon::SeatSettings;
+use crate::config::SeatSettings;
 
 const KEY_A: &str = "00112233445566778899aabbccddeeff";
 

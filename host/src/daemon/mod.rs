@@ -5,86 +5,22 @@
 mod state;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use hemiwatch_protocol::SeatKey;
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Hemicycle, Live, SeatPlace, SeatState};
+use crate::model::{Hemicycle, Live, SeatState};
 use crate::sink::outbox::{run_outbox, OutboxCounters};
-use crate::source::{run_line, Endpoint, LineCounters, LineHandle};
+use crate::source::{run_line, LineCounters, LineHandle};
 use crate::storage::{Op, Restored, Storage, StorageSettings};
 
+use crate::config::{SeatSettings, Settings};
+// `state`'s tests build settings by this path.
+#[cfg(test)]
+use crate::config::LineSettings;
 pub use state::StateTask;
-
-/// One line as the daemon runs it.
-#[derive(Clone, Debug)]
-pub struct LineSettings {
-    /// Name from the config.
-    pub name: String,
-    /// Where to read.
-    pub endpoint: Endpoint,
-}
-
-/// One seat as the daemon runs it: placement, key, thresholds.
-#[derive(Clone, Debug)]
-pub struct SeatSettings {
-    /// Placement and label.
-    pub place: SeatPlace,
-    /// Its key; `None` only for unauthenticated development seats.
-    pub key: Option<SeatKey>,
-    /// Warn threshold, °C.
-    pub warn_c: f64,
-    /// Critical threshold, °C.
-    pub critical_c: f64,
-    /// Predicted-overheat horizon, seconds.
-    pub horizon_s: u64,
-    /// Expected telemetry period, ms (until the seat's Hello says otherwise).
-    pub period_ms: u64,
-}
-
-impl SeatSettings {
-    /// What the detectors need to know about this seat.
-    pub fn rules(&self) -> crate::detect::SeatRules {
-        crate::detect::SeatRules {
-            seat: self.place.id,
-            label: self.place.label.clone(),
-            sector: self.place.sector.clone(),
-            line: self.place.line.clone(),
-            warn_c: self.warn_c,
-            critical_c: self.critical_c,
-            horizon_ms: self.horizon_s.saturating_mul(1000),
-            period_ms: self.period_ms,
-        }
-    }
-}
-
-/// Everything `run` needs, resolved from the config (files read, defaults applied).
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Serial lines.
-    pub lines: Vec<LineSettings>,
-    /// Configured seats.
-    pub seats: Vec<SeatSettings>,
-    /// Where the HTTP server listens.
-    pub http_bind: SocketAddr,
-    /// Bearer token for API writes.
-    pub api_token: Option<String>,
-    /// SQLite file.
-    pub database: PathBuf,
-    /// Raw samples are kept this long, then only 1-minute rollups (default 24 h).
-    pub raw_retention: Duration,
-    /// 1-minute rollups are kept this long (default 90 days).
-    pub rollup_retention: Duration,
-    /// Buffered samples are committed at least this often: the documented loss window of a
-    /// `kill -9` (default 1 s).
-    pub flush_interval: Duration,
-    /// Where alert notifications are delivered (through the outbox).
-    pub sinks: Vec<crate::sink::Sink>,
-}
 
 /// Errors that stop the daemon from starting or running.
 #[derive(Debug, thiserror::Error)]
