@@ -21,26 +21,39 @@
 //!
 //! [`Config::embedded_default`] describes the 577-seat hemicycle used by `hemiwatch demo`.
 
+mod daemon;
+pub mod defaults;
 mod error;
+mod hemicycle;
+mod keys;
+mod limits;
+mod lines;
 mod parse;
+mod placement;
 mod resolve;
 mod schema;
+mod seats;
 mod settings;
+mod storage;
+mod thresholds;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use error::{ConfigError, ConfigErrors, Position};
-pub use resolve::{
-    key_file_name, DEFAULT_BAUD, DEFAULT_CRITICAL_C, DEFAULT_HORIZON, DEFAULT_HTTP_BIND, DEFAULT_PERIOD_MS,
-    DEFAULT_SINK_TIMEOUT, DEFAULT_WARN_C, MAX_PERIOD_MS, MAX_SEAT_ID, MIN_PERIOD_MS, SENSOR_MAX_C,
-    SENSOR_MIN_C,
+pub use defaults::{
+    DEFAULT_BAUD, DEFAULT_CRITICAL_C, DEFAULT_HORIZON, DEFAULT_HTTP_BIND, DEFAULT_PERIOD_MS,
+    DEFAULT_SINK_TIMEOUT, DEFAULT_WARN_C,
 };
+pub use error::{ConfigError, ConfigErrors, Position};
+pub use keys::key_file_name;
+pub use limits::{MAX_PERIOD_MS, MAX_SEAT_ID, MIN_PERIOD_MS, SENSOR_MAX_C, SENSOR_MIN_C};
+pub(crate) use schema::HumanDuration;
 pub use schema::{Board, LogFormat};
 pub use settings::{LineSettings, SeatSettings, Settings};
 
 use error::Source;
-use schema::{File, KeysPolicy};
+use keys::KeysPolicy;
+use schema::File;
 
 /// The embedded default: a 577-seat hemicycle (sectors A–H, 12 rows, one line per sector, demo
 /// keys), so that `hemiwatch demo` needs no file.
@@ -250,7 +263,7 @@ impl Config {
     /// Where the daemon keeps its data: `[daemon] data_dir`, else the config's folder, unless
     /// overridden by [`Config::set_data_dir`]. The database defaults to `hemiwatch.sqlite` in it.
     pub fn data_dir(&self) -> PathBuf {
-        resolve::data_dir(&self.file, &self.base_dir, self.data_dir_override.as_deref())
+        storage::data_dir(&self.file, &self.base_dir, self.data_dir_override.as_deref())
     }
 
     /// Overrides the data folder (the demo uses a fresh temporary one); an explicit

@@ -13,7 +13,10 @@ use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::error::{ConfigError, Source};
-use super::schema::{Board, File, HemicycleSection, SeatEntry, SinkEntry};
+use super::hemicycle::HemicycleSection;
+use super::schema::{Board, File};
+use super::seats::SeatEntry;
+use crate::sink::SinkEntry;
 
 /// Top-level sections, for the "unknown section" message.
 const SECTIONS: &str = "daemon, storage, thresholds, board, line, seat, hemicycle, sink";

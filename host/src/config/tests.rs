@@ -48,7 +48,7 @@ fn embedded_default_is_valid() {
     assert!(s.sinks.is_empty());
     let ids: Vec<u16> = s.seats.iter().map(|s| s.place.id).collect();
     assert_eq!(ids, (1..=577).collect::<Vec<u16>>());
-    assert_eq!(s.http_bind.to_string(), DEFAULT_HTTP_BIND);
+    assert_eq!(s.http_bind, DEFAULT_HTTP_BIND);
 }
 
 #[test]

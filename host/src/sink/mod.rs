@@ -1,8 +1,13 @@
 //! Sinks: where alerts go once raised — the actions that make an alert useful. Each sink is
 //! async and delivers one [`Notification`] per call; retries, backoff and at-least-once delivery
 //! across restarts belong to the outbox worker ([`outbox`]), which persists what is owed in SQLite.
+//!
+//! A sink kind is a folder (`webhook/`, `exec/`, `alertmanager/`) holding the sink and its
+//! `config.rs`, which checks its `[[sink]]` entry and builds it; `config` reads the entry and
+//! dispatches to the kind.
 
 mod alertmanager;
+mod config;
 mod exec;
 pub mod outbox;
 mod webhook;
@@ -12,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use alertmanager::AlertmanagerSink;
+pub(crate) use config::SinkEntry;
 pub use exec::ExecSink;
 pub use webhook::WebhookSink;
 

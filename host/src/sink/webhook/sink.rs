@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{http_client, DeliveryError, Notification};
+use crate::sink::{http_client, DeliveryError, Notification};
 
 /// POSTs each notification as JSON to a URL.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{DeliveryError, Notification};
+use crate::sink::{DeliveryError, Notification};
 
 /// Runs `command` (no shell) once per notification.
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{http_client, DeliveryError, Notification};
+use crate::sink::{http_client, DeliveryError, Notification};
 
 /// Pushes to one Alertmanager.
 #[derive(Clone, Debug)]

@@ -1,0 +1,260 @@
+//! Seat keys: inline (`key`), a file per seat (`key_file`), a folder of `seat-NNNN.key` files
+//! (`[hemicycle] key_dir`) or, for demonstrations only, the public demo keys
+//! (`[hemicycle] keys = "demo"`). Key files are read here; a missing one is reported with the
+//! path looked for, and the missing files of a `key_dir` are reported together.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use hemiwatch_protocol::{SeatId, SeatKey};
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::hemicycle::HemicycleSection;
+use super::resolve::Resolver;
+use super::schema::File;
+
+/// `keys = "demo"` in `[hemicycle]`: the only value, spelled out so that using public demo keys
+/// is a visible decision in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub(crate) enum KeysPolicy {
+    /// Keys derived by `sim::demo_key` from the public demo secret.
+    #[serde(rename = "demo")]
+    Demo,
+}
+
+/// Where a seat's key comes from, before files are read.
+#[derive(Clone, Debug)]
+pub(super) enum KeySource {
+    /// `key = "..."`.
+    Inline(SeatKey),
+    /// `key_file`, as written and the span to point at.
+    File(Spanned<PathBuf>),
+    /// `keys = "demo"`.
+    Demo,
+    /// A file in `key_dir`, reported together with the other missing ones.
+    Dir(PathBuf),
+}
+
+/// What the keys of all seats add up to, reported once after the last seat.
+#[derive(Debug, Default)]
+pub(super) struct KeyTally {
+    /// Seats whose file is missing from `key_dir`, with the path looked for.
+    missing_in_dir: Vec<(SeatId, PathBuf)>,
+    /// Seats on demo keys.
+    demo: usize,
+}
+
+impl Resolver<'_> {
+    /// How `[hemicycle]` (and seats added without a key) get their keys.
+    pub(super) fn key_policy(
+        &mut self,
+        h: &HemicycleSection,
+        file: &File,
+        span: Range<usize>,
+    ) -> Option<Box<dyn Fn(SeatId) -> KeySource>> {
+        match (&h.keys, &h.key_dir) {
+            (Some(_), Some(dir)) => {
+                self.err(
+                    dir.span(),
+                    "[hemicycle] has both keys = \"demo\" and key_dir; keep one",
+                );
+                None
+            }
+            (Some(k), None) => match k.get_ref() {
+                KeysPolicy::Demo => Some(Box::new(|_| KeySource::Demo)),
+            },
+            (None, Some(dir)) => {
+                let full = self.base.join(dir.get_ref());
+                if self.read_files && !full.is_dir() {
+                    self.err(
+                        dir.span(),
+                        format!(
+                            "key_dir {} does not exist or is not a folder (looked for {})",
+                            dir.get_ref().display(),
+                            full.display()
+                        ),
+                    );
+                    return None;
+                }
+                Some(Box::new(move |id| KeySource::Dir(full.join(key_file_name(id)))))
+            }
+            (None, None) => {
+                let bad = &file.hemicycle_bad_keys;
+                if bad.iter().any(|k| k == "keys" || k == "key_dir") {
+                    return None; // its bad value was reported
+                }
+                self.err(
+                    span,
+                    "[hemicycle] needs keys: key_dir = \"keys/\" (one file seat-0042.key per seat) or, for demos only, keys = \"demo\"",
+                );
+                None
+            }
+        }
+    }
+
+    /// The key of seat `id` from its source: a file read (when files are read), a demo key
+    /// derived; problems reported, or counted in `tally` to be reported together.
+    pub(super) fn seat_key(
+        &mut self,
+        id: SeatId,
+        source: Option<&KeySource>,
+        file: &File,
+        tally: &mut KeyTally,
+    ) -> Option<SeatKey> {
+        match source {
+            Some(KeySource::Inline(k)) => Some(k.clone()),
+            Some(KeySource::Demo) => {
+                tally.demo += 1;
+                Some(crate::sim::demo_key(id))
+            }
+            Some(KeySource::File(f)) => self.key_file(id, f),
+            Some(KeySource::Dir(path)) => {
+                if self.read_files {
+                    match read_key(path) {
+                        Ok(k) => Some(k),
+                        Err(KeyFileError::Missing) => {
+                            tally.missing_in_dir.push((id, path.clone()));
+                            None
+                        }
+                        Err(e) => {
+                            let span = dir_span(file);
+                            self.err(span, format!("key file {} for seat {}: {e}", path.display(), id));
+                            None
+                        }
+                    }
+                } else {
+                    None
+                }
+            }
+            None => None,
+        }
+    }
+
+    /// After the last seat: the `key_dir` files missing, in one error, and the demo-keys warning.
+    pub(super) fn report_keys(&mut self, file: &File, tally: KeyTally) {
+        let KeyTally { missing_in_dir, demo } = tally;
+        if !missing_in_dir.is_empty() {
+            let shown: Vec<String> = missing_in_dir
+                .iter()
+                .take(10)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            let more = missing_in_dir.len().saturating_sub(10);
+            let example = missing_in_dir[0].1.display().to_string();
+            self.err(
+                dir_span(file),
+                format!(
+                    "key_dir has no key file for {} seat(s): {}{} (expected e.g. {example})",
+                    missing_in_dir.len(),
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+        if demo > 0 && self.read_files && self.warn_demo_keys {
+            tracing::warn!(
+                seats = demo,
+                "keys = \"demo\": these seat keys are derived from a PUBLIC secret; anyone can forge their frames. For demonstrations only, never in a real hemicycle"
+            );
+        }
+    }
+
+    /// The key in `key_file`, relative to the config's folder.
+    fn key_file(&mut self, id: SeatId, f: &Spanned<PathBuf>) -> Option<SeatKey> {
+        if !self.read_files {
+            return None;
+        }
+        let written = f.get_ref();
+        let full = self.base.join(written);
+        match read_key(&full) {
+            Ok(k) => Some(k),
+            Err(KeyFileError::Missing) => {
+                self.err(
+                    f.span(),
+                    format!(
+                        "key_file {} for seat {id} does not exist (looked for {})",
+                        written.display(),
+                        full.display()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(
+                    f.span(),
+                    format!("key_file {} for seat {id}: {e}", written.display()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The span to blame for key_dir problems.
+fn dir_span(file: &File) -> Range<usize> {
+    file.hemicycle
+        .as_ref()
+        .map(|h| {
+            h.get_ref()
+                .key_dir
+                .as_ref()
+                .map(|d| d.span())
+                .unwrap_or_else(|| h.span())
+        })
+        .unwrap_or(0..0)
+}
+
+/// The file name of a seat's key in a `key_dir`: `seat-0042.key`, four digits so that a folder
+/// listing sorts by seat.
+pub fn key_file_name(id: SeatId) -> String {
+    format!("seat-{id:04}.key")
+}
+
+/// Why a key file is unusable.
+#[derive(Debug, thiserror::Error)]
+enum KeyFileError {
+    #[error("does not exist")]
+    Missing,
+    #[error("cannot be read: {0}")]
+    Io(std::io::Error),
+    #[error("holds {0} bytes; expected 32 hex digits or 16 raw bytes")]
+    Format(usize),
+}
+
+/// Reads a key file: 32 hex digits (whitespace around them ignored) or exactly 16 raw bytes.
+fn read_key(path: &Path) -> Result<SeatKey, KeyFileError> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => KeyFileError::Missing,
+        _ => KeyFileError::Io(e),
+    })?;
+    if let Some(k) = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| super::schema::parse_hex_key(t).ok())
+    {
+        warn_if_readable_by_others(path);
+        return Ok(k);
+    }
+    if let Ok(raw) = <[u8; 16]>::try_from(bytes.as_slice()) {
+        warn_if_readable_by_others(path);
+        return Ok(SeatKey(raw));
+    }
+    Err(KeyFileError::Format(bytes.len()))
+}
+
+/// A seat key readable by other users can be used to forge that seat's frames: say so.
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                "key file is readable by other users; chmod 600 it"
+            );
+        }
+    }
+}

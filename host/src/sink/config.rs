@@ -1,0 +1,178 @@
+//! `[[sink]]` as the config file writes it, and the dispatch to each kind's own `config.rs`,
+//! which checks the entry and builds its runnable sink. The config resolver only places the
+//! problems found here in the file (`file:line:column`).
+//!
+//! One table type for every kind (rather than a tagged enum, which would lose the value
+//! positions); which keys a kind needs is checked by the kind.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::alertmanager::AlertmanagerConfig;
+use super::exec::ExecConfig;
+use super::webhook::WebhookConfig;
+use super::Sink;
+use crate::config::defaults::DEFAULT_SINK_TIMEOUT;
+use crate::config::HumanDuration;
+
+/// `kind` of a `[[sink]]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SinkKind {
+    /// JSON POST.
+    Webhook,
+    /// A local program.
+    Exec,
+    /// Alertmanager v2 API.
+    Alertmanager,
+}
+
+impl SinkKind {
+    /// The kind with its article, for sentences: "a webhook sink", "an exec sink".
+    pub(crate) fn with_article(self) -> &'static str {
+        match self {
+            Self::Webhook => "a webhook",
+            Self::Exec => "an exec",
+            Self::Alertmanager => "an alertmanager",
+        }
+    }
+}
+
+/// `[[sink]]`: one struct for every kind; see the module docs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SinkEntry {
+    /// Which sink.
+    pub kind: Spanned<SinkKind>,
+    /// Webhook / Alertmanager URL.
+    pub url: Option<Spanned<String>>,
+    /// Exec program.
+    pub command: Option<Spanned<String>>,
+    /// Exec arguments (refused while `ExecSink` cannot pass them).
+    pub args: Option<Spanned<Vec<String>>>,
+    /// Per-attempt timeout (default [`DEFAULT_SINK_TIMEOUT`]).
+    pub timeout: Option<Spanned<HumanDuration>>,
+    /// Keys whose values were invalid (already reported).
+    #[serde(skip)]
+    pub bad_keys: Vec<String>,
+}
+
+/// A problem with a `[[sink]]` entry: the byte span to point at and the sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// Where in the config text.
+    pub span: Range<usize>,
+    /// What is wrong, for a technician.
+    pub message: String,
+}
+
+impl SinkEntry {
+    /// Checks this entry with its kind's rules and builds the sink; `None` (with the reasons
+    /// in `problems`, unless they were already reported) when it cannot be built.
+    pub(crate) fn build(&self, problems: &mut Vec<Problem>) -> Option<Sink> {
+        let mut check = Check {
+            entry: self,
+            problems,
+        };
+        match *self.kind.get_ref() {
+            SinkKind::Webhook => WebhookConfig::check(&mut check).map(|c| Sink::Webhook(c.build())),
+            SinkKind::Exec => ExecConfig::check(&mut check).map(|c| Sink::Exec(c.build())),
+            SinkKind::Alertmanager => {
+                AlertmanagerConfig::check(&mut check).map(|c| Sink::Alertmanager(c.build()))
+            }
+        }
+    }
+}
+
+/// One entry being checked by its kind: the checks every kind shares, and where problems go.
+pub(crate) struct Check<'a> {
+    /// The entry.
+    pub entry: &'a SinkEntry,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Check<'_> {
+    /// Records a problem at `span`.
+    pub(crate) fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            span,
+            message: message.into(),
+        });
+    }
+
+    /// "a webhook", "an exec"…: this entry's kind in a sentence.
+    pub(crate) fn name(&self) -> &'static str {
+        self.entry.kind.get_ref().with_article()
+    }
+
+    /// The per-attempt timeout (default [`DEFAULT_SINK_TIMEOUT`]), checked to be 1 ms to 5 min.
+    pub(crate) fn timeout(&mut self) -> Duration {
+        let timeout = self
+            .entry
+            .timeout
+            .as_ref()
+            .map(|t| t.get_ref().0)
+            .unwrap_or(DEFAULT_SINK_TIMEOUT);
+        if let Some(t) = &self.entry.timeout {
+            if timeout.is_zero() || timeout > Duration::from_secs(300) {
+                let name = self.name();
+                self.err(
+                    t.span(),
+                    format!("timeout of {name} sink must be between 1ms and 5m"),
+                );
+            }
+        }
+        timeout
+    }
+
+    /// Reports `key`, written at `span`, as meaningless for this kind.
+    pub(crate) fn not_for(&mut self, key: &str, span: Option<Range<usize>>) {
+        if let Some(span) = span {
+            let name = self.name();
+            self.err(span, format!("`{key}` does not apply to {name} sink"));
+        }
+    }
+
+    /// True if `key`'s value was invalid and already reported: its absence is not news.
+    pub(crate) fn was_bad(&self, key: &str) -> bool {
+        self.entry.bad_keys.iter().any(|k| k == key)
+    }
+
+    /// The `url` of an HTTP sink (webhook, Alertmanager): present, a URL, http or https;
+    /// `command` and `args` refused.
+    pub(crate) fn http_url(&mut self) -> Option<String> {
+        let e = self.entry;
+        self.not_for("command", e.command.as_ref().map(|c| c.span()));
+        self.not_for("args", e.args.as_ref().map(|c| c.span()));
+        let name = self.name();
+        let Some(url) = &e.url else {
+            if !self.was_bad("url") {
+                self.err(e.kind.span(), format!("{name} sink needs url = \"http://...\""));
+            }
+            return None;
+        };
+        match reqwest::Url::parse(url.get_ref()) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(url.get_ref().clone()),
+            Ok(u) => {
+                self.err(
+                    url.span(),
+                    format!(
+                        "url of {name} sink must be http:// or https://, not {}://",
+                        u.scheme()
+                    ),
+                );
+                None
+            }
+            Err(err) => {
+                self.err(
+                    url.span(),
+                    format!("url \"{}\" of {name} sink is not a URL: {err}", url.get_ref()),
+                );
+                None
+            }
+        }
+    }
+}
