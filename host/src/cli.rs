@@ -47,7 +47,7 @@ pub struct SimArgs {
     #[arg(long, value_enum, default_value_t = SimScenario::Mixed)]
     pub scenario: SimScenario,
     /// Telemetry period in milliseconds.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = crate::config::DEFAULT_PERIOD_MS as u64)]
     pub period_ms: u64,
     /// On a pty: bursts of random garbage injected between frames, per second (a babbling
     /// device on the RS-485 segment; each burst ends with a frame delimiter).
@@ -162,7 +162,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ApiArgs {
     /// Base URL of the daemon's HTTP API.
-    #[arg(long, env = "HEMIWATCH_URL", default_value = "http://127.0.0.1:7577")]
+    #[arg(long, env = "HEMIWATCH_URL", default_value_t = crate::config::defaults::default_api_url())]
     pub url: String,
     /// Bearer token for writes.
     #[arg(long, env = "HEMIWATCH_TOKEN", hide_env_values = true)]

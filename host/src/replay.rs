@@ -203,8 +203,8 @@ pub fn replay(rows: &[Row], rules: impl Fn(SeatId) -> SeatRules) -> Vec<Transiti
     out
 }
 
-/// Median interval between each seat's samples (500 ms, the firmware default, for a seat with
-/// a single sample).
+/// Median interval between each seat's samples (the default telemetry period,
+/// [`crate::config::DEFAULT_PERIOD_MS`], for a seat with a single sample).
 fn estimate_periods(sorted: &[Row]) -> BTreeMap<SeatId, u64> {
     let mut last: BTreeMap<SeatId, u64> = BTreeMap::new();
     let mut gaps: BTreeMap<SeatId, Vec<u64>> = BTreeMap::new();
@@ -219,7 +219,12 @@ fn estimate_periods(sorted: &[Row]) -> BTreeMap<SeatId, u64> {
     gaps.into_iter()
         .map(|(seat, mut g)| {
             g.sort_unstable();
-            (seat, g.get(g.len() / 2).copied().unwrap_or(500))
+            (
+                seat,
+                g.get(g.len() / 2)
+                    .copied()
+                    .unwrap_or(crate::config::DEFAULT_PERIOD_MS as u64),
+            )
         })
         .collect()
 }

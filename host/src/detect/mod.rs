@@ -55,18 +55,21 @@ pub struct SeatRules {
 }
 
 impl SeatRules {
-    /// Rules with the documented defaults (warn 70 °C, critical 85 °C, horizon 5 min, 500 ms),
-    /// for tools like `replay` that see seats without a config.
+    /// Rules with the config's defaults ([`crate::config::defaults`]), for tools like `replay`
+    /// that see seats without a config.
     pub fn defaults(seat: SeatId) -> Self {
+        use crate::config::defaults::{
+            DEFAULT_CRITICAL_C, DEFAULT_HORIZON, DEFAULT_PERIOD_MS, DEFAULT_WARN_C,
+        };
         Self {
             seat,
             label: format!("seat {seat}"),
             sector: String::new(),
             line: None,
-            warn_c: 70.0,
-            critical_c: 85.0,
-            horizon_ms: 300_000,
-            period_ms: 500,
+            warn_c: DEFAULT_WARN_C,
+            critical_c: DEFAULT_CRITICAL_C,
+            horizon_ms: DEFAULT_HORIZON.as_millis() as u64,
+            period_ms: DEFAULT_PERIOD_MS as u64,
         }
     }
 }
