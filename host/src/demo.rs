@@ -112,7 +112,7 @@ pub async fn run(
         let link = lines_dir.join(format!("line-{}", line.name));
         line.endpoint = Endpoint::Serial {
             path: link.clone(),
-            baud: 115_200,
+            baud: crate::config::DEFAULT_BAUD,
         };
         let seats = by_line.remove(&line.name).unwrap_or_default();
         let (ctl_tx, ctl_rx) = mpsc::channel(4);
