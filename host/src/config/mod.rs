@@ -20,7 +20,15 @@
 //! config file.
 //!
 //! [`Config::embedded_default`] describes the 577-seat hemicycle used by `hemiwatch demo`.
+//!
+//! One file per section, each holding its table (as serde reads it) and its checks: `daemon`,
+//! `storage`, `thresholds`, `lines`, `hemicycle`, `seats` and `placement`, `keys`; each sink
+//! kind's table is checked and built by its own `crate::sink::<kind>::config`. `schema` holds
+//! the whole file and the shared value types, `resolve` the walk through the sections, `check`
+//! what `check-config` prints,
+//! [`defaults`] every default and `limits` the accepted ranges; [`Settings`] is what comes out.
 
+mod check;
 mod daemon;
 pub mod defaults;
 mod error;
@@ -40,6 +48,7 @@ mod thresholds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use check::{check, Summary};
 pub use defaults::{
     DEFAULT_BAUD, DEFAULT_CRITICAL_C, DEFAULT_HORIZON, DEFAULT_HTTP_BIND, DEFAULT_PERIOD_MS,
     DEFAULT_SINK_TIMEOUT, DEFAULT_WARN_C,
@@ -86,49 +95,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 pub fn parse(text: &str, origin: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
     let origin = origin.as_ref();
     Config::from_source(Source::new(origin.display().to_string(), text), base_of(origin))
-}
-
-/// What `check-config` prints for a valid file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Summary {
-    /// The file checked.
-    pub origin: String,
-    /// Lines configured.
-    pub lines: usize,
-    /// Seats configured (generated and explicit).
-    pub seats: usize,
-    /// Alert sinks configured.
-    pub sinks: usize,
-    /// Things that are valid but dangerous (demo keys), as `file:line:col: warning: ...` lines.
-    pub warnings: Vec<String>,
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = |count: usize, what: &str| format!("{count} {what}{}", if count == 1 { "" } else { "s" });
-        write!(
-            f,
-            "{}: valid: {}, {}, {}",
-            self.origin,
-            n(self.lines, "line"),
-            n(self.seats, "seat"),
-            n(self.sinks, "sink")
-        )
-    }
-}
-
-/// `hemiwatch check-config`: parses and resolves `path` (`None`: the embedded default) exactly as
-/// `run` would — key files read, `api_token_env` looked up — and returns every error at once
-/// (a missing key file is reported together with, say, an unknown key elsewhere).
-pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
-    let (config, settings) = load_and_resolve(path, false)?;
-    Ok(Summary {
-        origin: config.origin().to_string(),
-        lines: settings.lines.len(),
-        seats: settings.seats.len(),
-        sinks: settings.sinks.len(),
-        warnings: config.demo_keys_warning().into_iter().collect(),
-    })
 }
 
 /// [`load`] then [`Config::resolve`] in one pass, so that text errors and file errors (a missing
