@@ -23,10 +23,10 @@
 //!
 //! One file per section, each holding its table (as serde reads it) and its checks: `daemon`,
 //! `storage`, `thresholds`, `lines`, `hemicycle`, `seats` and `placement`, `keys`; each sink
-//! kind's table is checked and built by its own `crate::sink::<kind>::config`. `schema` holds
+//! kind's entry is checked and built by its own `crate::sink::<kind>::config`. `schema` holds
 //! the whole file and the shared value types, `resolve` the walk through the sections, `check`
-//! what `check-config` prints,
-//! [`defaults`] every default and `limits` the accepted ranges; [`Settings`] is what comes out.
+//! what `check-config` prints, [`defaults`] every default and `limits` the accepted ranges;
+//! [`Settings`] is what comes out.
 
 mod check;
 mod daemon;

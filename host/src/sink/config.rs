@@ -18,10 +18,10 @@ use super::Sink;
 use crate::config::defaults::DEFAULT_SINK_TIMEOUT;
 use crate::config::HumanDuration;
 
-/// `kind` of a `[[sink]]`.
+/// `kind` of a `[[sink]]`, and of a running [`Sink`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum SinkKind {
+pub enum SinkKind {
     /// JSON POST.
     Webhook,
     /// A local program.
@@ -31,6 +31,15 @@ pub(crate) enum SinkKind {
 }
 
 impl SinkKind {
+    /// The config name (`kind = "webhook"`), also stored with outbox rows and used in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Exec => "exec",
+            Self::Alertmanager => "alertmanager",
+        }
+    }
+
     /// The kind with its article, for sentences: "a webhook sink", "an exec sink".
     pub(crate) fn with_article(self) -> &'static str {
         match self {
@@ -173,6 +182,21 @@ impl Check<'_> {
                 );
                 None
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::value::{Error, StrDeserializer};
+
+    use super::*;
+
+    #[test]
+    fn a_kind_is_read_back_from_its_name() {
+        for kind in [SinkKind::Webhook, SinkKind::Exec, SinkKind::Alertmanager] {
+            let read = SinkKind::deserialize(StrDeserializer::<Error>::new(kind.name()));
+            assert_eq!(read, Ok(kind));
         }
     }
 }

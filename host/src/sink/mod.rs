@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use alertmanager::AlertmanagerSink;
 pub(crate) use config::SinkEntry;
+pub use config::SinkKind;
 pub use exec::ExecSink;
 pub use webhook::WebhookSink;
 
@@ -85,13 +86,18 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Short stable name, stored with outbox rows and used in metrics.
-    pub fn name(&self) -> &'static str {
+    /// Which kind of sink this is.
+    pub fn kind(&self) -> SinkKind {
         match self {
-            Self::Webhook(_) => "webhook",
-            Self::Exec(_) => "exec",
-            Self::Alertmanager(_) => "alertmanager",
+            Self::Webhook(_) => SinkKind::Webhook,
+            Self::Exec(_) => SinkKind::Exec,
+            Self::Alertmanager(_) => SinkKind::Alertmanager,
         }
+    }
+
+    /// Short stable name, stored with outbox rows and used in metrics: the kind's config name.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// Delivers one notification.
