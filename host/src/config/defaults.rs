@@ -2,8 +2,9 @@
 //! them, and so do the tools that see seats without a config (`replay`, the CLI's API URL), so
 //! that "what happens when nothing is said" has one answer.
 //!
-//! The embedded default (`default.toml`) spells the same values out for the reader; the test
-//! `defaults_apply_when_nothing_is_said` checks that an empty file resolves to them.
+//! The embedded default (`default.toml`) spells the same values out for the reader; the tests
+//! `defaults_apply_when_nothing_is_said` (a file that says nothing) and
+//! `the_embedded_default_spells_out_the_defaults` keep the three in step.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -24,7 +25,8 @@ pub const DEFAULT_HTTP_PORT: u16 = 7577;
 /// Default HTTP bind: loopback only, so a fresh install exposes nothing to the network.
 pub const DEFAULT_HTTP_BIND: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEFAULT_HTTP_PORT));
-/// Default sink timeout per delivery attempt.
+/// Default sink timeout per delivery attempt: a receiver silent this long is treated as down,
+/// and the outbox retries later.
 pub const DEFAULT_SINK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default raw-sample retention: a day of full-rate samples, then only 1-minute rollups.
 pub const DEFAULT_RAW_RETENTION: Duration = Duration::from_secs(24 * 3600);

@@ -68,6 +68,28 @@ fn embedded_default_is_valid() {
 }
 
 #[test]
+fn the_embedded_default_spells_out_the_defaults() {
+    let s = Config::embedded_default().resolve_with_env(no_env).unwrap();
+    for x in &s.seats {
+        assert_eq!(
+            (x.warn_c, x.critical_c, x.horizon_s, x.period_ms as i64),
+            (
+                defaults::DEFAULT_WARN_C,
+                defaults::DEFAULT_CRITICAL_C,
+                defaults::DEFAULT_HORIZON.as_secs(),
+                defaults::DEFAULT_PERIOD_MS
+            ),
+            "seat {}",
+            x.place.id
+        );
+    }
+    assert_eq!(s.http_bind, defaults::DEFAULT_HTTP_BIND);
+    assert_eq!(s.raw_retention, defaults::DEFAULT_RAW_RETENTION);
+    assert_eq!(s.rollup_retention, defaults::DEFAULT_ROLLUP_RETENTION);
+    assert_eq!(s.flush_interval, defaults::DEFAULT_FLUSH_INTERVAL);
+}
+
+#[test]
 fn defaults_apply_when_nothing_is_said() {
     let s = ok(&format!(
         "[[seat]]\nid = 9\nsector = \"A\"\nrow = 2\nposition = 3\nkey = \"{KEY_A}\"\n"
