@@ -6,6 +6,12 @@
 //!
 //! The serde names are the stable names the API, SQLite, the webhook payloads and the metric
 //! labels have always used (`overheat_predicted`, `firing`, `line_down`…).
+//!
+//! Adding an alert kind: a [`Kind`] variant here (with its arm in each method below; `ALL` grows
+//! by one), the detector under `detect/`, and its wiring in `alert/watch.rs` (a field of
+//! `SeatWatch`, the `set` call that feeds its signal, the `hold_episode` arm). Metrics, the API,
+//! the sinks' severity and storage follow from here; `alert/summary.rs` gives it a generic
+//! sentence until it is given its own.
 
 use std::fmt;
 

@@ -1,8 +1,7 @@
 //! Taking back what was open before a restart: open alerts (with their acknowledgements) and
 //! unexpired silences. Detectors start afresh; a restored alert resolves only on new evidence.
 
-use super::{AlertEngine, AlertState, Kind, OpenAlert, Silence, Subject};
-use crate::detect::sensor::Fault;
+use super::{AlertEngine, AlertState, OpenAlert, Silence, Subject};
 use crate::model::AlertView;
 
 impl AlertEngine {
@@ -18,15 +17,8 @@ impl AlertEngine {
             };
             self.next_id = self.next_id.max(view.id + 1);
             if let Subject::Seat(seat) = &subject {
-                // The detectors start without data: make them hold the episode until the
-                // evidence clears it, instead of resolving it on their first sample.
                 if let Some(w) = self.seats.get_mut(seat) {
-                    match kind {
-                        Kind::Overheat => w.overheat.assume_firing(),
-                        Kind::OverheatPredicted => w.trend.assume_firing(),
-                        Kind::SensorFault => w.sensor.assume_fault(Fault::Flagged),
-                        Kind::SeatSilent | Kind::LineDown => {}
-                    }
+                    w.hold_episode(kind);
                 }
             }
             if let Subject::Line(l) = &subject {

@@ -7,7 +7,7 @@ use hemiwatch_protocol::SeatId;
 
 use super::{AlertEngine, Kind, Subject};
 use crate::detect::overheat::Overheat;
-use crate::detect::sensor::Sensor;
+use crate::detect::sensor::{Fault, Sensor};
 use crate::detect::trend::Trend;
 use crate::detect::{silent, Sample, SeatRules, Signal, Window};
 
@@ -46,6 +46,18 @@ impl SeatWatch {
             overheat: Overheat::default(),
             sensor: Sensor::default(),
             last_heard_ms: now_ms + STARTUP_GRACE_MS,
+        }
+    }
+
+    /// An alert of `kind` about this seat was open before a restart. The detectors start
+    /// without data: make the one behind it hold the episode until the evidence clears it,
+    /// instead of resolving it on its first sample.
+    pub(super) fn hold_episode(&mut self, kind: Kind) {
+        match kind {
+            Kind::Overheat => self.overheat.assume_firing(),
+            Kind::OverheatPredicted => self.trend.assume_firing(),
+            Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
+            Kind::SeatSilent | Kind::LineDown => {}
         }
     }
 
