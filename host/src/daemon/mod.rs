@@ -6,10 +6,11 @@
 //!
 //! One telemetry frame, from the serial port to a webhook:
 //!
-//! 1. `source/line.rs` reads the port, splits COBS frames and sends them as one
-//!    [`LineEvent::Frames`](crate::source::LineEvent) per read to the state task;
+//! 1. `source/line.rs` reads the port, cuts COBS frames (CRC and layout checked) and sends the
+//!    frames of one read as one [`LineEvent::Frames`](crate::source::LineEvent) to the state
+//!    task;
 //! 2. `daemon/task.rs` ([`StateTask::on_line_event`]) routes the batch through the ingest core;
-//! 3. `ingest/mod.rs` verifies each frame (CRC, MAC, session, anti-replay) and reports an
+//! 3. `ingest/mod.rs` authenticates each frame (session, MAC, anti-replay) and reports an
 //!    [`IngestEvent::Sample`](crate::ingest::IngestEvent);
 //! 4. `daemon/seat_update.rs` applies it to the seat's entry in the live model
 //!    (`model.rs`), tells the alert engine the seat is alive and hands it the sample, and queues
@@ -21,7 +22,7 @@
 //!    stream, `http/sse.rs`), `daemon/records.rs` hands storage a
 //!    [`Record::Alert`](crate::storage::Record);
 //! 7. `storage/writer.rs` commits the alert and its outbox row in one transaction and rings the
-//!    [`OutboxDoorbell`](crate::storage::OutboxDoorbell) (`storage/outbox.rs`);
+//!    [`OutboxDoorbell`] (`storage/outbox.rs`);
 //! 8. `sink/outbox.rs` wakes, reads the due rows and delivers them through `sink/webhook.rs`
 //!    (or the Alertmanager and exec sinks), retrying with backoff until they are accepted.
 //!
