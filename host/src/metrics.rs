@@ -159,7 +159,7 @@ struct LiveView {
     per_status: BTreeMap<SeatStatus, usize>,
     /// Alerts firing per kind; every kind is present (as 0 when none fire), so a dashboard
     /// panel or an alert rule on them does not see a missing series as "no data".
-    firing: BTreeMap<Kind, i64>,
+    firing: BTreeMap<&'static str, i64>,
     rejected: [(&'static str, u64); 3],
     reboots: u64,
     lines: Vec<LineRow>,
@@ -188,9 +188,10 @@ struct LineRow {
 
 impl LiveView {
     fn new(model: &Hemicycle, sources: &ScrapeSources<'_>) -> Self {
-        let mut firing: BTreeMap<Kind, i64> = Kind::ALL.iter().map(|k| (*k, 0)).collect();
+        // Keyed by name: the series come out in the order they always had.
+        let mut firing: BTreeMap<&'static str, i64> = Kind::ALL.iter().map(|k| (k.name(), 0)).collect();
         for a in model.alerts.values().filter(|a| a.state == AlertState::Firing) {
-            *firing.entry(a.kind).or_default() += 1;
+            *firing.entry(a.kind.name()).or_default() += 1;
         }
         let (mut bad_mac, mut replays, mut other, mut reboots) = (0, 0, 0, 0);
         for s in model.seats.values() {
@@ -340,7 +341,7 @@ impl Collector for LiveView {
             None,
             self.firing
                 .iter()
-                .map(|(kind, n)| ([("kind", kind.name())], ConstGauge::new(*n))),
+                .map(|(kind, n)| ([("kind", *kind)], ConstGauge::new(*n))),
         )?;
         let line = |l: &LineRow| [("line", l.line.clone())];
         family(
