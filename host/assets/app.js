@@ -56,7 +56,6 @@ function fmtAgo(ms) {
   return new Date(ms).toLocaleString();
 }
 const fmtTime = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '—');
-const maxTemp = (temps) => (temps && temps.length ? Math.max(...temps) : null);
 
 // ---- the map -------------------------------------------------------------------------------
 
@@ -195,7 +194,7 @@ function applySeat(b) {
   const changed = st.status !== b.status;
   st.status = b.status;
   if ('temp_c' in b) st.temp_c = b.temp_c;
-  else if (b.temps_c) st.temp_c = maxTemp(b.temps_c);
+  else if ('hottest_c' in b) st.temp_c = b.hottest_c;
   if ('last_seen_ms' in b) st.last_seen_ms = b.last_seen_ms;
   if (changed && st.el) st.el.setAttribute('class', `seat s-${st.status}${selected === st.id ? ' sel' : ''}`);
   if (st.el) label(st);
@@ -430,7 +429,7 @@ async function load() {
     return;
   }
   for (const st of list) {
-    seats.set(st.id, { id: st.id, label: st.label, sector: st.sector, row: st.row, position: st.position, status: st.status, temp_c: maxTemp(st.temps_c), last_seen_ms: st.last_seen_ms });
+    seats.set(st.id, { id: st.id, label: st.label, sector: st.sector, row: st.row, position: st.position, status: st.status, temp_c: st.hottest_c ?? null, last_seen_ms: st.last_seen_ms });
   }
   const sectors = [...new Set(list.map((x) => x.sector))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   $('f-sector').append(...sectors.map((k) => h('option', { value: k }, k)));

@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use hemiwatch::config::{LineSettings, SeatSettings, Settings};
 use hemiwatch::daemon::{initial_model, StateTask};
-use hemiwatch::model::{Live, SeatPlace};
+use hemiwatch::model::{LiveModel, SeatPlace};
 use hemiwatch::sim::{demo_key, Scenario, SimSeat};
 use hemiwatch::source::{Endpoint, LineEvent, LineHandle};
-use hemiwatch::storage::{Storage, StorageSettings};
+use hemiwatch::storage::{OutboxDoorbell, Storage, StorageSettings};
 use hemiwatch_protocol::{FrameDecoder, MAX_WIRE};
 use tokio::sync::{broadcast, mpsc};
 
@@ -113,7 +113,7 @@ fn main() {
         let settings = settings();
         let (updates, _keep) = broadcast::channel(1 << 16);
         let (requests, _rx) = mpsc::channel(1);
-        let live = Live {
+        let live = LiveModel {
             model: Arc::new(RwLock::new(initial_model(&settings.seats))),
             updates,
             requests,
@@ -134,8 +134,7 @@ fn main() {
             flush_interval: settings.flush_interval,
             sinks: Vec::new(),
         };
-        let (storage, _, writer) =
-            Storage::open(&storage_settings, Arc::new(tokio::sync::Notify::new())).expect("storage");
+        let (storage, _, writer) = Storage::open(&storage_settings, OutboxDoorbell::new()).expect("storage");
         let mut state = StateTask::new(
             &settings,
             live.clone(),

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
+use hemiwatch::alert::{AlertState, Kind};
 use hemiwatch::config::{LineSettings, SeatSettings, Settings};
 use hemiwatch::model::SeatPlace;
 use hemiwatch::sim::{demo_key, Scenario, SimSeat};
@@ -184,7 +185,7 @@ async fn main() {
             out.clear();
         }
         while let Ok((at, note)) = hook_rx.try_recv() {
-            if note.kind == "sensor_fault" && note.state == "firing" {
+            if note.kind == Kind::SensorFault && note.state == AlertState::Firing {
                 if let Some(seat) = note.seat {
                     received.entry(seat).or_insert(at);
                 }

@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
+use hemiwatch::alert::{AlertState, Kind};
 use hemiwatch::detect::SeatRules;
 use hemiwatch::replay::replay;
 use hemiwatch::sim::thermal::{suite, Class, Outcome, SuiteSize, Trace, CRITICAL_C, PERIOD_MS};
@@ -236,7 +237,9 @@ fn verdict(ok: bool) -> &'static str {
 fn hemiwatch_alerts(t: &Trace) -> Vec<u64> {
     replay(&t.rows, SeatRules::defaults)
         .into_iter()
-        .filter(|x| x.state == "firing" && (x.kind == "overheat_predicted" || x.kind == "overheat"))
+        .filter(|x| {
+            x.state == AlertState::Firing && matches!(x.kind, Kind::OverheatPredicted | Kind::Overheat)
+        })
         .map(|x| x.at_ms)
         .collect()
 }

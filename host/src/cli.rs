@@ -306,8 +306,8 @@ fn run_cmd(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return Ok(config_failed(&e)),
     };
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
         stop_on_signals(shutdown.clone());
         let (lines, seats) = (settings.lines.len(), settings.seats.len());
@@ -382,8 +382,8 @@ fn demo_cmd(
     }
     let token = token.unwrap_or_else(|| hex::encode(rand::rng().random::<[u8; 16]>()));
     settings.api_token = Some(token.clone());
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
         stop_on_signals(shutdown.clone());
         if let Some(s) = seconds {
@@ -451,8 +451,8 @@ fn sim_cmd(a: &SimArgs) -> anyhow::Result<ExitCode> {
     };
     let (seats, seconds, out) = (a.seats, a.seconds, a.out.as_str());
     if let Some(link) = out.strip_prefix("pty:") {
-        let rt = tokio::runtime::Runtime::new()?;
-        rt.block_on(async {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(async {
             let shutdown = tokio_util::sync::CancellationToken::new();
             stop_on_signals(shutdown.clone());
             let (ctl, ctl_rx) = tokio::sync::mpsc::channel(16);

@@ -20,9 +20,10 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::alert::{AlertState, Kind};
 use crate::model::{Hemicycle, SeatStatus};
 use crate::sink::outbox::OutboxCounters;
-use crate::source::LineHandle;
+use crate::source::{LineCountersSnapshot, LineHandle};
 use crate::storage::StorageCounters;
 
 /// Content type of [`Metrics::render`]'s output, served to scrapers that ask for OpenMetrics
@@ -68,16 +69,6 @@ pub fn to_text_format(openmetrics: &str) -> String {
     out
 }
 
-/// Alert kinds always exported (as 0 when none fire), so a dashboard panel or an alert rule on
-/// them does not see a missing series as "no data".
-pub const ALERT_KINDS: [&str; 5] = [
-    "overheat_predicted",
-    "overheat",
-    "seat_silent",
-    "sensor_fault",
-    "line_down",
-];
-
 /// Metric handles the daemon observes into. Cloning a handle shares the series.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -114,7 +105,7 @@ impl Metrics {
     }
 
     /// The whole exposition: the handles plus the scrape-time view of `model` and `sources`.
-    pub fn render(&self, model: &Hemicycle, sources: &Sources<'_>) -> Result<String, std::fmt::Error> {
+    pub fn render(&self, model: &Hemicycle, sources: &ScrapeSources<'_>) -> Result<String, std::fmt::Error> {
         let mut registry = Registry::with_prefix("hemiwatch");
         registry.register_with_unit(
             "detector",
@@ -152,7 +143,7 @@ impl Metrics {
 
 /// Counters owned elsewhere that a scrape reads (atomics: reading them never blocks their owner).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Sources<'a> {
+pub struct ScrapeSources<'a> {
     /// Serial lines.
     pub lines: &'a [LineHandle],
     /// The storage writer's counters, when the daemon has storage.
@@ -166,7 +157,9 @@ pub struct Sources<'a> {
 struct LiveView {
     seats: Vec<SeatRow>,
     per_status: BTreeMap<SeatStatus, usize>,
-    firing: BTreeMap<String, i64>,
+    /// Alerts firing per kind; every kind is present (as 0 when none fire), so a dashboard
+    /// panel or an alert rule on them does not see a missing series as "no data".
+    firing: BTreeMap<&'static str, i64>,
     rejected: [(&'static str, u64); 3],
     reboots: u64,
     lines: Vec<LineRow>,
@@ -190,18 +183,15 @@ struct SeatRow {
 #[derive(Debug)]
 struct LineRow {
     line: String,
-    bytes: u64,
-    frames: u64,
-    framing_errors: u64,
-    opens: u64,
-    up: bool,
+    counters: LineCountersSnapshot,
 }
 
 impl LiveView {
-    fn new(model: &Hemicycle, sources: &Sources<'_>) -> Self {
-        let mut firing: BTreeMap<String, i64> = ALERT_KINDS.iter().map(|k| ((*k).to_string(), 0)).collect();
-        for a in model.alerts.values().filter(|a| a.state == "firing") {
-            *firing.entry(a.kind.clone()).or_default() += 1;
+    fn new(model: &Hemicycle, sources: &ScrapeSources<'_>) -> Self {
+        // Keyed by name: the series come out in the order they always had.
+        let mut firing: BTreeMap<&'static str, i64> = Kind::ALL.iter().map(|k| (k.name(), 0)).collect();
+        for a in model.alerts.values().filter(|a| a.state == AlertState::Firing) {
+            *firing.entry(a.kind.name()).or_default() += 1;
         }
         let (mut bad_mac, mut replays, mut other, mut reboots) = (0, 0, 0, 0);
         for s in model.seats.values() {
@@ -217,7 +207,7 @@ impl LiveView {
                 .map(|s| SeatRow {
                     seat: s.place.id.to_string(),
                     sector: s.place.sector.clone(),
-                    temp_c: s.temps_c.iter().copied().reduce(f64::max),
+                    temp_c: s.hottest_c,
                     frames: s.counters.frames,
                     lost: s.counters.lost,
                 })
@@ -256,11 +246,7 @@ impl LiveView {
                 .iter()
                 .map(|l| LineRow {
                     line: l.name.clone(),
-                    bytes: l.counters.bytes.load(Ordering::Relaxed),
-                    frames: l.counters.frames.load(Ordering::Relaxed),
-                    framing_errors: l.counters.framing_errors.load(Ordering::Relaxed),
-                    opens: l.counters.opens.load(Ordering::Relaxed),
-                    up: l.counters.up.load(Ordering::Relaxed),
+                    counters: l.counters.snapshot(),
                 })
                 .collect(),
         }
@@ -355,7 +341,7 @@ impl Collector for LiveView {
             None,
             self.firing
                 .iter()
-                .map(|(kind, n)| ([("kind", kind.as_str())], ConstGauge::new(*n))),
+                .map(|(kind, n)| ([("kind", *kind)], ConstGauge::new(*n))),
         )?;
         let line = |l: &LineRow| [("line", l.line.clone())];
         family(
@@ -363,14 +349,18 @@ impl Collector for LiveView {
             "line_read",
             "Bytes read from the line",
             Some(&Unit::Bytes),
-            self.lines.iter().map(|l| (line(l), ConstCounter::new(l.bytes))),
+            self.lines
+                .iter()
+                .map(|l| (line(l), ConstCounter::new(l.counters.bytes))),
         )?;
         family(
             &mut e,
             "line_frames",
             "Frames cut from the line's byte stream (before verification)",
             None,
-            self.lines.iter().map(|l| (line(l), ConstCounter::new(l.frames))),
+            self.lines
+                .iter()
+                .map(|l| (line(l), ConstCounter::new(l.counters.frames))),
         )?;
         family(
             &mut e,
@@ -379,14 +369,16 @@ impl Collector for LiveView {
             None,
             self.lines
                 .iter()
-                .map(|l| (line(l), ConstCounter::new(l.framing_errors))),
+                .map(|l| (line(l), ConstCounter::new(l.counters.framing_errors))),
         )?;
         family(
             &mut e,
             "line_opens",
             "Times the line was opened (reconnects + 1)",
             None,
-            self.lines.iter().map(|l| (line(l), ConstCounter::new(l.opens))),
+            self.lines
+                .iter()
+                .map(|l| (line(l), ConstCounter::new(l.counters.opens))),
         )?;
         family(
             &mut e,
@@ -395,7 +387,7 @@ impl Collector for LiveView {
             None,
             self.lines
                 .iter()
-                .map(|l| (line(l), ConstGauge::new(i64::from(l.up)))),
+                .map(|l| (line(l), ConstGauge::new(i64::from(l.counters.up)))),
         )?;
         for (name, help, value) in &self.storage {
             let c = ConstCounter::new(*value);

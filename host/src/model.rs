@@ -10,6 +10,8 @@ use hemiwatch_protocol::SeatId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::alert::{AlertState, EventKind, Kind};
+
 /// What a technician needs to know about a seat at a glance; the dashboard colours by it.
 /// Ordered from least to most urgent, so the worst state of a group is its maximum.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -105,6 +107,10 @@ pub struct SeatState {
     pub status: SeatStatus,
     /// Last temperatures in °C, one per channel.
     pub temps_c: Vec<f64>,
+    /// The hottest of them, °C: what the dashboard colours, the chart draws and the metrics
+    /// export, computed once on the server so every view agrees.
+    #[serde(default)]
+    pub hottest_c: Option<f64>,
     /// Last supply voltage in mV.
     pub supply_mv: Option<u16>,
     /// Last status flags, by name.
@@ -136,6 +142,7 @@ impl SeatState {
             place,
             status: SeatStatus::Unknown,
             temps_c: Vec::new(),
+            hottest_c: None,
             supply_mv: None,
             flags: Vec::new(),
             last_seen_ms: None,
@@ -156,16 +163,16 @@ impl SeatState {
 pub struct AlertView {
     /// Stable id (SQLite row id).
     pub id: i64,
-    /// Alert kind: overheat_predicted, overheat, seat_silent, sensor_fault, line_down…
-    pub kind: String,
+    /// What the alert is about (serialized as its stable name).
+    pub kind: Kind,
     /// Seat concerned, if the alert is about a seat.
     pub seat: Option<SeatId>,
     /// Line concerned, if the alert is about a line.
     pub line: Option<String>,
     /// Sector of the seat, for filtering.
     pub sector: Option<String>,
-    /// pending, firing or resolved.
-    pub state: String,
+    /// Where it is in its lifecycle (serialized as `pending`, `firing` or `resolved`).
+    pub state: AlertState,
     /// Unix ms when it started.
     pub started_at_ms: u64,
     /// Unix ms of the last state change.
@@ -278,7 +285,7 @@ pub enum RequestError {
 
 /// Shared handles to the live model, given to the HTTP server and anything else that reads it.
 #[derive(Clone)]
-pub struct Live {
+pub struct LiveModel {
     /// The model; the daemon's state task is the only writer.
     pub model: Arc<RwLock<Hemicycle>>,
     /// Every change, for SSE clients.
@@ -311,8 +318,8 @@ pub struct EventView {
     pub seat: Option<SeatId>,
     /// Line concerned, if any.
     pub line: Option<String>,
-    /// Kind: seat_booted, seat_rebooted, line_up, line_down, seat_event…
-    pub kind: String,
+    /// What happened (serialized as its stable name: seat_booted, line_down…).
+    pub kind: EventKind,
     /// Human detail.
     pub detail: String,
 }

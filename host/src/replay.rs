@@ -20,7 +20,7 @@ use std::io::Read;
 use hemiwatch_protocol::SeatId;
 use serde::Serialize;
 
-use crate::alert::{AlertEngine, Change, TICK_MS};
+use crate::alert::{AlertChange, AlertEngine, AlertState, Kind, TICK_MS};
 use crate::detect::{Sample, SeatRules};
 
 /// One recorded sample.
@@ -41,10 +41,10 @@ pub struct Transition {
     pub at_ms: u64,
     /// The seat.
     pub seat: Option<SeatId>,
-    /// Alert kind (`overheat_predicted`, `overheat`, `seat_silent`, `sensor_fault`).
-    pub kind: String,
-    /// `firing` or `resolved`.
-    pub state: &'static str,
+    /// Alert kind (serialized as its stable name: `overheat_predicted`, `overheat`…).
+    pub kind: Kind,
+    /// `firing` or `resolved` (a pending alert is not a transition).
+    pub state: AlertState,
     /// For predictions: when the seat is expected to reach critical.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_critical_at_ms: Option<u64>,
@@ -164,18 +164,18 @@ pub fn replay(rows: &[Row], rules: impl Fn(SeatId) -> SeatRules) -> Vec<Transiti
     let mut out = Vec::new();
     let mut collect = |engine: &mut AlertEngine| {
         for change in engine.drain() {
-            let Change::Alert { view, .. } = change else {
+            let AlertChange::Alert { view, .. } = change else {
                 continue;
             };
-            let state = match view.state.as_str() {
-                "firing" if firing.insert(view.id) => "firing",
-                "resolved" if firing.remove(&view.id) => "resolved",
+            let state = match view.state {
+                AlertState::Firing if firing.insert(view.id) => AlertState::Firing,
+                AlertState::Resolved if firing.remove(&view.id) => AlertState::Resolved,
                 _ => continue,
             };
             out.push(Transition {
                 at_ms: view.updated_at_ms,
                 seat: view.seat,
-                kind: view.kind.clone(),
+                kind: view.kind,
                 state,
                 predicted_critical_at_ms: view.predicted_critical_at_ms,
             });
@@ -287,25 +287,25 @@ mod tests {
             });
         }
         let out = replay(&rows, SeatRules::defaults);
-        let first = |kind: &str, state: &str| {
+        let first = |kind: Kind, state: AlertState| {
             out.iter()
                 .find(|x| x.kind == kind && x.state == state)
                 .unwrap_or_else(|| panic!("no {kind} {state} in {out:#?}"))
         };
-        let predicted = first("overheat_predicted", "firing");
+        let predicted = first(Kind::OverheatPredicted, AlertState::Firing);
         assert!(
             predicted.at_ms + 60_000 <= crossing,
             "{predicted:?} vs crossing {crossing}"
         );
         let eta = predicted.predicted_critical_at_ms.unwrap();
         assert!(eta.abs_diff(crossing) < 120_000, "eta {eta} vs {crossing}");
-        assert!(first("overheat", "firing").at_ms >= crossing);
-        let silent = first("seat_silent", "firing");
+        assert!(first(Kind::Overheat, AlertState::Firing).at_ms >= crossing);
+        let silent = first(Kind::SeatSilent, AlertState::Firing);
         assert!(
             silent.at_ms > t && silent.at_ms <= t + 2_500,
             "{silent:?} after {t}"
         );
-        assert!(first("seat_silent", "resolved").at_ms >= resume);
+        assert!(first(Kind::SeatSilent, AlertState::Resolved).at_ms >= resume);
         // Deterministic: the same rows, shuffled, give the same output.
         let mut shuffled = rows.clone();
         shuffled.reverse();

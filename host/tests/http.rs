@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hemiwatch::config::{LineSettings, SeatSettings, Settings};
 use hemiwatch::daemon::run;
-use hemiwatch::model::{Live, SeatPlace, SeatStatus, Update};
+use hemiwatch::model::{LiveModel, SeatPlace, SeatStatus, Update};
 use hemiwatch::sim::{demo_key, run_pty_line, Scenario, SimSeat};
 use hemiwatch::source::Endpoint;
 use hemiwatch_protocol::SeatId;
@@ -52,7 +52,7 @@ fn hemicycle(rows: usize) -> Vec<SeatPlace> {
 
 struct Daemon {
     base: String,
-    live: Live,
+    live: LiveModel,
     shutdown: CancellationToken,
     daemon: JoinHandle<Result<(), hemiwatch::daemon::DaemonError>>,
     sims: Vec<JoinHandle<std::io::Result<()>>>,
@@ -799,11 +799,11 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
     }
     let alert = AlertView {
         id: 7,
-        kind: "overheat_predicted".into(),
+        kind: hemiwatch::alert::Kind::OverheatPredicted,
         seat: Some(2),
         line: None,
         sector: Some("A".into()),
-        state: "firing".into(),
+        state: hemiwatch::alert::AlertState::Firing,
         started_at_ms: 1,
         updated_at_ms: 1,
         predicted_critical_at_ms: Some(2),
@@ -815,7 +815,7 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
     // A tiny broadcast buffer, so a client that does not read falls behind at once.
     let (updates, _) = tokio::sync::broadcast::channel(2);
     let (requests, mut requests_rx) = mpsc::channel(8);
-    let live = Live {
+    let live = LiveModel {
         model: Arc::new(RwLock::new(model)),
         updates,
         requests,

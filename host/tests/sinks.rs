@@ -4,14 +4,15 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hemiwatch::alert::{AlertState, Kind};
 use hemiwatch::sink::{AlertmanagerSink, ExecSink, Notification, Sink, WebhookSink};
 use serde_json::Value;
 
-fn notification(state: &str, resolved_at_ms: Option<u64>) -> Notification {
+fn notification(state: AlertState, resolved_at_ms: Option<u64>) -> Notification {
     Notification {
         id: 42,
-        kind: "overheat_predicted".into(),
-        state: state.into(),
+        kind: Kind::OverheatPredicted,
+        state,
         seat: Some(214),
         label: Some("C-05-11".into()),
         sector: Some("C".into()),
@@ -93,7 +94,9 @@ async fn alerts(base: &str) -> Vec<Value> {
 async fn alertmanager_receives_the_alert_and_its_resolution() {
     let am = start_alertmanager().await;
     let sink = Sink::Alertmanager(AlertmanagerSink::new(&am.base, Duration::from_secs(2)));
-    sink.deliver(&notification("firing", None)).await.unwrap();
+    sink.deliver(&notification(AlertState::Firing, None))
+        .await
+        .unwrap();
     let list = alerts(&am.base).await;
     let a = list
         .iter()
@@ -105,7 +108,7 @@ async fn alertmanager_receives_the_alert_and_its_resolution() {
     assert_eq!(a["status"]["state"], "active");
     assert!(a["annotations"]["predicted_critical_at"].is_string());
 
-    sink.deliver(&notification("resolved", Some(hemiwatch::unix_ms())))
+    sink.deliver(&notification(AlertState::Resolved, Some(hemiwatch::unix_ms())))
         .await
         .unwrap();
     // Resolved alerts leave Alertmanager's active list (they are kept, but no longer active).
@@ -146,7 +149,9 @@ async fn webhook_posts_the_notification_as_json() {
         format!("http://{addr}/hook"),
         Duration::from_secs(2),
     ));
-    sink.deliver(&notification("firing", None)).await.unwrap();
+    sink.deliver(&notification(AlertState::Firing, None))
+        .await
+        .unwrap();
     let got = rx.recv().await.unwrap();
     assert_eq!(got["kind"], "overheat_predicted");
     assert_eq!(got["seat"], 214);
@@ -156,7 +161,10 @@ async fn webhook_posts_the_notification_as_json() {
         format!("http://{addr}/nope"),
         Duration::from_secs(2),
     ));
-    assert!(bad.deliver(&notification("firing", None)).await.is_err());
+    assert!(bad
+        .deliver(&notification(AlertState::Firing, None))
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -174,10 +182,15 @@ async fn exec_hook_gets_the_alert_in_its_environment() {
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let sink = Sink::Exec(ExecSink::new(script.to_str().unwrap(), Duration::from_secs(5)));
-    sink.deliver(&notification("firing", None)).await.unwrap();
+    sink.deliver(&notification(AlertState::Firing, None))
+        .await
+        .unwrap();
     let env = std::fs::read_to_string(&out).unwrap();
     assert!(env.contains("HEMIWATCH_ALERT_KIND=overheat_predicted"), "{env}");
     assert!(env.contains("HEMIWATCH_ALERT_SEAT=214"), "{env}");
     let failing = Sink::Exec(ExecSink::new("/bin/false", Duration::from_secs(5)));
-    assert!(failing.deliver(&notification("firing", None)).await.is_err());
+    assert!(failing
+        .deliver(&notification(AlertState::Firing, None))
+        .await
+        .is_err());
 }

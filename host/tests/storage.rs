@@ -2,13 +2,13 @@
 //! a restart restores open alerts and owed notifications, and a writer killed with SIGKILL in
 //! the middle of its writes leaves a database that opens with everything committed in it.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hemiwatch::alert::{AlertState, EventKind, Kind};
 use hemiwatch::model::{AlertView, EventView, SeatPlace};
 use hemiwatch::sink::outbox::OutboxStore;
 use hemiwatch::sink::Notification;
-use hemiwatch::storage::{Op, Storage, StorageSettings};
+use hemiwatch::storage::{OutboxDoorbell, Record, SampleRow, Storage, StorageSettings};
 
 fn settings(path: std::path::PathBuf) -> StorageSettings {
     StorageSettings {
@@ -31,14 +31,14 @@ fn place(id: u16) -> SeatPlace {
     }
 }
 
-fn alert(id: i64, state: &str, at: u64) -> AlertView {
+fn alert(id: i64, state: AlertState, at: u64) -> AlertView {
     AlertView {
         id,
-        kind: "overheat_predicted".into(),
+        kind: Kind::OverheatPredicted,
         seat: Some(7),
         line: None,
         sector: Some("A".into()),
-        state: state.into(),
+        state,
         started_at_ms: 1_000,
         updated_at_ms: at,
         predicted_critical_at_ms: Some(at + 120_000),
@@ -51,8 +51,8 @@ fn alert(id: i64, state: &str, at: u64) -> AlertView {
 fn notification(a: &AlertView) -> Notification {
     Notification {
         id: a.id,
-        kind: a.kind.clone(),
-        state: a.state.clone(),
+        kind: a.kind,
+        state: a.state,
         seat: a.seat,
         label: None,
         sector: a.sector.clone(),
@@ -68,23 +68,23 @@ fn notification(a: &AlertView) -> Notification {
 fn recorded_things_come_back_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path().join("db/hemiwatch.sqlite"));
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let wake = OutboxDoorbell::new();
     let (storage, restored, thread) = Storage::open(&s, wake.clone()).unwrap();
     assert!(restored.open_alerts.is_empty());
     let now = hemiwatch::unix_ms();
-    storage.record(Op::Seats(vec![place(7), place(8)])).unwrap();
+    storage.record(Record::Seats(vec![place(7), place(8)])).unwrap();
     for i in 0..100u64 {
         storage
-            .record(Op::Sample {
+            .record(Record::Samples(vec![SampleRow {
                 seat: 7,
                 t_ms: now - 100_000 + i * 500,
                 temp_centi: 4000 + i as i16,
                 flags: 0,
-            })
+            }]))
             .unwrap();
     }
     storage
-        .record(Op::SeatSeen {
+        .record(Record::SeatSeen {
             seat: 7,
             boot_id: Some(0xBEEF),
             firmware: Some("0.1.0".into()),
@@ -93,17 +93,17 @@ fn recorded_things_come_back_and_survive_a_restart() {
         })
         .unwrap();
     storage
-        .record(Op::Event(EventView {
+        .record(Record::Event(EventView {
             at_ms: now,
             seat: Some(7),
             line: Some("a".into()),
-            kind: "seat_rebooted".into(),
+            kind: EventKind::SeatRebooted,
             detail: "boot 0xBEEF".into(),
         }))
         .unwrap();
-    let firing = alert(3, "firing", now);
+    let firing = alert(3, AlertState::Firing, now);
     storage
-        .record(Op::Alert {
+        .record(Record::Alert {
             notify: Some(Box::new(notification(&firing))),
             view: Box::new(firing.clone()),
         })
@@ -118,7 +118,7 @@ fn recorded_things_come_back_and_survive_a_restart() {
     assert!(reader.samples(8, now - 200_000, now).unwrap().is_empty());
     let events = reader.events(7, 10).unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "seat_rebooted");
+    assert_eq!(events[0].kind, EventKind::SeatRebooted);
     let mut outbox = storage.outbox().unwrap();
     assert_eq!(outbox.pending().unwrap(), 2, "one row per sink");
     let due = outbox.due(now + 1, 10).unwrap();
@@ -150,11 +150,15 @@ fn storage_outbox_pending(s: &StorageSettings) -> u64 {
 fn a_resolved_alert_is_not_restored_but_its_history_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path().join("h.sqlite"));
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let wake = OutboxDoorbell::new();
     let (storage, _, thread) = Storage::open(&s, wake.clone()).unwrap();
-    for (state, at) in [("pending", 10), ("firing", 20), ("resolved", 30)] {
+    for (state, at) in [
+        (AlertState::Pending, 10),
+        (AlertState::Firing, 20),
+        (AlertState::Resolved, 30),
+    ] {
         storage
-            .record(Op::Alert {
+            .record(Record::Alert {
                 view: Box::new(alert(1, state, at)),
                 notify: None,
             })
@@ -162,8 +166,11 @@ fn a_resolved_alert_is_not_restored_but_its_history_is_kept() {
     }
     storage.flush().unwrap();
     let history = storage.reader().unwrap().alert_history(1).unwrap();
-    let states: Vec<_> = history.iter().map(|a| a.state.as_str()).collect();
-    assert_eq!(states, ["pending", "firing", "resolved"]);
+    let states: Vec<_> = history.iter().map(|a| a.state).collect();
+    assert_eq!(
+        states,
+        [AlertState::Pending, AlertState::Firing, AlertState::Resolved]
+    );
     drop(storage);
     thread.join().unwrap();
     let (_, restored, _) = Storage::open(&s, wake).unwrap();
@@ -175,7 +182,7 @@ fn a_resolved_alert_is_not_restored_but_its_history_is_kept() {
 fn old_samples_become_minute_rollups() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(dir.path().join("r.sqlite"));
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let wake = OutboxDoorbell::new();
     let now = hemiwatch::unix_ms();
     let minute = |m: u64| (now / 60_000 - m) * 60_000;
     {
@@ -183,22 +190,22 @@ fn old_samples_become_minute_rollups() {
         // Three hours ago: one minute of samples 30.00..=31.19 °C.
         for i in 0..120u64 {
             storage
-                .record(Op::Sample {
+                .record(Record::Samples(vec![SampleRow {
                     seat: 1,
                     t_ms: minute(180) + i * 500,
                     temp_centi: 3000 + i as i16,
                     flags: 0,
-                })
+                }]))
                 .unwrap();
         }
         // Now: a fresh sample that must stay raw.
         storage
-            .record(Op::Sample {
+            .record(Record::Samples(vec![SampleRow {
                 seat: 1,
                 t_ms: now,
                 temp_centi: 5000,
                 flags: 0,
-            })
+            }]))
             .unwrap();
         storage.flush().unwrap();
         drop(storage);
@@ -230,17 +237,17 @@ fn sigkill_child_writer() {
         return;
     };
     let s = settings(path.into());
-    let (storage, _, _) = Storage::open(&s, Arc::new(tokio::sync::Notify::new())).unwrap();
+    let (storage, _, _) = Storage::open(&s, OutboxDoorbell::new()).unwrap();
     loop {
         let t = hemiwatch::unix_ms();
         for seat in 1..=577u16 {
             storage
-                .record(Op::Sample {
+                .record(Record::Samples(vec![SampleRow {
                     seat,
                     t_ms: t,
                     temp_centi: 4000,
                     flags: 0,
-                })
+                }]))
                 .unwrap();
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -311,5 +318,5 @@ fn a_writer_killed_mid_write_loses_nothing_committed() {
     );
     // And the daemon reopens it normally.
     drop(conn);
-    let (_storage, _, _) = Storage::open(&settings(path), Arc::new(tokio::sync::Notify::new())).unwrap();
+    let (_storage, _, _) = Storage::open(&settings(path), OutboxDoorbell::new()).unwrap();
 }

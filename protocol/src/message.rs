@@ -204,6 +204,14 @@ pub struct Telemetry {
     pub supply_mv: u16,
 }
 
+impl Telemetry {
+    /// The hottest channel, centi-°C (`None` without channels): the one temperature the host
+    /// stores, detects on and shows for a seat, defined here once for every reader.
+    pub fn hottest(&self) -> Option<i16> {
+        self.temps.iter().copied().max()
+    }
+}
+
 impl Serialize for Telemetry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hemiwatch::config::Config;
-use hemiwatch::model::{Live, SeatStatus, Update};
+use hemiwatch::model::{LiveModel, SeatStatus, Update};
 use hemiwatch::sim::{demo_key, run_pty_line, Scenario, SimSeat};
 use hemiwatch::source::Endpoint;
 use hemiwatch_protocol::SeatId;
@@ -102,7 +102,7 @@ fn shots_dir() -> PathBuf {
 
 struct Daemon {
     base: String,
-    live: Live,
+    live: LiveModel,
     shutdown: CancellationToken,
     daemon: tokio::task::JoinHandle<Result<(), hemiwatch::daemon::DaemonError>>,
     _dir: tempfile::TempDir,
@@ -189,16 +189,16 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
     path
 }
 
-fn open_alert(live: &Live) -> Option<i64> {
+fn open_alert(live: &LiveModel) -> Option<i64> {
     let m = live.model.read().unwrap_or_else(|p| p.into_inner());
     m.alerts
         .values()
-        .filter(|a| a.state != "resolved" && a.ack.is_none())
+        .filter(|a| a.state != hemiwatch::alert::AlertState::Resolved && a.ack.is_none())
         .map(|a| a.id)
         .next()
 }
 
-fn acked_by(live: &Live, id: i64) -> Option<String> {
+fn acked_by(live: &LiveModel, id: i64) -> Option<String> {
     let m = live.model.read().unwrap_or_else(|p| p.into_inner());
     m.alerts
         .get(&id)

@@ -1,4 +1,8 @@
+use hemiwatch_protocol::SeatId;
+
 use super::*;
+use crate::detect::Sample;
+use crate::model::{RequestError, SilenceMatcher};
 
 const T0: u64 = 1_000_000;
 
@@ -24,7 +28,7 @@ fn sample(t_ms: u64, temp: f64) -> Sample {
 }
 
 /// Feeds `seat` at 2 Hz from `from` for `secs` with `f(t_s)`, ticking; returns all changes.
-fn feed(e: &mut AlertEngine, seat: SeatId, from: u64, secs: u64, f: impl Fn(f64) -> f64) -> Vec<Change> {
+fn feed(e: &mut AlertEngine, seat: SeatId, from: u64, secs: u64, f: impl Fn(f64) -> f64) -> Vec<AlertChange> {
     let mut out = Vec::new();
     for i in 0..secs * 2 {
         let t = from + i * 500;
@@ -37,11 +41,11 @@ fn feed(e: &mut AlertEngine, seat: SeatId, from: u64, secs: u64, f: impl Fn(f64)
 }
 
 /// The successive states of alerts of `kind` (republications of a state counted once).
-fn states(changes: &[Change], kind: &str) -> Vec<String> {
-    let mut out: Vec<String> = changes
+fn states(changes: &[AlertChange], kind: Kind) -> Vec<AlertState> {
+    let mut out: Vec<AlertState> = changes
         .iter()
         .filter_map(|c| match c {
-            Change::Alert { view, .. } if view.kind == kind => Some(view.state.clone()),
+            AlertChange::Alert { view, .. } if view.kind == kind => Some(view.state),
             _ => None,
         })
         .collect();
@@ -55,15 +59,18 @@ fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_afte
     // Steady, then 6 °C/min from 60 s.
     let runaway = |t: f64| 50.0 + if t > 60.0 { (t - 60.0) / 10.0 } else { 0.0 };
     let changes = feed(&mut e, 1, T0, 360, runaway);
-    assert_eq!(states(&changes, "overheat_predicted")[..2], ["pending", "firing"]);
+    assert_eq!(
+        states(&changes, Kind::OverheatPredicted)[..2],
+        [AlertState::Pending, AlertState::Firing]
+    );
     let firing = changes
         .iter()
         .find_map(|c| match c {
-            Change::Alert {
+            AlertChange::Alert {
                 view,
                 notify,
                 failover,
-            } if view.state == "firing" => Some((view.clone(), notify.clone(), *failover)),
+            } if view.state == AlertState::Firing => Some((view.clone(), notify.clone(), *failover)),
             _ => None,
         })
         .unwrap();
@@ -87,8 +94,8 @@ fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_afte
     let resolved: Vec<_> = cool
         .iter()
         .filter_map(|c| match c {
-            Change::Alert { view, notify, .. } if view.state == "resolved" => {
-                Some((view.kind.clone(), notify.clone()))
+            AlertChange::Alert { view, notify, .. } if view.state == AlertState::Resolved => {
+                Some((view.kind, notify.clone()))
             }
             _ => None,
         })
@@ -96,7 +103,7 @@ fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_afte
     assert!(
         resolved
             .iter()
-            .any(|(k, n)| k == "overheat_predicted" && n.is_some()),
+            .any(|(k, n)| *k == Kind::OverheatPredicted && n.is_some()),
         "{resolved:?}"
     );
     assert_eq!(e.status(1), None);
@@ -105,7 +112,7 @@ fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_afte
 #[test]
 fn a_silent_seat_is_pending_within_two_and_a_half_periods_fires_later_and_resolves_when_heard() {
     let mut e = engine(&[(1, "a"), (2, "a")]);
-    let start = T0 + STARTUP_GRACE_MS;
+    let start = T0 + watch::STARTUP_GRACE_MS;
     let mut t = start;
     while t < start + 5_000 {
         e.on_heard(1, Some("a"), t);
@@ -122,11 +129,11 @@ fn a_silent_seat_is_pending_within_two_and_a_half_periods_fires_later_and_resolv
         e.on_heard(1, Some("a"), t);
         e.tick(t);
         for c in e.drain() {
-            if let Change::Alert { view, notify, .. } = c {
-                assert_eq!(view.kind, "seat_silent");
-                match view.state.as_str() {
-                    "pending" => pending_at = pending_at.or(Some(t)),
-                    "firing" => {
+            if let AlertChange::Alert { view, notify, .. } = c {
+                assert_eq!(view.kind, Kind::SeatSilent);
+                match view.state {
+                    AlertState::Pending => pending_at = pending_at.or(Some(t)),
+                    AlertState::Firing => {
                         firing_at = firing_at.or(Some(t));
                         assert!(notify.is_some());
                     }
@@ -141,7 +148,7 @@ fn a_silent_seat_is_pending_within_two_and_a_half_periods_fires_later_and_resolv
     assert_eq!(e.status(2), Some(SeatStatus::Silent));
     assert!(firing_at.unwrap() - last <= 2_250 + 100);
     e.on_heard(2, Some("a"), t);
-    assert_eq!(states(&e.drain(), "seat_silent"), ["resolved"]);
+    assert_eq!(states(&e.drain(), Kind::SeatSilent), [AlertState::Resolved]);
     assert_eq!(e.status(2), None);
 }
 
@@ -149,7 +156,7 @@ fn a_silent_seat_is_pending_within_two_and_a_half_periods_fires_later_and_resolv
 fn a_dead_line_is_one_alert_not_one_per_seat() {
     let seats: Vec<(SeatId, &str)> = (1..=50).map(|s| (s, "a")).collect();
     let mut e = engine(&seats);
-    let start = T0 + STARTUP_GRACE_MS;
+    let start = T0 + watch::STARTUP_GRACE_MS;
     for s in 1..=50 {
         e.on_heard(s, Some("a"), start);
     }
@@ -159,7 +166,7 @@ fn a_dead_line_is_one_alert_not_one_per_seat() {
     while t < start + 10_000 {
         e.tick(t);
         for c in e.drain() {
-            if let Change::Alert { view, .. } = c {
+            if let AlertChange::Alert { view, .. } = c {
                 kinds.push((view.kind, view.state));
             }
         }
@@ -168,8 +175,8 @@ fn a_dead_line_is_one_alert_not_one_per_seat() {
     assert_eq!(
         kinds,
         [
-            ("line_down".to_string(), "pending".to_string()),
-            ("line_down".into(), "firing".into())
+            (Kind::LineDown, AlertState::Pending),
+            (Kind::LineDown, AlertState::Firing)
         ]
     );
     assert_eq!(e.status(17), Some(SeatStatus::Silent));
@@ -178,7 +185,7 @@ fn a_dead_line_is_one_alert_not_one_per_seat() {
         e.on_heard(s, Some("a"), t);
     }
     e.tick(t);
-    assert_eq!(states(&e.drain(), "line_down"), ["resolved"]);
+    assert_eq!(states(&e.drain(), Kind::LineDown), [AlertState::Resolved]);
 }
 
 #[test]
@@ -199,17 +206,17 @@ fn a_faulty_sensor_is_never_an_overheat() {
         );
         changes.extend(e.drain());
     }
-    assert_eq!(states(&changes, "sensor_fault"), ["firing"]);
-    assert!(states(&changes, "overheat").is_empty());
-    assert!(states(&changes, "overheat_predicted").is_empty());
+    assert_eq!(states(&changes, Kind::SensorFault), [AlertState::Firing]);
+    assert!(states(&changes, Kind::Overheat).is_empty());
+    assert!(states(&changes, Kind::OverheatPredicted).is_empty());
     assert_eq!(e.status(1), Some(SeatStatus::SensorFault));
     // Out of range without the flag: a sensor fault too.
     let mut e = engine(&[(2, "a")]);
     e.on_sample(2, sample(T0, 40.0));
     e.on_sample(2, sample(T0 + 500, 200.0));
     let c = e.drain();
-    assert_eq!(states(&c, "sensor_fault"), ["firing"]);
-    assert!(states(&c, "overheat").is_empty());
+    assert_eq!(states(&c, Kind::SensorFault), [AlertState::Firing]);
+    assert!(states(&c, Kind::Overheat).is_empty());
 }
 
 #[test]
@@ -219,7 +226,7 @@ fn ack_and_silence() {
     let id = changes
         .iter()
         .find_map(|c| match c {
-            Change::Alert { view, .. } if view.kind == "overheat" => Some(view.id),
+            AlertChange::Alert { view, .. } if view.kind == Kind::Overheat => Some(view.id),
             _ => None,
         })
         .unwrap();
@@ -251,11 +258,11 @@ fn ack_and_silence() {
     let (notify, failover) = changes
         .iter()
         .find_map(|c| match c {
-            Change::Alert {
+            AlertChange::Alert {
                 view,
                 notify,
                 failover,
-            } if view.state == "firing" => {
+            } if view.state == AlertState::Firing => {
                 assert!(view.silenced);
                 Some((notify.clone(), *failover))
             }
@@ -268,7 +275,7 @@ fn ack_and_silence() {
     e.tick(T0 + 60_001);
     let late = e.drain();
     assert!(
-        late.iter().any(|c| matches!(c, Change::Alert { view, notify: Some(_), .. } if view.state == "firing" && !view.silenced)),
+        late.iter().any(|c| matches!(c, AlertChange::Alert { view, notify: Some(_), .. } if view.state == AlertState::Firing && !view.silenced)),
         "{late:?}"
     );
 }
@@ -280,7 +287,7 @@ fn restored_alerts_keep_their_ids_and_acks_and_new_ids_continue() {
     let view = changes
         .iter()
         .find_map(|c| match c {
-            Change::Alert { view, .. } if view.state == "firing" => Some(view.clone()),
+            AlertChange::Alert { view, .. } if view.state == AlertState::Firing => Some(view.clone()),
             _ => None,
         })
         .unwrap();
@@ -290,13 +297,13 @@ fn restored_alerts_keep_their_ids_and_acks_and_new_ids_continue() {
     assert_eq!(e2.alerts().next().unwrap().ack.as_ref().unwrap().by, "bob");
     // Still hot after the restart: the same alert, no new one.
     let after = feed(&mut e2, 1, T0 + 100_000, 2, |_| 90.0);
-    assert!(states(&after, "overheat").is_empty(), "{after:?}");
+    assert!(states(&after, Kind::Overheat).is_empty(), "{after:?}");
     // A new alert gets a fresh id.
     let fault = feed(&mut e2, 2, T0 + 100_000, 1, |_| 300.0);
     let id = fault
         .iter()
         .find_map(|c| match c {
-            Change::Alert { view, .. } => Some(view.id),
+            AlertChange::Alert { view, .. } => Some(view.id),
             _ => None,
         })
         .unwrap();

@@ -1,26 +1,55 @@
 //! `hemiwatch run`: wires lines, the ingest core, the state task, storage, alert sinks and the
 //! HTTP server, and runs them until the shutdown trigger fires (SIGTERM/Ctrl-C in the CLI, a
 //! token in tests), then stops them in order so that storage is flushed last.
+//!
+//! # Life of a frame
+//!
+//! One telemetry frame, from the serial port to a webhook:
+//!
+//! 1. `source/line.rs` reads the port, cuts COBS frames (CRC and layout checked) and sends the
+//!    frames of one read as one [`LineEvent::Frames`](crate::source::LineEvent) to the state
+//!    task;
+//! 2. `daemon/task.rs` ([`StateTask::on_line_event`]) routes the batch through the ingest core;
+//! 3. `ingest/mod.rs` authenticates each frame (session, MAC, anti-replay) and reports an
+//!    [`IngestEvent::Sample`](crate::ingest::IngestEvent);
+//! 4. `daemon/seat_update.rs` applies it to the seat's entry in the live model
+//!    (`model.rs`), tells the alert engine the seat is alive and hands it the sample, and queues
+//!    the hottest channel as a storage sample;
+//! 5. `alert/watch.rs` runs the detectors (`detect/`) and `alert/lifecycle.rs` turns their
+//!    signals into alert changes (with the notification owed and any failover to order);
+//! 6. `daemon/task.rs` drains those changes: `daemon/failover.rs` orders the failover,
+//!    `daemon/publish.rs` updates the model's alerts and broadcasts them (the dashboard's SSE
+//!    stream, `http/sse.rs`), `daemon/records.rs` hands storage a
+//!    [`Record::Alert`](crate::storage::Record);
+//! 7. `storage/writer.rs` commits the alert and its outbox row in one transaction and rings the
+//!    [`OutboxDoorbell`] (`storage/outbox.rs`);
+//! 8. `sink/outbox.rs` wakes, reads the due rows and delivers them through `sink/webhook.rs`
+//!    (or the Alertmanager and exec sinks), retrying with backoff until they are accepted.
+//!
+//! The state task's other jobs each have a file: `daemon/stall.rs` holds silence judgement back
+//! after the daemon itself stalled; `daemon/publish.rs` throttles seat publication.
 
-mod state;
+mod failover;
+mod publish;
+mod records;
+mod seat_update;
+mod stall;
+mod task;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Hemicycle, Live, SeatState};
+use crate::config::{SeatSettings, Settings};
+use crate::model::{Hemicycle, LiveModel, SeatState};
 use crate::sink::outbox::{run_outbox, OutboxCounters};
 use crate::source::{run_line, LineCounters, LineHandle};
-use crate::storage::{Op, Restored, Storage, StorageSettings};
+use crate::storage::{OutboxDoorbell, Record, Restored, Storage, StorageSettings};
 
-use crate::config::{SeatSettings, Settings};
-// `state`'s tests build settings by this path.
-#[cfg(test)]
-use crate::config::LineSettings;
-pub use state::StateTask;
+pub use task::StateTask;
 
 /// Errors that stop the daemon from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +66,7 @@ pub enum DaemonError {
 #[derive(Clone)]
 pub struct Running {
     /// The live model.
-    pub live: Live,
+    pub live: LiveModel,
     /// Line handles, in config order.
     pub lines: Vec<LineHandle>,
     /// Storage (a handle: readers for history, counters for metrics).
@@ -68,7 +97,7 @@ pub async fn run(
     shutdown: CancellationToken,
     on_start: impl FnOnce(&Running) + Send,
 ) -> Result<(), DaemonError> {
-    let wake = Arc::new(Notify::new());
+    let doorbell = OutboxDoorbell::new();
     let storage_settings = StorageSettings {
         path: settings.database.clone(),
         raw_retention: settings.raw_retention,
@@ -77,14 +106,14 @@ pub async fn run(
         sinks: settings.sinks.iter().map(|s| s.name().to_owned()).collect(),
     };
     let (storage, restored, storage_thread) = {
-        let wake = wake.clone();
-        tokio::task::spawn_blocking(move || Storage::open(&storage_settings, wake))
+        let doorbell = doorbell.clone();
+        tokio::task::spawn_blocking(move || Storage::open(&storage_settings, doorbell))
             .await
             .map_err(|e| DaemonError::Storage(e.to_string()))?
             .map_err(|e| DaemonError::Storage(format!("{}: {e}", settings.database.display())))?
     };
     storage
-        .record(Op::Seats(
+        .record(Record::Seats(
             settings.seats.iter().map(|s| s.place.clone()).collect(),
         ))
         .map_err(|e| DaemonError::Storage(e.to_string()))?;
@@ -101,7 +130,7 @@ pub async fn run(
 
     let (updates, _) = broadcast::channel(4096);
     let (requests_tx, requests_rx) = mpsc::channel(64);
-    let live = Live {
+    let live = LiveModel {
         model: Arc::new(RwLock::new(model)),
         updates,
         requests: requests_tx,
@@ -139,7 +168,7 @@ pub async fn run(
         Some(tokio::spawn(run_outbox(
             Arc::new(Mutex::new(store)),
             settings.sinks.clone(),
-            wake.clone(),
+            doorbell.clone(),
             outbox_counters.clone(),
             outbox_shutdown.clone(),
         )))

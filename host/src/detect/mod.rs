@@ -90,7 +90,7 @@ impl Sample {
     pub fn from_telemetry(t_ms: u64, t: &hemiwatch_protocol::Telemetry) -> Self {
         Self {
             t_ms,
-            temp_c: t.temps.iter().max().map(|c| f64::from(*c) / 100.0),
+            temp_c: t.hottest().map(|c| f64::from(c) / 100.0),
             flags: t.flags.bits(),
         }
     }

@@ -2,7 +2,6 @@
 //! clone); writes become [`Request`]s to the state task, answered on a oneshot.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -15,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::auth::Authorized;
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, HttpState};
+use crate::alert::AlertState;
 use crate::model::{AlertView, Hemicycle, Request, RequestError, SeatState, SeatStatus, SilenceMatcher};
 
 /// Default window of the history endpoint: the dashboard's 30-minute chart.
@@ -48,7 +48,7 @@ pub async fn status(State(state): State<HttpState>) -> Json<serde_json::Value> {
         let firing: Vec<AlertView> = m
             .alerts
             .values()
-            .filter(|a| a.state == "firing")
+            .filter(|a| a.state == AlertState::Firing)
             .cloned()
             .collect();
         (m.seats.len(), m.counts(), firing)
@@ -57,16 +57,16 @@ pub async fn status(State(state): State<HttpState>) -> Json<serde_json::Value> {
         .lines
         .iter()
         .map(|l| {
-            let c = &l.counters;
+            let c = l.counters.snapshot();
             serde_json::json!({
                 "name": l.name,
                 "endpoint": l.endpoint.to_string(),
-                "up": c.up.load(Ordering::Relaxed),
-                "bytes": c.bytes.load(Ordering::Relaxed),
-                "bytes_out": c.bytes_out.load(Ordering::Relaxed),
-                "frames": c.frames.load(Ordering::Relaxed),
-                "framing_errors": c.framing_errors.load(Ordering::Relaxed),
-                "opens": c.opens.load(Ordering::Relaxed),
+                "up": c.up,
+                "bytes": c.bytes,
+                "bytes_out": c.bytes_out,
+                "frames": c.frames,
+                "framing_errors": c.framing_errors,
+                "opens": c.opens,
             })
         })
         .collect();
@@ -203,33 +203,59 @@ pub struct AlertsQuery {
     kind: Option<String>,
 }
 
-/// Alert states a filter may name; `open` means pending or firing.
-const ALERT_STATES: [&str; 4] = ["pending", "firing", "resolved", "open"];
+/// The `state` filter of `GET /api/alerts`: one lifecycle state, or `open` (pending or firing).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum StateFilter {
+    /// Exactly this state.
+    Is(AlertState),
+    /// Pending or firing.
+    Open,
+}
+
+impl StateFilter {
+    /// The name of [`Self::Open`] in the query string.
+    const OPEN: &'static str = "open";
+
+    /// Parses the query value; the error names what is accepted.
+    fn parse(s: &str) -> Result<Self, ApiError> {
+        if s == Self::OPEN {
+            return Ok(Self::Open);
+        }
+        AlertState::from_name(s).map(Self::Is).ok_or_else(|| {
+            let names: Vec<&str> = AlertState::ALL
+                .iter()
+                .map(|s| s.name())
+                .chain([Self::OPEN])
+                .collect();
+            ApiError::bad_request(format!(
+                "unknown alert state `{s}`; expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// Whether an alert in `state` passes.
+    fn admits(self, state: AlertState) -> bool {
+        match self {
+            Self::Is(s) => state == s,
+            Self::Open => state.is_open(),
+        }
+    }
+}
 
 /// `GET /api/alerts[?state=&sector=&seat=&kind=]`: newest first.
 pub async fn alerts(
     State(state): State<HttpState>,
     ApiQuery(q): ApiQuery<AlertsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if let Some(s) = &q.state {
-        if !ALERT_STATES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "unknown alert state `{s}`; expected one of {}",
-                ALERT_STATES.join(", ")
-            )));
-        }
-    }
+    let state_filter = q.state.as_deref().map(StateFilter::parse).transpose()?;
     let mut list: Vec<AlertView> = snapshot(&state, |m| {
         m.alerts
             .values()
-            .filter(|a| match q.state.as_deref() {
-                None => true,
-                Some("open") => a.state != "resolved",
-                Some(s) => a.state == s,
-            })
+            .filter(|a| state_filter.is_none_or(|f| f.admits(a.state)))
             .filter(|a| q.sector.is_none() || a.sector == q.sector)
             .filter(|a| q.seat.is_none() || a.seat == q.seat)
-            .filter(|a| q.kind.as_ref().is_none_or(|k| &a.kind == k))
+            .filter(|a| q.kind.as_deref().is_none_or(|k| a.kind.name() == k))
             .cloned()
             .collect()
     });
@@ -381,7 +407,7 @@ pub async fn metrics(
         .metrics
         .render(
             &model,
-            &crate::metrics::Sources {
+            &crate::metrics::ScrapeSources {
                 lines: &state.lines,
                 storage: state.storage_counters.as_deref(),
                 outbox: state.outbox_counters.as_deref(),

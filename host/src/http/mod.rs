@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 
 use crate::metrics::Metrics;
-use crate::model::{EventView, HistoryPoint, Live};
+use crate::model::{EventView, HistoryPoint, LiveModel};
 use crate::sink::outbox::OutboxCounters;
 use crate::source::LineHandle;
 use crate::storage::StorageCounters;
@@ -62,7 +62,7 @@ pub trait HistorySource: Send + Sync {
 #[derive(Clone)]
 pub struct HttpState {
     /// The live model, its update stream and the request channel to the state task.
-    pub live: Live,
+    pub live: LiveModel,
     /// Lines, for their counters in `/metrics` and `/api/status`.
     pub lines: Vec<LineHandle>,
     /// Bearer token that API writes must carry; `None` disables writes entirely (a daemon without

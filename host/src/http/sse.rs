@@ -36,12 +36,7 @@ impl From<&SeatState> for SeatBrief {
         Self {
             id: s.place.id,
             status: s.status,
-            temp_c: s
-                .temps_c
-                .iter()
-                .copied()
-                .reduce(f64::max)
-                .map(|t| (t * 100.0).round() / 100.0),
+            temp_c: s.hottest_c.map(|t| (t * 100.0).round() / 100.0),
             last_seen_ms: s.last_seen_ms,
         }
     }

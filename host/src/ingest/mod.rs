@@ -2,7 +2,7 @@
 //!
 //! Owns one [`HostLink`] per configured seat (sessions, counters, anti-replay), answers `Hello`s,
 //! pings seats so they know the host is alive, encodes commands, and reports everything as
-//! [`Output`]s. No I/O and no clock of its own (time is a parameter), so it is tested and
+//! [`IngestEvent`]s. No I/O and no clock of its own (time is a parameter), so it is tested and
 //! benchmarked without a runtime.
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ pub const PING_INTERVAL_MS: u64 = 2_000;
 
 /// What the ingest core asks the daemon to do or tells it happened.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Output {
+pub enum IngestEvent {
     /// Write these wire bytes to a line.
     Send {
         /// Line to write to.
@@ -160,11 +160,11 @@ impl Ingest {
     }
 
     /// Handles one frame from `line` at `now_ms`, appending what follows to `out`.
-    pub fn on_frame(&mut self, line: LineId, frame: &OwnedFrame, now_ms: u64, out: &mut Vec<Output>) {
+    pub fn on_frame(&mut self, line: LineId, frame: &OwnedFrame, now_ms: u64, out: &mut Vec<IngestEvent>) {
         let raw = frame.as_raw();
         let seat = raw.header.seat;
         let Some(state) = self.seats.get_mut(&seat) else {
-            out.push(Output::Rejected {
+            out.push(IngestEvent::Rejected {
                 seat,
                 line,
                 reason: Rejection::UnknownSeat,
@@ -174,7 +174,7 @@ impl Ingest {
         let verified = match state.link.accept(&raw) {
             Ok(v) => v,
             Err(e) => {
-                out.push(Output::Rejected {
+                out.push(IngestEvent::Rejected {
                     seat,
                     line,
                     reason: Rejection::Auth(e),
@@ -187,7 +187,7 @@ impl Ingest {
         state.line = Some(line);
         if let SessionChange::Established { boot_id, new_boot } = verified.session {
             state.last_counter = None;
-            out.push(Output::SessionOpened {
+            out.push(IngestEvent::SessionOpened {
                 seat,
                 boot_id,
                 new_boot,
@@ -203,20 +203,20 @@ impl Ingest {
                 match state.link.respond_to_hello(&hello, nonce, &mut self.buf[..]) {
                     Ok(bytes) => {
                         state.last_tx_ms = now_ms;
-                        out.push(Output::Send {
+                        out.push(IngestEvent::Send {
                             line,
                             bytes: bytes.to_vec(),
                         });
                     }
                     Err(e) => tracing::error!(seat, error = %e, "cannot answer hello"),
                 }
-                out.push(Output::Hello { seat, line, hello });
+                out.push(IngestEvent::Hello { seat, line, hello });
                 // The Hello's counter starts the count; the session's frames follow it.
                 state.last_counter = Some(verified.counter);
             }
             Message::Telemetry(telemetry) => {
                 state.last_counter = Some(verified.counter);
-                out.push(Output::Sample {
+                out.push(IngestEvent::Sample {
                     seat,
                     line,
                     counter: verified.counter,
@@ -226,11 +226,11 @@ impl Ingest {
             }
             Message::Event(event) => {
                 state.last_counter = Some(verified.counter);
-                out.push(Output::Event { seat, event });
+                out.push(IngestEvent::Event { seat, event });
             }
             Message::Ack(ack) => {
                 state.last_counter = Some(verified.counter);
-                out.push(Output::Ack { seat, ack });
+                out.push(IngestEvent::Ack { seat, ack });
             }
             // `accept` refuses downlink kinds, so these cannot be verified uplink messages.
             Message::Session(_)
@@ -248,7 +248,7 @@ impl Ingest {
         seat: SeatId,
         msg: &Message,
         now_ms: u64,
-    ) -> Result<(u32, Output), CommandError> {
+    ) -> Result<(u32, IngestEvent), CommandError> {
         let state = self.seats.get_mut(&seat).ok_or(CommandError::UnknownSeat(seat))?;
         let line = state.line.ok_or(CommandError::NoLine(seat))?;
         if !state.link.has_session() {
@@ -261,7 +261,7 @@ impl Ingest {
         state.last_tx_ms = now_ms;
         Ok((
             counter,
-            Output::Send {
+            IngestEvent::Send {
                 line,
                 bytes: bytes.to_vec(),
             },
@@ -270,7 +270,7 @@ impl Ingest {
 
     /// Pings every seat with an open session that has not heard from the host for
     /// [`PING_INTERVAL_MS`].
-    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<IngestEvent>) {
         let due: Vec<SeatId> = self
             .seats
             .iter()
@@ -332,7 +332,7 @@ mod tests {
         v
     }
 
-    fn feed(ingest: &mut Ingest, line: LineId, wire: &[u8], now: u64) -> Vec<Output> {
+    fn feed(ingest: &mut Ingest, line: LineId, wire: &[u8], now: u64) -> Vec<IngestEvent> {
         let mut out = Vec::new();
         for f in frames(wire) {
             ingest.on_frame(line, &f, now, &mut out);
@@ -344,7 +344,9 @@ mod tests {
     fn handshake(ingest: &mut Ingest, seat: &mut SeatLink, line: LineId) {
         let mut buf = [0u8; MAX_WIRE];
         let out = feed(ingest, line, seat.encode(&hello(), &mut buf).unwrap(), 0);
-        let Some(Output::Send { bytes, .. }) = out.iter().find(|o| matches!(o, Output::Send { .. })) else {
+        let Some(IngestEvent::Send { bytes, .. }) =
+            out.iter().find(|o| matches!(o, IngestEvent::Send { .. }))
+        else {
             panic!("no session answer: {out:?}")
         };
         let f = frames(bytes);
@@ -370,13 +372,15 @@ mod tests {
         );
         assert_eq!(
             out[0],
-            Output::SessionOpened {
+            IngestEvent::SessionOpened {
                 seat: 5,
                 boot_id: 77,
                 new_boot: true
             }
         );
-        assert!(matches!(&out[1], Output::Sample { seat: 5, lost: 0, telemetry, .. } if *telemetry == t));
+        assert!(
+            matches!(&out[1], IngestEvent::Sample { seat: 5, lost: 0, telemetry, .. } if *telemetry == t)
+        );
         // Two lost frames show up as a counter gap.
         seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap();
         seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap();
@@ -386,7 +390,10 @@ mod tests {
             seat.encode(&Message::Telemetry(t), &mut buf).unwrap(),
             20,
         );
-        assert!(matches!(out[..], [Output::Sample { lost: 2, .. }]), "{out:?}");
+        assert!(
+            matches!(out[..], [IngestEvent::Sample { lost: 2, .. }]),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -399,7 +406,7 @@ mod tests {
         let out = feed(&mut ingest, 0, stranger.encode(&hello(), &mut buf).unwrap(), 0);
         assert_eq!(
             out,
-            vec![Output::Rejected {
+            vec![IngestEvent::Rejected {
                 seat: 6,
                 line: 0,
                 reason: Rejection::UnknownSeat
@@ -409,7 +416,7 @@ mod tests {
         let out = feed(&mut ingest, 1, impostor.encode(&hello(), &mut buf).unwrap(), 0);
         assert_eq!(
             out,
-            vec![Output::Rejected {
+            vec![IngestEvent::Rejected {
                 seat: 5,
                 line: 1,
                 reason: Rejection::Auth(AuthError::BadMac)
@@ -441,7 +448,7 @@ mod tests {
                 .unwrap(),
             0,
         );
-        let (counter, Output::Send { line, bytes }) = ingest
+        let (counter, IngestEvent::Send { line, bytes }) = ingest
             .command(
                 5,
                 &Message::Failover(hemiwatch_protocol::Failover { active: true }),
@@ -464,7 +471,7 @@ mod tests {
         ingest.tick(100 + PING_INTERVAL_MS - 1, &mut out);
         assert!(out.is_empty());
         ingest.tick(100 + PING_INTERVAL_MS, &mut out);
-        let [Output::Send { bytes, .. }] = &out[..] else {
+        let [IngestEvent::Send { bytes, .. }] = &out[..] else {
             panic!("{out:?}")
         };
         assert_eq!(

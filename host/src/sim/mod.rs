@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub use pty::PtyMaster;
 pub use seat::{Scenario, SimSeat, HELLO_RETRY_MS, HOST_TIMEOUT_MS};
 
-use crate::ingest::{Ingest, Output};
+use crate::ingest::{Ingest, IngestEvent};
 
 /// The demo's master secret. Public on purpose: `hemiwatch demo` and `hemiwatch sim` must work
 /// with no key files. A real installation provisions every seat with its own random key.
@@ -134,7 +134,7 @@ pub fn capture(
         });
         uplink.clear();
         for o in outputs.drain(..) {
-            if let Output::Send { bytes, .. } = o {
+            if let IngestEvent::Send { bytes, .. } = o {
                 let mut down = FrameDecoder::<MAX_WIRE>::new();
                 down.feed(&bytes, |f| {
                     if let Ok(f) = f {

@@ -314,6 +314,7 @@ impl Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::{AlertState, Kind};
     use crate::detect::SeatRules;
     use crate::replay::replay;
 
@@ -332,7 +333,10 @@ mod tests {
         for t in &traces {
             let alerts: Vec<u64> = replay(&t.rows, SeatRules::defaults)
                 .into_iter()
-                .filter(|x| x.state == "firing" && (x.kind == "overheat_predicted" || x.kind == "overheat"))
+                .filter(|x| {
+                    x.state == AlertState::Firing
+                        && matches!(x.kind, Kind::OverheatPredicted | Kind::Overheat)
+                })
                 .map(|x| x.at_ms)
                 .collect();
             match (t.class, t.score(&alerts)) {

@@ -28,10 +28,10 @@ pub use webhook::WebhookSink;
 pub struct Notification {
     /// Alert id (stable across restarts).
     pub id: i64,
-    /// Alert kind: overheat_predicted, overheat, seat_silent, sensor_fault, line_down…
-    pub kind: String,
+    /// Alert kind (serialized as its stable name).
+    pub kind: crate::alert::Kind,
     /// firing or resolved.
-    pub state: String,
+    pub state: crate::alert::AlertState,
     /// Seat concerned.
     pub seat: Option<u16>,
     /// Seat label, e.g. "B-04-12".

@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Notification, Sink};
@@ -58,11 +57,11 @@ pub struct OutboxCounters {
     pub failed: std::sync::atomic::AtomicU64,
 }
 
-/// Runs the worker until `shutdown`. `wake` is notified when new rows are written.
+/// Runs the worker until `shutdown`. Storage rings `doorbell` when new rows are written.
 pub async fn run_outbox(
     store: Arc<Mutex<dyn OutboxStore>>,
     sinks: Vec<Sink>,
-    wake: Arc<Notify>,
+    doorbell: crate::storage::OutboxDoorbell,
     counters: Arc<OutboxCounters>,
     shutdown: CancellationToken,
 ) {
@@ -126,7 +125,7 @@ pub async fn run_outbox(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = wake.notified() => {}
+            _ = doorbell.rung() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
     }

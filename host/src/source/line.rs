@@ -68,6 +68,38 @@ pub struct LineCounters {
     pub up: AtomicBool,
 }
 
+/// The counters of one line at one instant, as `/api/status` and `/metrics` report them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LineCountersSnapshot {
+    /// Whether the line is open now.
+    pub up: bool,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// Frames cut from the stream.
+    pub frames: u64,
+    /// Framing errors.
+    pub framing_errors: u64,
+    /// Times the line was (re)opened.
+    pub opens: u64,
+}
+
+impl LineCounters {
+    /// Reads every counter once: the one place readers turn these atomics into numbers.
+    pub fn snapshot(&self) -> LineCountersSnapshot {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        LineCountersSnapshot {
+            up: self.up.load(Ordering::Relaxed),
+            bytes: read(&self.bytes),
+            bytes_out: read(&self.bytes_out),
+            frames: read(&self.frames),
+            framing_errors: read(&self.framing_errors),
+            opens: read(&self.opens),
+        }
+    }
+}
+
 /// The daemon's handle on a running line.
 #[derive(Clone, Debug)]
 pub struct LineHandle {

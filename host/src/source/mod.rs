@@ -6,4 +6,4 @@ mod endpoint;
 mod line;
 
 pub use endpoint::{Endpoint, EndpointError};
-pub use line::{run_line, LineCounters, LineEvent, LineHandle, LineId};
+pub use line::{run_line, LineCounters, LineCountersSnapshot, LineEvent, LineHandle, LineId};

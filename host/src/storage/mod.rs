@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AlertView, EventView, SeatPlace};
 use crate::sink::Notification;
 
-pub use outbox::SqliteOutbox;
+pub use outbox::{OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
 
 /// How many operations may wait for the writer before samples are dropped (and counted): about
@@ -92,7 +92,7 @@ pub struct StoredSilence {
 
 /// What the daemon asks storage to record.
 #[derive(Debug)]
-pub enum Op {
+pub enum Record {
     /// Configured seats, written at start-up so the file is self-describing.
     Seats(Vec<SeatPlace>),
     /// A seat said `Hello`: its boot, firmware and board.
@@ -108,19 +108,9 @@ pub enum Op {
         /// Unix ms.
         at_ms: u64,
     },
-    /// One telemetry sample (the hottest channel).
-    Sample {
-        /// Seat.
-        seat: SeatId,
-        /// Unix ms it arrived.
-        t_ms: u64,
-        /// Temperature, centi-°C.
-        temp_centi: i16,
-        /// Status flags bits.
-        flags: u8,
-    },
-    /// Samples of one batch of frames, sent as one message: a channel operation (and a wake-up
-    /// of the writer) per sample cost more than the rest of the ingest path.
+    /// Telemetry samples (the hottest channel each), one record per batch of frames: a channel
+    /// operation (and a wake-up of the writer) per sample cost more than the rest of the ingest
+    /// path.
     Samples(Vec<SampleRow>),
     /// An event for the seat's panel and the audit trail.
     Event(EventView),
@@ -171,17 +161,17 @@ pub struct StorageCounters {
 /// The daemon's handle on storage: cheap to clone, never blocks on the disk for samples.
 #[derive(Clone, Debug)]
 pub struct Storage {
-    tx: SyncSender<Op>,
+    tx: SyncSender<Record>,
     counters: Arc<StorageCounters>,
     path: PathBuf,
 }
 
 impl Storage {
     /// Opens (creating or migrating) the database, restores what a restart needs, and starts the
-    /// writer thread. `wake` is notified after each commit that wrote outbox rows.
+    /// writer thread. `doorbell` is rung after each commit that wrote outbox rows.
     pub fn open(
         settings: &StorageSettings,
-        wake: Arc<tokio::sync::Notify>,
+        doorbell: OutboxDoorbell,
     ) -> Result<(Self, Restored, std::thread::JoinHandle<()>), StorageError> {
         let mut conn = open_connection(&settings.path)?;
         let restored = reader::restore(&conn)?;
@@ -189,7 +179,7 @@ impl Storage {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         // A fresh start compacts what aged while the daemon was down.
         writer::housekeeping(&mut conn, settings, crate::unix_ms())?;
-        let thread = writer::spawn(conn, rx, settings.clone(), counters.clone(), wake)?;
+        let thread = writer::spawn(conn, rx, settings.clone(), counters.clone(), doorbell)?;
         Ok((
             Self {
                 tx,
@@ -201,23 +191,20 @@ impl Storage {
         ))
     }
 
-    /// Records an operation. Samples are dropped (and counted) if the writer is 40 s behind;
+    /// Records something. Samples are dropped (and counted) if the writer is 40 s behind;
     /// everything else waits for room, because alerts and events must not be lost.
-    pub fn record(&self, op: Op) -> Result<(), StorageError> {
-        match op {
-            Op::Sample { .. } | Op::Samples(_) => match self.tx.try_send(op) {
-                Ok(()) => Ok(()),
-                Err(TrySendError::Full(op)) => {
-                    let n = match &op {
-                        Op::Samples(rows) => rows.len() as u64,
-                        _ => 1,
-                    };
-                    self.counters.dropped.fetch_add(n, Ordering::Relaxed);
-                    Ok(())
-                }
-                Err(TrySendError::Disconnected(_)) => Err(StorageError::WriterGone),
-            },
-            other => self.tx.send(other).map_err(|_| StorageError::WriterGone),
+    pub fn record(&self, record: Record) -> Result<(), StorageError> {
+        let Record::Samples(rows) = &record else {
+            return self.tx.send(record).map_err(|_| StorageError::WriterGone);
+        };
+        let n = rows.len() as u64;
+        match self.tx.try_send(record) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(StorageError::WriterGone),
         }
     }
 
@@ -225,14 +212,14 @@ impl Storage {
     pub fn flush(&self) -> Result<(), StorageError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.tx
-            .send(Op::Flush(tx))
+            .send(Record::Flush(tx))
             .map_err(|_| StorageError::WriterGone)?;
         rx.recv().map_err(|_| StorageError::WriterGone)
     }
 
     /// Commits what is buffered and stops the writer thread, even while other handles exist.
     pub fn close(&self) {
-        let _ = self.tx.send(Op::Close);
+        let _ = self.tx.send(Record::Close);
     }
 
     /// Counters of the writer.

@@ -1,11 +1,36 @@
-//! The outbox rows, seen from the delivery worker ([`crate::sink::outbox`]).
+//! The outbox rows, seen from the delivery worker ([`crate::sink::outbox`]), and the doorbell
+//! the storage writer rings when it committed new ones.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{params, Connection};
 
 use super::StorageError;
 use crate::sink::outbox::{OutboxItem, OutboxStore};
+
+/// The storage → delivery hand-off: the writer rings it after each commit that wrote outbox
+/// rows, the delivery worker waits on it (and polls anyway, so a missed ring only delays).
+/// Cloning shares the bell.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxDoorbell(Arc<tokio::sync::Notify>);
+
+impl OutboxDoorbell {
+    /// A bell nobody rang yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// New rows are committed: wakes the worker (or its next wait, if it is busy delivering).
+    pub fn ring(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for the next ring.
+    pub async fn rung(&self) {
+        self.0.notified().await;
+    }
+}
 
 /// The worker's own connection to the outbox table.
 #[derive(Debug)]

@@ -7,6 +7,7 @@ use hemiwatch_protocol::SeatId;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::{StorageError, StoredSilence};
+use crate::alert::{AlertState, EventKind};
 use crate::model::{AlertView, EventView, HistoryPoint};
 
 /// Ranges up to this long are answered with raw samples; longer ones with 1-minute points, so a
@@ -46,9 +47,14 @@ pub struct SeatRecord {
 pub(super) fn restore(conn: &Connection) -> Result<Restored, StorageError> {
     let now = crate::unix_ms() as i64;
     let mut open_alerts = Vec::new();
-    let mut stmt = conn.prepare("SELECT view FROM alerts WHERE state != 'resolved' ORDER BY id")?;
-    for json in stmt.query_map([], |r| r.get::<_, String>(0))? {
-        open_alerts.push(serde_json::from_str(&json?)?);
+    let mut stmt = conn.prepare("SELECT view FROM alerts WHERE state != ?1 ORDER BY id")?;
+    for json in stmt.query_map(params![AlertState::Resolved.name()], |r| r.get::<_, String>(0))? {
+        let value: serde_json::Value = serde_json::from_str(&json?)?;
+        // A kind this version does not know (a newer daemon wrote it) is left behind.
+        match serde_json::from_value(value) {
+            Ok(view) => open_alerts.push(view),
+            Err(e) => tracing::warn!(error = %e, "stored open alert not understood; not restored"),
+        }
     }
     let mut silences = Vec::new();
     let mut stmt = conn.prepare("SELECT id, until_ms, view FROM silences WHERE until_ms > ?1 ORDER BY id")?;
@@ -195,7 +201,7 @@ impl Reader {
                 at_ms: r.get::<_, i64>(0)? as u64,
                 seat: r.get(1)?,
                 line: r.get(2)?,
-                kind: r.get(3)?,
+                kind: EventKind::from_name(&r.get::<_, String>(3)?),
                 detail: r.get(4)?,
             })
         })?;

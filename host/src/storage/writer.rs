@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Transaction};
 
-use super::{Op, StorageCounters, StorageError, StorageSettings};
+use super::{OutboxDoorbell, Record, StorageCounters, StorageError, StorageSettings};
 
 /// How often raw samples past retention are rolled up and old rollups deleted.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
@@ -21,14 +21,14 @@ const MINUTE_MS: i64 = 60_000;
 /// Starts the writer thread on `conn`.
 pub(super) fn spawn(
     conn: Connection,
-    rx: Receiver<Op>,
+    rx: Receiver<Record>,
     settings: StorageSettings,
     counters: Arc<StorageCounters>,
-    wake: Arc<tokio::sync::Notify>,
+    doorbell: OutboxDoorbell,
 ) -> Result<std::thread::JoinHandle<()>, StorageError> {
     std::thread::Builder::new()
         .name("hemiwatch-storage".into())
-        .spawn(move || run(conn, rx, settings, counters, wake))
+        .spawn(move || run(conn, rx, settings, counters, doorbell))
         .map_err(|source| StorageError::Folder {
             path: "writer thread".into(),
             source,
@@ -37,24 +37,24 @@ pub(super) fn spawn(
 
 fn run(
     mut conn: Connection,
-    rx: Receiver<Op>,
+    rx: Receiver<Record>,
     settings: StorageSettings,
     counters: Arc<StorageCounters>,
-    wake: Arc<tokio::sync::Notify>,
+    doorbell: OutboxDoorbell,
 ) {
-    let mut batch: Vec<Op> = Vec::with_capacity(4096);
-    // Samples buffered (an `Op::Samples` carries many).
+    let mut batch: Vec<Record> = Vec::with_capacity(4096);
+    // Samples buffered (an `Record::Samples` carries many).
     let mut rows = 0usize;
     let mut deadline = Instant::now() + settings.flush_interval;
     let mut next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
     loop {
         let timeout = deadline.saturating_duration_since(Instant::now());
         let (urgent, closed) = match rx.recv_timeout(timeout) {
-            Ok(Op::Close) => (true, true),
+            Ok(Record::Close) => (true, true),
             Ok(op) => {
-                let urgent = !matches!(op, Op::Sample { .. } | Op::Samples(_) | Op::SeatSeen { .. });
+                let urgent = !matches!(op, Record::Samples(_) | Record::SeatSeen { .. });
                 rows += match &op {
-                    Op::Samples(r) => r.len(),
+                    Record::Samples(r) => r.len(),
                     _ => 1,
                 };
                 batch.push(op);
@@ -67,7 +67,7 @@ fn run(
             continue;
         }
         if !batch.is_empty() {
-            commit(&mut conn, &mut batch, &settings, &counters, &wake);
+            commit(&mut conn, &mut batch, &settings, &counters, &doorbell);
         }
         rows = 0;
         deadline = Instant::now() + settings.flush_interval;
@@ -88,10 +88,10 @@ fn run(
 /// (retrying a transaction SQLite refused would wedge the writer).
 fn commit(
     conn: &mut Connection,
-    batch: &mut Vec<Op>,
+    batch: &mut Vec<Record>,
     settings: &StorageSettings,
     counters: &StorageCounters,
-    wake: &tokio::sync::Notify,
+    doorbell: &OutboxDoorbell,
 ) {
     let started = Instant::now();
     let mut acks = Vec::new();
@@ -102,19 +102,8 @@ fn commit(
         let mut rows: Vec<[i64; 4]> = Vec::with_capacity(batch.len());
         for op in batch.drain(..) {
             match op {
-                Op::Flush(ack) => acks.push(ack),
-                Op::Sample {
-                    seat,
-                    t_ms,
-                    temp_centi,
-                    flags,
-                } => rows.push([
-                    i64::from(seat),
-                    t_ms as i64,
-                    i64::from(temp_centi),
-                    i64::from(flags),
-                ]),
-                Op::Samples(many) => rows.extend(many.into_iter().map(|r| {
+                Record::Flush(ack) => acks.push(ack),
+                Record::Samples(many) => rows.extend(many.into_iter().map(|r| {
                     [
                         i64::from(r.seat),
                         r.t_ms as i64,
@@ -139,7 +128,7 @@ fn commit(
                 .commit_micros
                 .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
             if outbox_rows > 0 {
-                wake.notify_one();
+                doorbell.ring();
             }
         }
         Err(e) => {
@@ -174,9 +163,9 @@ fn insert_samples(tx: &Transaction<'_>, rows: &mut [[i64; 4]]) -> Result<(), Sto
 }
 
 /// Writes one operation; returns how many outbox rows it added.
-fn apply(tx: &Transaction<'_>, op: Op, settings: &StorageSettings) -> Result<usize, StorageError> {
+fn apply(tx: &Transaction<'_>, op: Record, settings: &StorageSettings) -> Result<usize, StorageError> {
     match op {
-        Op::Seats(places) => {
+        Record::Seats(places) => {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO seats (id, label, sector, row, position, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (id) DO UPDATE SET label = ?2, sector = ?3, row = ?4, position = ?5, line = ?6",
@@ -185,7 +174,7 @@ fn apply(tx: &Transaction<'_>, op: Op, settings: &StorageSettings) -> Result<usi
                 stmt.execute(params![p.id, p.label, p.sector, p.row, p.position, p.line])?;
             }
         }
-        Op::SeatSeen {
+        Record::SeatSeen {
             seat,
             boot_id,
             firmware,
@@ -198,23 +187,33 @@ fn apply(tx: &Transaction<'_>, op: Op, settings: &StorageSettings) -> Result<usi
             )?
             .execute(params![seat, boot_id, firmware, board, at_ms as i64])?;
         }
-        Op::Event(e) => {
+        Record::Event(e) => {
             tx.prepare_cached(
                 "INSERT INTO events (at_ms, seat, line, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![e.at_ms as i64, e.seat, e.line, e.kind, e.detail])?;
+            .execute(params![e.at_ms as i64, e.seat, e.line, e.kind.name(), e.detail])?;
         }
-        Op::Alert { view, notify } => {
+        Record::Alert { view, notify } => {
             let json = serde_json::to_string(&view)?;
             tx.prepare_cached(
                 "INSERT INTO alerts (id, view, state, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO UPDATE SET view = ?2, state = ?3, updated_at_ms = ?4",
             )?
-            .execute(params![view.id, json, view.state, view.updated_at_ms as i64])?;
+            .execute(params![
+                view.id,
+                json,
+                view.state.name(),
+                view.updated_at_ms as i64
+            ])?;
             tx.prepare_cached(
                 "INSERT INTO alert_history (alert_id, at_ms, state, view) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![view.id, view.updated_at_ms as i64, view.state, json])?;
+            .execute(params![
+                view.id,
+                view.updated_at_ms as i64,
+                view.state.name(),
+                json
+            ])?;
             if let Some(n) = notify {
                 let body = serde_json::to_string(&n)?;
                 let mut stmt = tx.prepare_cached(
@@ -226,14 +225,14 @@ fn apply(tx: &Transaction<'_>, op: Op, settings: &StorageSettings) -> Result<usi
                 return Ok(settings.sinks.len());
             }
         }
-        Op::Silence(s) => {
+        Record::Silence(s) => {
             tx.prepare_cached(
                 "INSERT INTO silences (id, view, until_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET view = ?2, until_ms = ?3",
             )?
             .execute(params![s.id, serde_json::to_string(&s.view)?, s.until_ms as i64])?;
         }
-        Op::Sample { .. } | Op::Samples(_) | Op::Flush(_) | Op::Close => {}
+        Record::Samples(_) | Record::Flush(_) | Record::Close => {}
     }
     Ok(0)
 }

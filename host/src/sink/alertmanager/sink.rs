@@ -38,10 +38,7 @@ impl AlertmanagerSink {
         let mut labels = json!({
             "alertname": n.kind,
             "source": "hemiwatch",
-            "severity": match n.kind.as_str() {
-                "overheat" | "overheat_predicted" | "line_down" => "critical",
-                _ => "warning",
-            },
+            "severity": n.kind.severity().name(),
         });
         if let Some(seat) = n.seat {
             labels["seat"] = json!(seat.to_string());

@@ -26,8 +26,8 @@ impl ExecSink {
         let opt = |v: Option<String>| v.unwrap_or_default();
         vec![
             ("HEMIWATCH_ALERT_ID", n.id.to_string()),
-            ("HEMIWATCH_ALERT_KIND", n.kind.clone()),
-            ("HEMIWATCH_ALERT_STATE", n.state.clone()),
+            ("HEMIWATCH_ALERT_KIND", n.kind.name().to_owned()),
+            ("HEMIWATCH_ALERT_STATE", n.state.name().to_owned()),
             ("HEMIWATCH_ALERT_SEAT", opt(n.seat.map(|s| s.to_string()))),
             ("HEMIWATCH_ALERT_LABEL", opt(n.label.clone())),
             ("HEMIWATCH_ALERT_SECTOR", opt(n.sector.clone())),

@@ -1,0 +1,68 @@
+//! The one sentence each alert carries for the technician: what is wrong, with the numbers that
+//! say how badly, and what to do.
+
+use super::{AlertEngine, Kind, Subject};
+
+/// Critical temperature assumed for a seat the engine does not know, °C.
+const DEFAULT_CRITICAL_C: f64 = 85.0;
+/// Telemetry period assumed for a seat the engine does not know, ms.
+const DEFAULT_PERIOD_MS: u64 = 500;
+
+impl AlertEngine {
+    /// The summary of the alert of `kind` about `subject`, as of `now_ms`.
+    pub(super) fn summary(&self, kind: Kind, subject: &Subject, now_ms: u64) -> String {
+        let seat_name = |s: &hemiwatch_protocol::SeatId| {
+            self.seats
+                .get(s)
+                .map(|w| format!("{} (seat {s})", w.rules.label))
+                .unwrap_or_else(|| format!("seat {s}"))
+        };
+        match (kind, subject) {
+            (Kind::OverheatPredicted, Subject::Seat(s)) => {
+                let w = self.seats.get(s);
+                let critical = w.map_or(DEFAULT_CRITICAL_C, |w| w.rules.critical_c);
+                let now = w.and_then(|w| w.window.level()).unwrap_or(f64::NAN);
+                let slope = w.and_then(|w| w.trend.slope_c_per_min()).unwrap_or(f64::NAN);
+                let eta = w
+                    .and_then(|w| w.trend.predicted_at_ms())
+                    .map(|t| t.saturating_sub(now_ms) / 1_000)
+                    .unwrap_or(0);
+                format!(
+                    "{} will reach its critical {critical:.1} °C in about {} min {} s (now {now:.1} °C, rising {slope:.1} °C/min): switch it to its standby",
+                    seat_name(s),
+                    eta / 60,
+                    eta % 60
+                )
+            }
+            (Kind::Overheat, Subject::Seat(s)) => {
+                let w = self.seats.get(s);
+                format!(
+                    "{} is at {:.1} °C, at or above its critical {:.1} °C",
+                    seat_name(s),
+                    w.and_then(|w| w.window.level()).unwrap_or(f64::NAN),
+                    w.map_or(DEFAULT_CRITICAL_C, |w| w.rules.critical_c)
+                )
+            }
+            (Kind::SeatSilent, Subject::Seat(s)) => {
+                let period = self.seats.get(s).map_or(DEFAULT_PERIOD_MS, |w| w.rules.period_ms);
+                format!(
+                    "{} has stopped talking (telemetry period {period} ms)",
+                    seat_name(s)
+                )
+            }
+            (Kind::SensorFault, Subject::Seat(s)) => {
+                let why = self
+                    .seats
+                    .get(s)
+                    .and_then(|w| w.sensor.fault())
+                    .map_or("sensor fault", |f| f.describe());
+                format!("{}: {why}; its temperature is not trusted", seat_name(s))
+            }
+            (_, Subject::Line(l)) => {
+                let n = self.lines.get(l).map_or(0, |l| l.seats.len());
+                format!("line {l} is down: none of its {n} seats can be heard")
+            }
+            (_, Subject::Seat(s)) => format!("{}: {}", seat_name(s), kind.name()),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! What the engine is told: a seat was heard, announced its period, sent a sample; a line
+//! opened or closed; time passed. Each runs the detectors it concerns and hands their signals to
+//! the lifecycle. Line inhibition lives here too: a `line_down` alert stands for its seats, whose
+//! own `seat_silent` alerts are then neither raised nor kept.
+
+use hemiwatch_protocol::SeatId;
+
+use super::{AlertEngine, Kind, Subject};
+use crate::detect::overheat::Overheat;
+use crate::detect::sensor::{Fault, Sensor};
+use crate::detect::trend::Trend;
+use crate::detect::{silent, Sample, SeatRules, Signal, Window};
+
+/// A seat never heard is watched from the daemon's start plus this grace: the time a whole room
+/// needs to say `Hello` and open its sessions after a restart.
+pub(super) const STARTUP_GRACE_MS: u64 = 10_000;
+/// Telemetry period assumed for a line whose seats are unknown.
+const DEFAULT_PERIOD_MS: u64 = 500;
+
+/// One seat's detectors and liveness.
+pub(super) struct SeatWatch {
+    /// Thresholds and placement (the period follows the seat's `Hello`).
+    pub(super) rules: SeatRules,
+    /// Filtered temperature the trend and overheat detectors read.
+    pub(super) window: Window,
+    /// Predicts the crossing of critical.
+    pub(super) trend: Trend,
+    /// Confirms critical reached.
+    pub(super) overheat: Overheat,
+    /// Judges whether the temperature can be trusted.
+    pub(super) sensor: Sensor,
+    /// Unix ms of the last verified frame (or the start-up grace).
+    pub(super) last_heard_ms: u64,
+    /// The line the seat was last heard on (for seats configured without one).
+    pub(super) heard_on: Option<String>,
+}
+
+impl SeatWatch {
+    /// A seat not heard yet, watched from `now_ms` plus the start-up grace.
+    pub(super) fn new(rules: SeatRules, now_ms: u64) -> Self {
+        Self {
+            heard_on: rules.line.clone(),
+            rules,
+            window: Window::default(),
+            trend: Trend::default(),
+            overheat: Overheat::default(),
+            sensor: Sensor::default(),
+            last_heard_ms: now_ms + STARTUP_GRACE_MS,
+        }
+    }
+
+    /// An alert of `kind` about this seat was open before a restart. The detectors start
+    /// without data: make the one behind it hold the episode until the evidence clears it,
+    /// instead of resolving it on its first sample.
+    pub(super) fn hold_episode(&mut self, kind: Kind) {
+        match kind {
+            Kind::Overheat => self.overheat.assume_firing(),
+            Kind::OverheatPredicted => self.trend.assume_firing(),
+            Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
+            Kind::SeatSilent | Kind::LineDown => {}
+        }
+    }
+
+    /// The line the seat belongs to: configured, or else where it was heard.
+    pub(super) fn line(&self) -> Option<&str> {
+        self.rules.line.as_deref().or(self.heard_on.as_deref())
+    }
+}
+
+/// One line: its seats and whether it is down.
+#[derive(Default)]
+pub(super) struct LineWatch {
+    /// Since when its port is closed.
+    pub(super) down_since_ms: Option<u64>,
+    /// Seats configured on it.
+    pub(super) seats: Vec<SeatId>,
+    /// A `line_down` alert is open (kept here so the per-frame status needs no map lookup).
+    pub(super) alert_open: bool,
+}
+
+impl AlertEngine {
+    /// A verified frame of any kind arrived from `seat` on `line`: it is alive.
+    pub fn on_heard(&mut self, seat: SeatId, line: Option<&str>, now_ms: u64) {
+        if let Some(w) = self.seats.get_mut(&seat) {
+            w.last_heard_ms = now_ms;
+            if let Some(l) = line {
+                if w.heard_on.as_deref() != Some(l) {
+                    w.heard_on = Some(l.to_owned());
+                }
+            }
+        }
+        self.set(Kind::SeatSilent, Subject::Seat(seat), Signal::Clear, now_ms);
+    }
+
+    /// The seat announced its telemetry period (`Hello`).
+    pub fn on_period(&mut self, seat: SeatId, period_ms: u64) {
+        if let Some(w) = self.seats.get_mut(&seat) {
+            if period_ms > 0 {
+                w.rules.period_ms = period_ms;
+            }
+        }
+    }
+
+    /// A telemetry sample: runs the sensor, trend and overheat detectors.
+    pub fn on_sample(&mut self, seat: SeatId, s: Sample) {
+        let Some(w) = self.seats.get_mut(&seat) else {
+            return;
+        };
+        let (sensor, usable) = w.sensor.update(&s);
+        let (mut trend, mut overheat) = (Signal::Clear, Signal::Clear);
+        if sensor == Signal::Clear || usable {
+            if let Some(t) = s.temp_c.filter(|_| usable) {
+                let closed = w.window.push(s.t_ms, t);
+                if sensor == Signal::Clear {
+                    trend = w.trend.update(&w.window, closed, s.t_ms, &w.rules);
+                    overheat = w.overheat.update(&w.window, s.t_ms, &w.rules);
+                }
+            }
+        }
+        if sensor != Signal::Clear {
+            // A faulty sensor is never an overheat: forget the episode.
+            w.trend.reset();
+            w.overheat.reset();
+            w.window.reset();
+        }
+        self.set(Kind::SensorFault, Subject::Seat(seat), sensor, s.t_ms);
+        self.set(Kind::Overheat, Subject::Seat(seat), overheat, s.t_ms);
+        self.set(Kind::OverheatPredicted, Subject::Seat(seat), trend, s.t_ms);
+        self.refresh_prediction(seat, s.t_ms);
+    }
+
+    /// A line's port opened (`up`) or closed.
+    pub fn on_line(&mut self, line: &str, up: bool, now_ms: u64) {
+        let l = self.lines.entry(line.to_owned()).or_default();
+        l.down_since_ms = if up {
+            None
+        } else {
+            l.down_since_ms.or(Some(now_ms))
+        };
+        self.check_line(line, now_ms);
+    }
+
+    /// Time passes: lines, silent seats, expiring silences.
+    pub fn tick(&mut self, now_ms: u64) {
+        // Lines first: a line that went down stands for its seats before they are checked.
+        let lines: Vec<String> = self.lines.keys().cloned().collect();
+        for line in lines {
+            self.check_line(&line, now_ms);
+        }
+        let ids: Vec<SeatId> = self.seats.keys().copied().collect();
+        for seat in ids {
+            let w = &self.seats[&seat];
+            let signal = silent::seat_signal(w.last_heard_ms, w.rules.period_ms, now_ms);
+            let inhibited = w
+                .line()
+                .is_some_and(|l| self.lines.get(l).is_some_and(|l| l.alert_open));
+            let signal = if inhibited { Signal::Clear } else { signal };
+            self.set(Kind::SeatSilent, Subject::Seat(seat), signal, now_ms);
+        }
+        self.expire_silences(now_ms);
+    }
+
+    /// Judges a line from its port and its seats; a line alert newly raised stands for its seats.
+    fn check_line(&mut self, line: &str, now_ms: u64) {
+        let Some(l) = self.lines.get(line) else { return };
+        let period = l
+            .seats
+            .iter()
+            .filter_map(|s| self.seats.get(s))
+            .map(|w| w.rules.period_ms)
+            .max()
+            .unwrap_or(DEFAULT_PERIOD_MS);
+        let seats = l
+            .seats
+            .iter()
+            .filter_map(|s| self.seats.get(s))
+            .map(|w| silent::seat_signal(w.last_heard_ms, w.rules.period_ms, now_ms));
+        let signal = silent::line_signal(l.down_since_ms, seats, period, now_ms);
+        let key = (Kind::LineDown, Subject::Line(line.to_owned()));
+        let was_open = self.by_key.contains_key(&key);
+        self.set(key.0, key.1.clone(), signal, now_ms);
+        let open = self.by_key.contains_key(&key);
+        if let Some(l) = self.lines.get_mut(line) {
+            l.alert_open = open;
+        }
+        if !was_open && signal != Signal::Clear {
+            // The line alert now stands for its seats.
+            let seats = self.lines.get(line).map(|l| l.seats.clone()).unwrap_or_default();
+            for s in seats {
+                self.set(Kind::SeatSilent, Subject::Seat(s), Signal::Clear, now_ms);
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Storage records: what the state task hands the storage writer besides samples (which go as
+//! one record per batch of frames, in [`super::task`]). The writer commits in batches on its own
+//! thread; recording never blocks the state task.
+
+use hemiwatch_protocol::SeatId;
+
+use super::task::StateTask;
+use crate::alert::{EventKind, Silence};
+use crate::model::EventView;
+use crate::storage::{Record, Storage, StoredSilence};
+
+/// Records in storage; a refusal is logged (the writer logs why it stopped).
+pub(super) fn store(storage: &Storage, record: Record) {
+    if let Err(e) = storage.record(record) {
+        tracing::error!(error = %e, "storage refused a record");
+    }
+}
+
+impl StateTask {
+    /// Records an event (the seat panel's history and the audit trail).
+    pub(super) fn record_event(
+        &self,
+        at_ms: u64,
+        seat: Option<SeatId>,
+        line: Option<String>,
+        kind: EventKind,
+        detail: String,
+    ) {
+        store(
+            &self.storage,
+            Record::Event(EventView {
+                at_ms,
+                seat,
+                line,
+                kind,
+                detail,
+            }),
+        );
+    }
+
+    /// Records a new silence, kept as its API view so a restart restores it as it was.
+    pub(super) fn record_silence(&self, s: &Silence) {
+        match serde_json::to_value(s) {
+            Ok(v) => store(
+                &self.storage,
+                Record::Silence(StoredSilence {
+                    id: s.id,
+                    until_ms: s.until_ms,
+                    view: v,
+                }),
+            ),
+            Err(e) => tracing::error!(silence = s.id, error = %e, "silence not serializable"),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The state task: the single writer of the daemon's state, and the router of everything that
+//! reaches it. Line events go through the ingest core; what ingest verified updates the model
+//! ([`super::seat_update`]); the alert engine's changes are recorded ([`super::records`]),
+//! published ([`super::publish`]) and acted on ([`super::failover`]); the tick runs the timers,
+//! unless the daemon itself was stalled ([`super::stall`]). Keeping one writer makes every state
+//! change ordered and lock-free for the hot path.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hemiwatch_protocol::SeatId;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::records::store;
+use super::seat_update::TrackedSeat;
+use super::stall::StallGuard;
+use super::{SeatSettings, Settings};
+use crate::alert::{AlertChange, AlertEngine, EventKind, Silence};
+use crate::ingest::{Ingest, IngestEvent};
+use crate::metrics::Metrics;
+use crate::model::{LiveModel, Request};
+use crate::source::{LineEvent, LineHandle, LineId};
+use crate::storage::{Record, Restored, SampleRow, Storage};
+
+/// How often timers run: pings, silence checks, throttled publication.
+const TICK: Duration = Duration::from_millis(crate::alert::TICK_MS);
+
+/// See the module docs.
+pub struct StateTask {
+    /// Sessions and verification of every configured seat.
+    pub(super) ingest: Ingest,
+    /// The model this task alone writes, and the broadcast of its changes.
+    pub(super) live: LiveModel,
+    /// Lines, by [`LineId`], for their names and outbound queues.
+    pub(super) lines: Vec<LineHandle>,
+    /// What the task tracks per seat beyond the model (publication, failover).
+    pub(super) seats: HashMap<SeatId, TrackedSeat>,
+    /// Frames ingest or a failover order wants written, sent at the end of each step.
+    pub(super) outbound: Vec<IngestEvent>,
+    /// What ingest made of the current batch of frames (kept to reuse its allocation).
+    batch: Vec<IngestEvent>,
+    /// Samples of the batch of frames being applied, recorded together.
+    pub(super) samples: Vec<SampleRow>,
+    /// Where records go.
+    pub(super) storage: Storage,
+    /// The alert engine this task feeds.
+    pub(super) engine: AlertEngine,
+    /// Where detector timings and stalls are counted.
+    pub(super) metrics: Arc<Metrics>,
+    /// Holds silence judgement back after the daemon itself stalled.
+    pub(super) stall: StallGuard,
+}
+
+impl StateTask {
+    /// Prepares the task for the configured seats and lines, taking back the open alerts and
+    /// silences storage restored.
+    pub fn new(
+        settings: &Settings,
+        live: LiveModel,
+        lines: Vec<LineHandle>,
+        storage: Storage,
+        restored: &Restored,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let now = crate::unix_ms();
+        let mut engine = AlertEngine::new(
+            settings.seats.iter().map(SeatSettings::rules),
+            now,
+            restored.max_alert_id,
+        );
+        let silences = restored
+            .silences
+            .iter()
+            .filter_map(|s| match serde_json::from_value::<Silence>(s.view.clone()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(silence = s.id, error = %e, "stored silence unreadable; dropped");
+                    None
+                }
+            })
+            .collect();
+        engine.restore(restored.open_alerts.clone(), silences, restored.max_silence_id);
+        {
+            let mut model = live.model.write().unwrap_or_else(|p| p.into_inner());
+            for a in engine.alerts() {
+                model.alerts.insert(a.id, a.clone());
+            }
+        }
+        let ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
+        let seats = settings
+            .seats
+            .iter()
+            .map(|s| (s.place.id, TrackedSeat::new(s.clone())))
+            .collect();
+        let mut task = Self {
+            ingest,
+            live,
+            lines,
+            seats,
+            outbound: Vec::new(),
+            batch: Vec::new(),
+            samples: Vec::new(),
+            storage,
+            engine,
+            metrics,
+            stall: StallGuard::default(),
+        };
+        let ids: Vec<SeatId> = task.seats.keys().copied().collect();
+        task.refresh_status(&ids, now);
+        task
+    }
+
+    /// Runs until shutdown and the lines have stopped.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<LineEvent>,
+        mut requests: mpsc::Receiver<Request>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                // Frames first: a tick must never judge silence while frames wait in the queue.
+                biased;
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_line_event(ev, crate::unix_ms()),
+                    None => break,
+                },
+                Some(req) = requests.recv() => self.on_request(req, crate::unix_ms()),
+                _ = tick.tick() => self.on_tick(crate::unix_ms()),
+                _ = shutdown.cancelled(), if events.is_closed() => break,
+            }
+        }
+    }
+
+    /// Folds one line event into the state (public for the ingest benchmark, which drives the
+    /// state task without a runtime).
+    pub fn on_line_event(&mut self, ev: LineEvent, now: u64) {
+        match ev {
+            LineEvent::Up { line } => {
+                let name = self.line_name(line);
+                if let Some(n) = &name {
+                    self.engine.on_line(n, true, now);
+                }
+                self.record_event(now, None, name, EventKind::LineUp, "the line opened".into());
+            }
+            LineEvent::Down { line, reason } => {
+                let name = self.line_name(line);
+                if let Some(n) = &name {
+                    self.engine.on_line(n, false, now);
+                }
+                self.record_event(now, None, name, EventKind::LineDown, reason);
+            }
+            LineEvent::Frames { line, frames } => {
+                let mut batch = std::mem::take(&mut self.batch);
+                for frame in frames.iter().flatten() {
+                    self.ingest.on_frame(line, frame, now, &mut batch);
+                }
+                for ev in batch.drain(..) {
+                    match ev {
+                        IngestEvent::Send { .. } => self.outbound.push(ev),
+                        other => self.apply(other, now),
+                    }
+                }
+                self.batch = batch;
+                if !self.samples.is_empty() {
+                    store(&self.storage, Record::Samples(std::mem::take(&mut self.samples)));
+                }
+            }
+        }
+        self.apply_alert_changes(now);
+        self.flush_outbound();
+    }
+
+    /// Runs the timers: pings, silence checks, failover retries, throttled publication (public
+    /// for the ingest benchmark, like [`Self::on_line_event`]).
+    pub fn on_tick(&mut self, now: u64) {
+        self.ingest.tick(now, &mut self.outbound);
+        if self.stall.judge_silence(now, &self.metrics) {
+            self.engine.tick(now);
+        }
+        self.apply_alert_changes(now);
+        self.retry_failovers(now);
+        self.flush_outbound();
+        self.publish_throttled(now);
+    }
+
+    /// Answers an API request (ack, silence) through the engine.
+    fn on_request(&mut self, req: Request, now: u64) {
+        match req {
+            Request::Ack {
+                id,
+                by,
+                comment,
+                reply,
+            } => {
+                let answer = self.engine.ack(id, &by, &comment, now);
+                if let Ok(a) = &answer {
+                    tracing::info!(alert = a.id, kind = %a.kind, by, "alert acknowledged");
+                }
+                self.apply_alert_changes(now);
+                let _ = reply.send(answer);
+            }
+            Request::Silence {
+                matcher,
+                until_ms,
+                by,
+                comment,
+                reply,
+            } => {
+                let answer = self
+                    .engine
+                    .silence(matcher, until_ms, &by, &comment, now)
+                    .map(|s| {
+                        tracing::info!(silence = s.id, until_ms, by, "silence set");
+                        s.id
+                    });
+                self.apply_alert_changes(now);
+                let _ = reply.send(answer);
+            }
+        }
+        self.flush_outbound();
+    }
+
+    /// Records, publishes and acts on what the alert engine decided.
+    fn apply_alert_changes(&mut self, now: u64) {
+        let changes = self.engine.drain();
+        if changes.is_empty() {
+            return;
+        }
+        let mut touched = BTreeSet::new();
+        for change in changes {
+            match change {
+                AlertChange::Alert {
+                    view,
+                    notify,
+                    failover,
+                } => {
+                    tracing::info!(
+                        alert = view.id,
+                        kind = %view.kind,
+                        seat = view.seat,
+                        line = view.line,
+                        state = %view.state,
+                        "{}",
+                        view.summary
+                    );
+                    if let Some(seat) = view.seat {
+                        touched.insert(seat);
+                    }
+                    if let Some(line) = &view.line {
+                        if view.seat.is_none() {
+                            touched.extend(self.engine.line_seats(line).iter().copied());
+                        }
+                    }
+                    if let Some(seat) = failover {
+                        self.order_failover(seat, now);
+                    }
+                    self.publish_alert(&view);
+                    store(&self.storage, Record::Alert { view, notify });
+                }
+                AlertChange::Silence(s) => self.record_silence(&s),
+            }
+        }
+        let touched: Vec<SeatId> = touched.into_iter().collect();
+        self.refresh_status(&touched, now);
+    }
+
+    /// The configured name of a line.
+    pub(super) fn line_name(&self, line: LineId) -> Option<String> {
+        self.lines.get(line).map(|l| l.name.clone())
+    }
+
+    /// Writes what is owed to the lines.
+    fn flush_outbound(&mut self) {
+        for ev in self.outbound.drain(..) {
+            if let IngestEvent::Send { line, bytes } = ev {
+                if let Some(l) = self.lines.get(line) {
+                    // A full queue means the line is wedged; dropping a ping beats stalling ingest.
+                    let _ = l.outbound.try_send(bytes);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for StateTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateTask")
+            .field("seats", &self.seats.len())
+            .finish()
+    }
+}
