@@ -21,19 +21,9 @@ pub use seat::{Scenario, SimSeat, HELLO_RETRY_MS, HOST_TIMEOUT_MS};
 
 use crate::ingest::{Ingest, Output};
 
-/// The demo's master secret. Public on purpose: `hemiwatch demo` and `hemiwatch sim` must work
-/// with no key files. A real installation provisions every seat with its own random key.
-const DEMO_MASTER: SeatKey = SeatKey(*b"hemiwatch-demo!!");
-
-/// The key of a demo/simulated seat, derived from [`DEMO_MASTER`] with AES-CMAC as a PRF
-/// (two tags under distinct labels, NIST SP 800-108 counter-mode style). For demos only.
-pub fn demo_key(seat: SeatId) -> SeatKey {
-    let mut prf = hemiwatch_protocol::Authenticator::new(&DEMO_MASTER);
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&prf.tag(1, u32::from(seat), b"hemiwatch demo seat key"));
-    key[8..].copy_from_slice(&prf.tag(2, u32::from(seat), b"hemiwatch demo seat key"));
-    SeatKey(key)
-}
+/// The public demo key of a simulated seat. Re-exported from its one home, the protocol crate
+/// ([`hemiwatch_protocol::demo`]), because every user of the simulator needs it.
+pub use hemiwatch_protocol::demo_key;
 
 /// How often a live line wakes up to let its seats send what is due.
 const TICK: Duration = Duration::from_millis(10);
