@@ -15,8 +15,10 @@ pub const HELLO_RETRY_MS: u64 = 1_000;
 /// A seat that has not heard a verified host frame for this long says `Hello` again
 /// (firmware `HOST_TIMEOUT_MS`).
 pub const HOST_TIMEOUT_MS: u64 = 5_000;
-/// TMP105 resolution in 12-bit mode: 0.0625 °C (TMP105 datasheet, SBOS323, table 5).
-pub(crate) const SENSOR_STEP_C: f64 = 0.0625;
+/// The simulated TMP105's resolution (the firmware driver's [`RESOLUTION_C`]).
+///
+/// [`RESOLUTION_C`]: hemiwatch_firmware::tmp105::RESOLUTION_C
+pub(crate) const SENSOR_STEP_C: f64 = hemiwatch_firmware::tmp105::RESOLUTION_C;
 
 /// What happens to a simulated seat over time.
 #[derive(Clone, Debug, PartialEq)]
