@@ -7,7 +7,7 @@
 //!
 //! - **Link**: says `Hello` at boot and every [`HELLO_RETRY_MS`] until the host answers with a
 //!   `Session`, and again whenever no verified host frame arrived for [`HOST_TIMEOUT_MS`]
-//!   (the host pings every few seconds), exactly like the host's simulated seat.
+//!   (the host pings every few seconds). The host's simulator runs this very state machine.
 //! - **Sampling**: reads the sensor every period whether or not a host listens — the local trip
 //!   must protect the seat when the link is gone — and sends `Telemetry` when a session is open.
 //! - **Commands**: `Ping` → `Ack`; `SetConfig` validated, applied and `Ack`ed, or refused with
@@ -31,7 +31,7 @@ use crate::fmt::Debug2Format;
 use crate::tmp105;
 use crate::FIRMWARE_VERSION;
 
-/// `Hello` is repeated this often until a host answers (same as the host's simulated seat).
+/// `Hello` is repeated this often until a host answers.
 pub const HELLO_RETRY_MS: u64 = 1_000;
 /// No verified host frame for this long means the host is lost: say `Hello` again.
 pub const HOST_TIMEOUT_MS: u64 = 5_000;

@@ -137,7 +137,7 @@ impl<I: I2c> Tmp105<I> {
 ///
 /// The 12-bit value (`raw >> 4`, arithmetic) counts sixteenths of a degree, i.e. 6.25 centi-°C
 /// per LSB; the result is rounded to the nearest centi-degree, halves away from zero (the same
-/// rule as the host's simulator). Exact for every reading that is a multiple of 0.25 °C (−55,
+/// rule as `f64::round`). Exact for every reading that is a multiple of 0.25 °C (−55,
 /// 0, 25, 71.5, 90 °C …); −0.0625 °C → −6, 127.9375 °C → 12794. The whole register range
 /// (−128 … 127.9375 °C) fits an `i16`. Lower-resolution modes (9–11 bits) leave the low bits
 /// zero and convert just as well.

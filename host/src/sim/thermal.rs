@@ -11,7 +11,7 @@
 //! TMP105's resolution. The simulated seats ([`SimSeat`](super::SimSeat)) run the same model
 //! with their scenario's targets, so the traces and a live simulated hemicycle share one physics.
 
-use hemiwatch_firmware::tmp105::RESOLUTION_C;
+use hemiwatch_firmware::tmp105::{MAX_C, MEASURABLE_MIN_C, RESOLUTION_C};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -34,7 +34,7 @@ pub enum Class {
     Plateau,
     /// Steady with a noisy sensor.
     Steady,
-    /// Steady with single-sample glitches (125 °C, −55 °C, +30 °C spikes).
+    /// Steady with single-sample glitches (spikes to the sensor's top and bottom, and +30 °C).
     Glitches,
     /// The sensor freezes on one value.
     Stuck,
@@ -242,7 +242,7 @@ fn glitches(rng: &mut SmallRng) -> Trace {
             let r = m.read(rng);
             // About one glitch every 2 minutes, of three kinds a loose connector produces.
             if rng.random::<f64>() < 1.0 / 240.0 {
-                let spike = [125.0, -55.0, r + 30.0][rng.random_range(0..3)];
+                let spike = [f64::from(MAX_C), f64::from(MEASURABLE_MIN_C), r + 30.0][rng.random_range(0..3)];
                 row(i, spike)
             } else {
                 row(i, r)
