@@ -5,13 +5,14 @@
 //! its seats, writes their frames and routes the host's frames to the seat they address
 //! ([`Downlink`]).
 //!
-//! - [`seat`]: one seat — `hemiwatch_firmware::Seat` on an in-memory UART and TMP105, a scenario;
+//! - `seat`: one seat ([`SimSeat`]) — `hemiwatch_firmware::Seat` on an in-memory UART and
+//!   TMP105, and a [`Scenario`];
 //! - [`thermal`]: the one thermal model, and the trace suites of the detector benchmarks;
 //! - `tmp105`: the in-memory TMP105 the firmware's driver reads;
 //! - `pty`: pseudo-terminals as serial lines.
 
 mod pty;
-pub mod seat;
+mod seat;
 pub mod thermal;
 mod tmp105;
 
