@@ -16,7 +16,8 @@
 //! - [`seat`]: the seat state machine (hello/session, telemetry, commands, trip, faults);
 //! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback.
 //!
-//! With the `defmt` feature the core logs its state changes through `defmt`.
+//! With the `defmt` feature the core logs its state changes through `defmt` (see the `fmt` shim:
+//! without the feature the logging macros compile to nothing).
 
 #![no_std]
 #![deny(missing_docs)]
@@ -24,6 +25,9 @@
 #[cfg(test)]
 #[macro_use]
 extern crate std;
+
+// Must go first: the logging macros are visible only to the modules declared after it.
+mod fmt;
 
 pub mod provision;
 pub mod seat;

@@ -17,7 +17,7 @@
 //! Erased flash (all `0xFF`) fails the magic check, a torn write fails the CRC: either way the
 //! board knows it is unprovisioned instead of running with a garbage key.
 
-use hemiwatch_protocol::{SeatId, SeatKey};
+use hemiwatch_protocol::{demo_key, SeatId, SeatKey};
 
 /// Size of the block in flash.
 pub const BLOCK_LEN: usize = 32;
@@ -99,19 +99,8 @@ impl Provision {
 /// The seat an unprovisioned board falls back to, so a fresh board is visible on the bench.
 pub const FALLBACK_SEAT: SeatId = 1;
 
-/// The public demo key of `seat`, derived exactly like the host's `hemiwatch::sim::demo_key`
-/// (AES-CMAC of a public master secret as a PRF), so an unprovisioned board talks to a daemon
-/// running with `keys = "demo"`. Anyone can compute it: the board flags itself `UNPROVISIONED`.
-pub fn demo_key(seat: SeatId) -> SeatKey {
-    const DEMO_MASTER: SeatKey = SeatKey(*b"hemiwatch-demo!!");
-    let mut prf = hemiwatch_protocol::Authenticator::new(&DEMO_MASTER);
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&prf.tag(1, u32::from(seat), b"hemiwatch demo seat key"));
-    key[8..].copy_from_slice(&prf.tag(2, u32::from(seat), b"hemiwatch demo seat key"));
-    SeatKey(key)
-}
-
-/// Reads the block, or falls back to seat [`FALLBACK_SEAT`] with its demo key. The `bool` is
+/// Reads the block, or falls back to seat [`FALLBACK_SEAT`] with its public demo key
+/// ([`hemiwatch_protocol::demo_key`], the one a daemon with `keys = "demo"` expects). The `bool` is
 /// true when the block was valid; a board logs the error and the seat reports `UNPROVISIONED`.
 pub fn load_or_fallback(bytes: &[u8]) -> (Provision, Result<(), ProvisionError>) {
     match Provision::parse(bytes) {

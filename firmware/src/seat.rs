@@ -7,7 +7,7 @@
 //!
 //! - **Link**: says `Hello` at boot and every [`HELLO_RETRY_MS`] until the host answers with a
 //!   `Session`, and again whenever no verified host frame arrived for [`HOST_TIMEOUT_MS`]
-//!   (the host pings every few seconds), exactly like the host's simulated seat.
+//!   (the host pings every few seconds). The host's simulator runs this very state machine.
 //! - **Sampling**: reads the sensor every period whether or not a host listens — the local trip
 //!   must protect the seat when the link is gone — and sends `Telemetry` when a session is open.
 //! - **Commands**: `Ping` → `Ack`; `SetConfig` validated, applied and `Ack`ed, or refused with
@@ -27,9 +27,11 @@ use hemiwatch_protocol::{
     SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
 };
 
+use crate::fmt::Debug2Format;
+use crate::tmp105;
 use crate::FIRMWARE_VERSION;
 
-/// `Hello` is repeated this often until a host answers (same as the host's simulated seat).
+/// `Hello` is repeated this often until a host answers.
 pub const HELLO_RETRY_MS: u64 = 1_000;
 /// No verified host frame for this long means the host is lost: say `Hello` again.
 pub const HOST_TIMEOUT_MS: u64 = 5_000;
@@ -45,8 +47,10 @@ pub const TRIP_HYSTERESIS_CENTI: i16 = 500;
 pub const MIN_PERIOD_MS: u16 = 50;
 /// Longest accepted period: beyond a minute the host's silence detection becomes useless.
 pub const MAX_PERIOD_MS: u16 = 60_000;
-/// Accepted trip thresholds: the TMP105's specified range, −40 … 125 °C (SBOS363, "Electrical Characteristics").
-pub const TRIP_RANGE_CENTI: core::ops::RangeInclusive<i16> = -4_000..=12_500;
+/// Accepted trip thresholds: the TMP105's specified range ([`tmp105::SPECIFIED_MIN_C`] …
+/// [`tmp105::MAX_C`]), where its readings are accurate enough to act on.
+pub const TRIP_RANGE_CENTI: core::ops::RangeInclusive<i16> =
+    tmp105::SPECIFIED_MIN_C * 100..=tmp105::MAX_C * 100;
 /// Accepted consecutive-sample counts.
 pub const TRIP_SAMPLES_RANGE: core::ops::RangeInclusive<u8> = 1..=60;
 /// Consecutive failed UART writes after which the seat declares itself unhealthy (and the board
@@ -65,9 +69,8 @@ pub trait Thermometer {
 
 impl<I: embedded_hal::i2c::I2c> Thermometer for crate::tmp105::Tmp105<I> {
     fn read_centi(&mut self) -> Result<i16, ()> {
-        crate::tmp105::Tmp105::read_centi(self).map_err(|_e| {
-            #[cfg(feature = "defmt")]
-            defmt::warn!("tmp105: {}", defmt::Debug2Format(&_e));
+        crate::tmp105::Tmp105::read_centi(self).map_err(|e| {
+            warn!("tmp105: {}", Debug2Format(&e));
         })
     }
 }
@@ -182,6 +185,16 @@ impl<S: Thermometer> Seat<S> {
             },
             sensor,
         }
+    }
+
+    /// Starts with `config` instead of the boot defaults, when it is valid (an invalid one is
+    /// ignored, as a `SetConfig` would be refused): for a board that keeps its last configuration
+    /// across a reset, and for the host's simulator, which boots seats at their configured period.
+    pub fn with_config(mut self, config: Config) -> Self {
+        if config.is_valid() {
+            self.core.config = config;
+        }
+        self
     }
 
     /// One turn of the main loop at board time `now_ms` (a free-running, wrapping millisecond
@@ -311,8 +324,7 @@ impl Core {
             reset: self.boot.reset,
             period_ms: self.config.period_ms,
         });
-        #[cfg(feature = "defmt")]
-        defmt::info!("hello (session: {})", self.link.has_session());
+        info!("hello (session: {})", self.link.has_session());
         self.send(&hello, port);
         self.last_hello = Some(self.now);
     }
@@ -370,8 +382,7 @@ impl Core {
                 self.flags.set(Flags::LOCAL_TRIP, true);
                 self.over_trip = 0;
                 self.under_release = 0;
-                #[cfg(feature = "defmt")]
-                defmt::warn!("local trip at {} centi-°C: safe mode", t);
+                warn!("local trip at {} centi-°C: safe mode", t);
                 self.queue(FaultCode::LOCAL_TRIP, t);
             }
         } else {
@@ -385,8 +396,7 @@ impl Core {
                 self.flags.set(Flags::LOCAL_TRIP, false);
                 self.under_release = 0;
                 self.over_trip = 0;
-                #[cfg(feature = "defmt")]
-                defmt::info!("local trip cleared at {} centi-°C", t);
+                info!("local trip cleared at {} centi-°C", t);
                 self.queue(FaultCode::LOCAL_TRIP_CLEARED, t);
             }
         }
@@ -422,17 +432,15 @@ impl Core {
     fn on_frame<W: Write>(&mut self, frame: &RawFrame<'_>, port: &mut W) {
         let (counter, msg) = match self.link.accept(frame) {
             Ok(v) => v,
-            Err(_e) => {
-                #[cfg(feature = "defmt")]
-                defmt::debug!("downlink refused: {}", _e);
+            Err(e) => {
+                debug!("downlink refused: {}", e);
                 return;
             }
         };
         self.host_seen = self.now;
         let status = match &msg {
             Message::Session(_) => {
-                #[cfg(feature = "defmt")]
-                defmt::info!("session open");
+                info!("session open");
                 return;
             }
             Message::Ping(_) => AckStatus::Ok,
@@ -450,8 +458,7 @@ impl Core {
                     self.config = new;
                     self.over_trip = 0;
                     self.under_release = 0;
-                    #[cfg(feature = "defmt")]
-                    defmt::info!("config {}", new);
+                    info!("config {}", new);
                     AckStatus::Ok
                 } else {
                     self.queue(
@@ -463,8 +470,7 @@ impl Core {
             }
             Message::Failover(f) => {
                 self.flags.set(Flags::FAILOVER_ACTIVE, f.active);
-                #[cfg(feature = "defmt")]
-                defmt::warn!("failover {}", f.active);
+                warn!("failover {}", f.active);
                 AckStatus::Ok
             }
             Message::Identify(i) => {

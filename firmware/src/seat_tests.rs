@@ -508,3 +508,26 @@ fn the_32_bit_board_clock_may_wrap() {
     assert_eq!(telemetry(&msgs).len(), 5, "{msgs:?}");
     assert!(r.seat.healthy());
 }
+
+#[test]
+fn a_seat_may_boot_with_a_kept_configuration_but_never_an_invalid_one() {
+    let kept = Config {
+        period_ms: 500,
+        trip_centi: 7_000,
+        trip_samples: 2,
+    };
+    let mut rig = Rig::new();
+    rig.seat = Seat::new(SEAT, &KEY, boot(ResetCause::PowerOn, true), Fake(Ok(2_500))).with_config(kept);
+    assert_eq!(rig.seat.config(), kept);
+    let hello = rig.run(10);
+    assert!(
+        matches!(hello.first(), Some(Message::Hello(h)) if h.period_ms == 500),
+        "{hello:?}"
+    );
+    let invalid = Config {
+        period_ms: MIN_PERIOD_MS - 1,
+        ..kept
+    };
+    let seat = Seat::new(SEAT, &KEY, boot(ResetCause::PowerOn, true), Fake(Ok(2_500))).with_config(invalid);
+    assert_eq!(seat.config(), Config::default());
+}

@@ -4,32 +4,52 @@
 //! register with `write_read`, i.e. a repeated START, which QEMU's Stellaris I2C model (the CI
 //! rig) cannot do, and `lm75` returns `f32` at 9/11-bit resolution only. This driver reads with a
 //! pointer write and a *separate* read transaction (what every LM75-class part accepts: the
-//! pointer register keeps its value between transactions, TMP105 datasheet SBOS363, "Serial
-//! Interface" and "Pointer Register"), runs the part at 12 bits, and returns integer centi-°C
-//! or an error — never a made-up value.
+//! pointer register keeps its value between transactions, "Serial Interface" and "Pointer
+//! Register"), runs the part at 12 bits, and returns integer centi-°C or an error — never a
+//! made-up value.
 //!
-//! Register map (SBOS363, "Pointer Register", "Temperature Register", "Configuration Register"):
+//! Every section and table named in this crate is from the one TMP105 datasheet, TI **SLLS648**
+//! (revision D, September 2011). This module is also the one home of the sensor's range and
+//! resolution ([`SPECIFIED_MIN_C`], [`MEASURABLE_MIN_C`], [`MAX_C`], [`RESOLUTION_C`]): the seat's
+//! accepted trip thresholds, the host's sensor-fault detector, its config checks and its
+//! simulator all use these.
+//!
+//! Register map ("Pointer Register", "Temperature Register", "Configuration Register"):
 //! - pointer `0x00`: temperature, 16 bits, big-endian, 12-bit two's complement left-justified
 //!   (bits 15..4), 1 LSB = 0.0625 °C at 12-bit resolution;
 //! - pointer `0x01`: configuration, 8 bits: SD (bit 0), TM (1), POL (2), F1F0 (4..3), R1R0
 //!   (6..5: `00` = 9 bits … `11` = 12 bits), OS (7).
 //!
-//! At 12 bits a conversion takes 220 ms typical (SBOS363, "Converter Resolution (R1/R0)"):
+//! At 12 bits a conversion takes 220 ms typical ("Converter Resolution (R1/R0)"):
 //! a shorter sampling period reads the same conversion twice (harmless; QEMU's model converts
 //! instantly, which is why the HIL tests may run at 100 ms).
 
 use embedded_hal::i2c::I2c;
 
-/// The TMP105's default 7-bit address with A0 tied low (SBOS363, "Serial Bus Address");
+/// Bottom of the range over which the TMP105's accuracy is specified, °C (−40 … +125 °C,
+/// "Electrical Characteristics"). A configured threshold must lie in the specified range: below
+/// it the reading is not trustworthy enough to act on.
+pub const SPECIFIED_MIN_C: i16 = -40;
+/// Bottom of what the TMP105 can report, °C: its data format goes down to −55 °C (Table 5,
+/// "Temperature Data Format"). A reading below is not a temperature but a faulty sensor or bus.
+pub const MEASURABLE_MIN_C: i16 = -55;
+/// Top of both the specified and the measurable range, °C.
+pub const MAX_C: i16 = 125;
+/// One LSB of the temperature register at 12-bit resolution: 1/16 °C (Table 5).
+pub const RESOLUTION_C: f64 = 1.0 / LSB_PER_C as f64;
+/// LSBs per °C at 12-bit resolution (the register counts sixteenths of a degree).
+pub const LSB_PER_C: i16 = 16;
+
+/// The TMP105's default 7-bit address with A0 tied low ("Serial Bus Address");
 /// QEMU's `-device tmp105,address=0x48` uses the same.
 pub const DEFAULT_ADDRESS: u8 = 0x48;
 
-/// Pointer value of the temperature register (SBOS363, "Pointer Register").
+/// Pointer value of the temperature register ("Pointer Register").
 const REG_TEMPERATURE: u8 = 0x00;
-/// Pointer value of the configuration register (SBOS363, "Pointer Register").
+/// Pointer value of the configuration register ("Pointer Register").
 const REG_CONFIG: u8 = 0x01;
 /// Configuration byte: R1R0 = 11 (12-bit, 0.0625 °C), continuous conversion, comparator mode,
-/// active-low ALERT, one fault (SBOS363, "Configuration Register").
+/// active-low ALERT, one fault ("Configuration Register").
 const CONFIG_12_BIT: u8 = 0b0110_0000;
 
 /// Why a reading failed: the sensor is missing, not answering, or the bus is stuck.
@@ -65,6 +85,12 @@ impl<I: I2c> Tmp105<I> {
     /// Gives the bus back (e.g. to share it with another driver after a test).
     pub fn release(self) -> I {
         self.i2c
+    }
+
+    /// The bus, borrowed: lets a board or the host's simulator reach the device behind the
+    /// driver (a simulated part whose temperature a thermal model sets) without taking it apart.
+    pub fn bus_mut(&mut self) -> &mut I {
+        &mut self.i2c
     }
 
     /// Writes the 12-bit configuration and reads it back. Called by [`Self::read_centi`] whenever
@@ -111,7 +137,7 @@ impl<I: I2c> Tmp105<I> {
 ///
 /// The 12-bit value (`raw >> 4`, arithmetic) counts sixteenths of a degree, i.e. 6.25 centi-°C
 /// per LSB; the result is rounded to the nearest centi-degree, halves away from zero (the same
-/// rule as the host's simulator). Exact for every reading that is a multiple of 0.25 °C (−55,
+/// rule as `f64::round`). Exact for every reading that is a multiple of 0.25 °C (−55,
 /// 0, 25, 71.5, 90 °C …); −0.0625 °C → −6, 127.9375 °C → 12794. The whole register range
 /// (−128 … 127.9375 °C) fits an `i16`. Lower-resolution modes (9–11 bits) leave the low bits
 /// zero and convert just as well.
@@ -151,7 +177,7 @@ mod tests {
 
     #[test]
     fn conversions_at_the_edges_and_the_rig_values() {
-        // (register, centi-°C): SBOS363 "Temperature Register" data format plus the QEMU values
+        // (register, centi-°C): "Temperature Register" data format (Table 5) plus the QEMU values
         // from the shared README (25.0 → 0x1900, 47.0 → 0x2F00, 71.5 → 0x4780, 90.0 → 0x5A00).
         let cases: [(u16, i16); 12] = [
             (0x7FF0, 12794), // 127.9375 °C, the top of the register
@@ -173,6 +199,15 @@ mod tests {
         assert_eq!(raw_to_centi(i16::MIN), -12800, "−128 °C, the register's bottom");
         // 9-bit mode leaves bits 6..0 zero: 0.5 °C steps convert exactly.
         assert_eq!(raw_to_centi(0x1980), 2550);
+    }
+
+    #[test]
+    fn the_range_constants_are_what_the_register_encodes() {
+        assert_eq!(raw_to_centi(0xC900u16 as i16), MEASURABLE_MIN_C * 100);
+        assert_eq!(raw_to_centi(0xD800u16 as i16), SPECIFIED_MIN_C * 100);
+        assert_eq!(raw_to_centi(0x7D00), MAX_C * 100);
+        assert_eq!(RESOLUTION_C, 0.0625);
+        assert_eq!(raw_to_centi(1 << 4), 6, "one LSB is 6.25 centi-°C");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use hemiwatch::config::{LineSettings, SeatSettings, Settings};
 use hemiwatch::daemon::{initial_model, StateTask};
 use hemiwatch::model::{LiveModel, SeatPlace};
-use hemiwatch::sim::{demo_key, Scenario, SimSeat};
+use hemiwatch::sim::{demo_key, Downlink, Scenario, SimSeat};
 use hemiwatch::source::{Endpoint, LineEvent, LineHandle};
 use hemiwatch::storage::{OutboxDoorbell, Storage, StorageSettings};
 use hemiwatch_protocol::{FrameDecoder, MAX_WIRE};
@@ -92,15 +92,9 @@ fn handshake(
 /// dropped: acks of pings are not part of the measured traffic).
 fn deliver(outbound: &mut mpsc::Receiver<Vec<u8>>, seats: &mut [SimSeat], now: u64) {
     let mut up = Vec::new();
+    let mut down = Downlink::new();
     while let Ok(bytes) = outbound.try_recv() {
-        let mut down = FrameDecoder::<MAX_WIRE>::new();
-        down.feed(&bytes, |r| {
-            if let Ok(f) = r {
-                if let Some(s) = seats.iter_mut().find(|s| s.id() == f.header.seat) {
-                    s.on_frame(&f, now, &mut up);
-                }
-            }
-        });
+        down.feed(&bytes, seats, now, &mut up);
     }
 }
 

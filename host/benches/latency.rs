@@ -25,7 +25,7 @@ use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
 use hemiwatch::alert::{AlertState, Kind};
 use hemiwatch::config::{LineSettings, SeatSettings, Settings};
 use hemiwatch::model::SeatPlace;
-use hemiwatch::sim::{demo_key, Scenario, SimSeat};
+use hemiwatch::sim::{demo_key, Downlink, Scenario, SimSeat};
 use hemiwatch::sink::{Notification, Sink, WebhookSink};
 use hemiwatch::source::Endpoint;
 use hemiwatch_protocol::{Flags, FrameDecoder, Message, SeatId, MAX_WIRE};
@@ -144,24 +144,17 @@ async fn main() {
             )
         })
         .collect();
-    let index: HashMap<SeatId, usize> = seats.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
     let mut sent: HashMap<SeatId, Instant> = HashMap::new();
     let mut received: HashMap<SeatId, Instant> = HashMap::new();
     let mut up_decoder = FrameDecoder::<MAX_WIRE>::new();
-    let mut down_decoder = FrameDecoder::<MAX_WIRE>::new();
+    let mut downlink = Downlink::new();
     let deadline =
         start + Duration::from_millis(WARMUP_MS + u64::from(n) * SPACING_MS) + Duration::from_secs(20);
     let mut out = Vec::new();
     while received.len() < usize::from(n) && Instant::now() < deadline {
         let now_ms = start.elapsed().as_millis() as u64;
         while let Ok(bytes) = down_rx.try_recv() {
-            down_decoder.feed(&bytes, |r| {
-                if let Ok(f) = r {
-                    if let Some(i) = index.get(&f.header.seat) {
-                        seats[*i].on_frame(&f, now_ms, &mut out);
-                    }
-                }
-            });
+            downlink.feed(&bytes, &mut seats, now_ms, &mut out);
         }
         for s in &mut seats {
             s.poll(now_ms, &mut out);

@@ -444,8 +444,15 @@ fn sim_cmd(a: &SimArgs) -> anyhow::Result<ExitCode> {
         ids()
             .map(|id| {
                 let scenario = a.scenario.for_seat(id - a.first_id + 1);
-                SimSeat::new(id, sim::demo_key(id), scenario, a.period_ms, a.seed, now)
-                    .with_loss(a.loss_percent / 100.0)
+                SimSeat::new(
+                    id,
+                    hemiwatch_protocol::demo_key(id),
+                    scenario,
+                    a.period_ms,
+                    a.seed,
+                    now,
+                )
+                .with_loss(a.loss_percent / 100.0)
             })
             .collect()
     };
@@ -495,7 +502,7 @@ fn sim_cmd(a: &SimArgs) -> anyhow::Result<ExitCode> {
             std::fs::File::create(out).with_context(|| format!("cannot create {out}"))?,
         );
         let mut sim_seats = make(0);
-        let keys = ids().map(|id| (id, Some(sim::demo_key(id))));
+        let keys = ids().map(|id| (id, Some(hemiwatch_protocol::demo_key(id))));
         let bytes = sim::capture(&mut sim_seats, keys, seconds, &mut file)?;
         std::io::Write::flush(&mut file)?;
         eprintln!("wrote {bytes} bytes of {seats} seats × {seconds} s to {out}");

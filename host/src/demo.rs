@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::daemon::{self, DaemonError, Running};
-use crate::sim::{self, run_pty_line, Scenario, SimSeat};
+use crate::sim::{run_pty_line, Scenario, SimSeat};
 use crate::source::Endpoint;
 
 /// The demo's incidents: which seat does what, chosen so they sit in different sectors.
@@ -96,7 +96,7 @@ pub async fn run(
     for s in &settings.seats {
         let line = s.place.line.clone().unwrap_or_else(|| first.clone());
         let id = s.place.id;
-        let key = s.key.clone().unwrap_or_else(|| sim::demo_key(id));
+        let key = s.key.clone().unwrap_or_else(|| hemiwatch_protocol::demo_key(id));
         by_line.entry(line).or_default().push(SimSeat::new(
             id,
             key,

@@ -278,7 +278,7 @@ fn seats_side_by_side_have_their_own_ids_and_an_unprovisioned_one_says_so() {
     let mut host_a = HostSide::new(106, &k);
     // Unprovisioned: seat 1 with the daemon's public demo key (the same derivation as the host's).
     assert_eq!(
-        hemiwatch_firmware::provision::demo_key(1),
+        hemiwatch_firmware::provision::load_or_fallback(&[]).0.key,
         hemiwatch::sim::demo_key(1)
     );
     let mut host_blank = HostSide::new(1, &hemiwatch::sim::demo_key(1));

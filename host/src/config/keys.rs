@@ -18,7 +18,7 @@ use super::schema::File;
 /// is a visible decision in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub(crate) enum KeysPolicy {
-    /// Keys derived by `sim::demo_key` from the public demo secret.
+    /// Keys derived by `hemiwatch_protocol::demo_key` from the public demo secret.
     #[serde(rename = "demo")]
     Demo,
 }
@@ -106,7 +106,7 @@ impl Resolver<'_> {
             Some(KeySource::Inline(k)) => Some(k.clone()),
             Some(KeySource::Demo) => {
                 tally.demo += 1;
-                Some(crate::sim::demo_key(id))
+                Some(hemiwatch_protocol::demo_key(id))
             }
             Some(KeySource::File(f)) => self.key_file(id, f),
             Some(KeySource::Dir(path)) => {

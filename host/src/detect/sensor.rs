@@ -3,17 +3,20 @@
 //! is never reported as an overheat (nor hides one behind a made-up value).
 //!
 //! Three causes: the seat's own `SENSOR_FAULT` flag (its driver got a NACK or a bus error), a
-//! reading outside what the TMP105 can measure (−55…+125 °C, TMP105 datasheet SBOS323, §7.3),
-//! and a sensor stuck on one value for [`STUCK_MS`] (a 12-bit TMP105 in a powered console
-//! flickers by at least its 0.0625 °C step within minutes; ten minutes of identical readings
-//! is a stuck register or a frozen bus).
+//! reading outside what the TMP105 can report ([`SENSOR_MIN_C`] … [`SENSOR_MAX_C`], from the
+//! firmware's driver, the one home of the sensor's datasheet figures), and a sensor stuck on one
+//! value for [`STUCK_MS`] (a 12-bit TMP105 in a powered console flickers by at least one
+//! resolution step within minutes; ten minutes of identical readings is a stuck register or a
+//! frozen bus).
+
+use hemiwatch_firmware::tmp105;
 
 use super::{Sample, Signal};
 
-/// Lowest temperature a TMP105 reports (datasheet SBOS323, §7.3 "Specified range").
-pub const SENSOR_MIN_C: f64 = -55.0;
-/// Highest temperature a TMP105 reports.
-pub const SENSOR_MAX_C: f64 = 125.0;
+/// Lowest temperature a TMP105 reports, °C ([`tmp105::MEASURABLE_MIN_C`]): below is a fault.
+pub const SENSOR_MIN_C: f64 = tmp105::MEASURABLE_MIN_C as f64;
+/// Highest temperature a TMP105 reports, °C ([`tmp105::MAX_C`]): above is a fault.
+pub const SENSOR_MAX_C: f64 = tmp105::MAX_C as f64;
 /// Identical readings for this long mean a stuck sensor.
 pub const STUCK_MS: u64 = 600_000;
 /// A fault clears after this long of trustworthy readings.
@@ -140,7 +143,9 @@ mod tests {
         let mut sig = Signal::Firing;
         while sig == Signal::Firing {
             t += 500;
-            sig = s.update(&sample(t, 40.0 + (t % 3) as f64 * 0.0625, 0)).0;
+            sig = s
+                .update(&sample(t, 40.0 + (t % 3) as f64 * tmp105::RESOLUTION_C, 0))
+                .0;
         }
         assert!(t - 1_500 >= CLEAR_MS);
     }

@@ -1,12 +1,20 @@
-//! The simulated hemicycle: seats that speak the real protocol over real ptys (for `demo`, the
-//! integration tests and `sim`), or into a capture file.
+//! The simulated hemicycle: seats that run the real firmware core and speak the real protocol
+//! over real ptys (for `demo`, the integration tests and `sim`), or into a capture file.
 //!
 //! Several seats share one line, as behind an RS-485 concentrator: a line task owns one pty and
-//! its seats, writes their frames and routes the host's frames to the seat they address.
+//! its seats, writes their frames and routes the host's frames to the seat they address
+//! ([`Downlink`]).
+//!
+//! - `seat`: one seat ([`SimSeat`]) — `hemiwatch_firmware::Seat` on an in-memory UART and
+//!   TMP105, and a [`Scenario`];
+//! - [`thermal`]: the one thermal model, and the trace suites of the detector benchmarks;
+//! - `tmp105`: the in-memory TMP105 the firmware's driver reads;
+//! - `pty`: pseudo-terminals as serial lines.
 
 mod pty;
 mod seat;
 pub mod thermal;
+mod tmp105;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,24 +24,18 @@ use hemiwatch_protocol::{FrameDecoder, SeatId, SeatKey, MAX_WIRE};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// How a seat paces its `Hello`s and when it considers the host lost: the firmware's, since the
+/// simulated seats run the firmware.
+pub use hemiwatch_firmware::seat::{HELLO_RETRY_MS, HOST_TIMEOUT_MS};
 pub use pty::PtyMaster;
-pub use seat::{Scenario, SimSeat, HELLO_RETRY_MS, HOST_TIMEOUT_MS};
+pub use seat::{Scenario, SimSeat};
+pub use tmp105::SimTmp105;
 
 use crate::ingest::{Ingest, IngestEvent};
 
-/// The demo's master secret. Public on purpose: `hemiwatch demo` and `hemiwatch sim` must work
-/// with no key files. A real installation provisions every seat with its own random key.
-const DEMO_MASTER: SeatKey = SeatKey(*b"hemiwatch-demo!!");
-
-/// The key of a demo/simulated seat, derived from [`DEMO_MASTER`] with AES-CMAC as a PRF
-/// (two tags under distinct labels, NIST SP 800-108 counter-mode style). For demos only.
-pub fn demo_key(seat: SeatId) -> SeatKey {
-    let mut prf = hemiwatch_protocol::Authenticator::new(&DEMO_MASTER);
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&prf.tag(1, u32::from(seat), b"hemiwatch demo seat key"));
-    key[8..].copy_from_slice(&prf.tag(2, u32::from(seat), b"hemiwatch demo seat key"));
-    SeatKey(key)
-}
+/// The public demo key of a simulated seat. Re-exported from its one home, the protocol crate
+/// ([`hemiwatch_protocol::demo`]), because every user of the simulator needs it.
+pub use hemiwatch_protocol::demo_key;
 
 /// How often a live line wakes up to let its seats send what is due.
 const TICK: Duration = Duration::from_millis(10);
@@ -51,6 +53,56 @@ pub enum LineControl {
     Inject(Vec<u8>),
 }
 
+/// The concentrator's side of a line: cuts the host's byte stream into frames and hands each
+/// frame's wire bytes to the seat it addresses (the firmware decodes and verifies them itself).
+/// Bytes that are not a frame reach no seat.
+#[derive(Debug, Default)]
+pub struct Downlink {
+    pending: Vec<u8>,
+    overlong: bool,
+}
+
+impl Downlink {
+    /// A downlink with nothing pending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets a partial frame (the line was unplugged).
+    pub fn reset(&mut self) {
+        self.pending.clear();
+        self.overlong = false;
+    }
+
+    /// Routes `bytes` (any chunking) to `seats` at `now_ms`; their answers go to `out`.
+    pub fn feed(&mut self, bytes: &[u8], seats: &mut [SimSeat], now_ms: u64, out: &mut Vec<u8>) {
+        for &b in bytes {
+            if !self.overlong {
+                self.pending.push(b);
+            }
+            if b != 0 {
+                if self.pending.len() > MAX_WIRE {
+                    // Longer than any frame: drop it up to the next delimiter.
+                    self.pending.clear();
+                    self.overlong = true;
+                }
+                continue;
+            }
+            self.overlong = false;
+            let mut addressee = None;
+            FrameDecoder::<MAX_WIRE>::new().feed(&self.pending, |f| {
+                if let Ok(f) = f {
+                    addressee = Some(f.header.seat);
+                }
+            });
+            if let Some(seat) = addressee.and_then(|id| seats.iter_mut().find(|s| s.id() == id)) {
+                seat.on_wire(&self.pending, now_ms, out);
+            }
+            self.pending.clear();
+        }
+    }
+}
+
 /// Runs simulated seats on one pty, linked at `link`, until `shutdown`.
 pub async fn run_pty_line(
     mut seats: Vec<SimSeat>,
@@ -61,7 +113,7 @@ pub async fn run_pty_line(
     let epoch = Instant::now();
     let now_ms = move || epoch.elapsed().as_millis() as u64;
     let mut pty = PtyMaster::open(Some(&link))?;
-    let mut decoder = FrameDecoder::<MAX_WIRE>::new();
+    let mut downlink = Downlink::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut rbuf = vec![0u8; 1024];
@@ -77,13 +129,7 @@ pub async fn run_pty_line(
             }
             r = pty.read(&mut rbuf) => {
                 let n = r?;
-                let now = now_ms();
-                decoder.feed(&rbuf[..n], |f| {
-                    let Ok(f) = f else { return };
-                    if let Some(seat) = seats.iter_mut().find(|s| s.id() == f.header.seat) {
-                        seat.on_frame(&f, now, &mut out);
-                    }
-                });
+                downlink.feed(&rbuf[..n], &mut seats, now_ms(), &mut out);
             }
             Some(c) = control.recv() => match c {
                 LineControl::Inject(bytes) => out.extend_from_slice(&bytes),
@@ -91,7 +137,7 @@ pub async fn run_pty_line(
                     drop(pty);
                     tokio::time::sleep(Duration::from_millis(for_ms)).await;
                     pty = PtyMaster::open(Some(&link))?;
-                    decoder.reset();
+                    downlink.reset();
                     out.clear();
                 }
             },
@@ -114,6 +160,7 @@ pub fn capture(
 ) -> std::io::Result<u64> {
     let mut host = Ingest::new(keys);
     let mut decoder = FrameDecoder::<MAX_WIRE>::new();
+    let mut downlink = Downlink::new();
     let mut total = 0u64;
     let mut uplink = Vec::new();
     let mut outputs = Vec::new();
@@ -135,15 +182,8 @@ pub fn capture(
         uplink.clear();
         for o in outputs.drain(..) {
             if let IngestEvent::Send { bytes, .. } = o {
-                let mut down = FrameDecoder::<MAX_WIRE>::new();
-                down.feed(&bytes, |f| {
-                    if let Ok(f) = f {
-                        if let Some(seat) = seats.iter_mut().find(|s| s.id() == f.header.seat) {
-                            // The seat's answers (acks) go out with the next poll.
-                            seat.on_frame(&f, now, &mut uplink);
-                        }
-                    }
-                });
+                // The seats' answers (acks) go out with the next step.
+                downlink.feed(&bytes, seats, now, &mut uplink);
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Temperature traces from a first-order thermal model with sensor noise, each with the truth it
-//! was made from (when the runaway began, when the true temperature crossed critical). They are
+//! The simulator's one thermal model ([`Model`]), and temperature traces made with it, each with
+//! the truth it was made from (when the runaway began, when the true temperature crossed critical). They are
 //! the test material of the predictive detector: the quality benchmark scores Hemiwatch and
 //! Prometheus' `predict_linear` on them, and a test holds the detector to its targets on a
 //! small set.
@@ -8,13 +8,14 @@
 //! dissipates) with time constant τ: `dT/dt = (target − T) / τ`, integrated exactly per sample.
 //! A runaway is a target above critical (a failing regulator, a blocked fan); a plateau is a new
 //! target below it (more load, a warm room). The sensor adds Gaussian noise and quantises to the
-//! TMP105's 0.0625 °C.
+//! TMP105's resolution. The simulated seats ([`SimSeat`](super::SimSeat)) run the same model
+//! with their scenario's targets, so the traces and a live simulated hemicycle share one physics.
 
+use hemiwatch_firmware::tmp105::{MAX_C, MEASURABLE_MIN_C, RESOLUTION_C};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, Normal};
+use rand_distr::StandardNormal;
 
-use super::seat::SENSOR_STEP_C;
 use crate::replay::Row;
 
 /// Sample period of the traces, ms (the firmware's default telemetry period).
@@ -33,7 +34,7 @@ pub enum Class {
     Plateau,
     /// Steady with a noisy sensor.
     Steady,
-    /// Steady with single-sample glitches (125 °C, −55 °C, +30 °C spikes).
+    /// Steady with single-sample glitches (spikes to the sensor's top and bottom, and +30 °C).
     Glitches,
     /// The sensor freezes on one value.
     Stuck,
@@ -107,31 +108,51 @@ pub fn suite(seed: u64, size: SuiteSize) -> Vec<Trace> {
     traces
 }
 
-/// The model: piecewise-constant targets and time constants, a noisy quantising sensor.
-struct Model {
+/// A console and its sensor: the true temperature follows `dT/dt = (target − T) / τ` with
+/// piecewise-constant targets and time constants chosen by the caller, integrated exactly over
+/// each step (so the step length does not change the trajectory); a reading adds Gaussian noise.
+#[derive(Clone, Debug)]
+pub struct Model {
     temp_c: f64,
-    noise: Normal<f64>,
+    sigma_c: f64,
 }
 
 impl Model {
-    fn new(start_c: f64, sigma_c: f64) -> Self {
+    /// A console at `start_c` whose sensor has noise of standard deviation `sigma_c` (a negative
+    /// or NaN sigma is taken as noiseless).
+    pub fn new(start_c: f64, sigma_c: f64) -> Self {
         Self {
             temp_c: start_c,
-            // A zero or negative sigma is a programming error in this file, not an input.
-            noise: Normal::new(0.0, sigma_c.max(1e-9)).unwrap_or_else(|_| unreachable!()),
+            sigma_c: sigma_c.max(0.0),
         }
     }
 
-    /// Advances one period toward `target_c` with time constant `tau_min`.
-    fn step(&mut self, target_c: f64, tau_min: f64) {
-        let dt_min = PERIOD_MS as f64 / 60_000.0;
+    /// The true (noiseless) temperature, °C.
+    pub fn temp_c(&self) -> f64 {
+        self.temp_c
+    }
+
+    /// Advances `dt_ms` toward `target_c` with time constant `tau_min` (minutes).
+    pub fn step(&mut self, target_c: f64, tau_min: f64, dt_ms: u64) {
+        let dt_min = dt_ms as f64 / 60_000.0;
         self.temp_c += (target_c - self.temp_c) * (1.0 - (-dt_min / tau_min).exp());
     }
 
-    fn read(&self, rng: &mut SmallRng) -> f64 {
-        let r = self.temp_c + self.noise.sample(rng);
-        (r / SENSOR_STEP_C).round() * SENSOR_STEP_C
+    /// What the sensor senses: the true temperature plus noise, before quantisation.
+    pub fn sense<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let z: f64 = rng.sample(StandardNormal);
+        self.temp_c + self.sigma_c * z
     }
+
+    /// One reading: [`Self::sense`] quantised to the TMP105's resolution.
+    pub fn read<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        quantise(self.sense(rng))
+    }
+}
+
+/// Rounds a temperature to the TMP105's 12-bit resolution, as its converter does.
+pub fn quantise(temp_c: f64) -> f64 {
+    (temp_c / RESOLUTION_C).round() * RESOLUTION_C
 }
 
 fn row(i: usize, temp_c: f64) -> Row {
@@ -160,7 +181,7 @@ fn runaway(rng: &mut SmallRng, rate_c_per_min: f64) -> Trace {
     // Until 2 minutes after the true crossing.
     while crossing.is_none_or(|c: usize| i < c + samples(2.0)) {
         if i >= onset {
-            m.step(target, tau);
+            m.step(target, tau, PERIOD_MS);
         }
         if crossing.is_none() && m.temp_c >= CRITICAL_C {
             crossing = Some(i);
@@ -186,7 +207,7 @@ fn plateau(rng: &mut SmallRng, target: f64) -> Trace {
     let rows = (0..total)
         .map(|i| {
             if i >= onset {
-                m.step(target, tau);
+                m.step(target, tau, PERIOD_MS);
             }
             row(i, m.read(rng))
         })
@@ -221,7 +242,7 @@ fn glitches(rng: &mut SmallRng) -> Trace {
             let r = m.read(rng);
             // About one glitch every 2 minutes, of three kinds a loose connector produces.
             if rng.random::<f64>() < 1.0 / 240.0 {
-                let spike = [125.0, -55.0, r + 30.0][rng.random_range(0..3)];
+                let spike = [f64::from(MAX_C), f64::from(MEASURABLE_MIN_C), r + 30.0][rng.random_range(0..3)];
                 row(i, spike)
             } else {
                 row(i, r)
@@ -266,7 +287,7 @@ fn load_steps(rng: &mut SmallRng) -> Trace {
     let rows = (0..samples(60.0))
         .map(|i| {
             let loaded = i >= samples(WARMUP_MIN) && ((i - samples(WARMUP_MIN)) / phase).is_multiple_of(2);
-            m.step(if loaded { base + step } else { base }, tau);
+            m.step(if loaded { base + step } else { base }, tau, PERIOD_MS);
             row(i, m.read(rng))
         })
         .collect();

@@ -28,7 +28,12 @@ fn embedded_layout_is_eight_wedges_of_twelve_rows() {
             p.row,
             p.position
         );
-        assert_eq!(seat.key, Some(crate::sim::demo_key(p.id)), "seat {}", p.id);
+        assert_eq!(
+            seat.key,
+            Some(hemiwatch_protocol::demo_key(p.id)),
+            "seat {}",
+            p.id
+        );
         assert_eq!(
             (seat.warn_c, seat.critical_c, seat.horizon_s, seat.period_ms),
             (70.0, 85.0, 300, 500)
@@ -147,7 +152,7 @@ line = "r"
     assert_eq!(seat(&s, 15).place.label, "R-01-01");
     assert_eq!(seat(&s, 15).place.line.as_deref(), Some("r"));
     // A seat added without a key takes the hemicycle's key policy.
-    assert_eq!(seat(&s, 100).key, Some(crate::sim::demo_key(100)));
+    assert_eq!(seat(&s, 100).key, Some(hemiwatch_protocol::demo_key(100)));
     assert_eq!(
         seat(&s, 100).warn_c,
         70.0,

@@ -1,0 +1,74 @@
+//! Logging shim (the embassy pattern). This module must go first in `lib.rs`: `macro_rules!`
+//! macros are visible only to the modules declared after them.
+//!
+//! The core logs through `trace!` … `error!` defined here once: with the `defmt` feature they
+//! forward to `defmt` (the boards' RTT or semihosting logger); without it they compile to nothing
+//! but still borrow their arguments, so a value used only for logging is not an unused variable
+//! in a host build. The rest of the crate therefore carries no `#[cfg(feature = "defmt")]` blocks.
+
+#![macro_use]
+#![allow(unused_macros)]
+
+macro_rules! trace {
+    ($s:literal $(, $x:expr)* $(,)?) => {
+        {
+            #[cfg(feature = "defmt")]
+            ::defmt::trace!($s $(, $x)*);
+            #[cfg(not(feature = "defmt"))]
+            let _ = ($( & $x ),*);
+        }
+    };
+}
+
+macro_rules! debug {
+    ($s:literal $(, $x:expr)* $(,)?) => {
+        {
+            #[cfg(feature = "defmt")]
+            ::defmt::debug!($s $(, $x)*);
+            #[cfg(not(feature = "defmt"))]
+            let _ = ($( & $x ),*);
+        }
+    };
+}
+
+macro_rules! info {
+    ($s:literal $(, $x:expr)* $(,)?) => {
+        {
+            #[cfg(feature = "defmt")]
+            ::defmt::info!($s $(, $x)*);
+            #[cfg(not(feature = "defmt"))]
+            let _ = ($( & $x ),*);
+        }
+    };
+}
+
+macro_rules! warn {
+    ($s:literal $(, $x:expr)* $(,)?) => {
+        {
+            #[cfg(feature = "defmt")]
+            ::defmt::warn!($s $(, $x)*);
+            #[cfg(not(feature = "defmt"))]
+            let _ = ($( & $x ),*);
+        }
+    };
+}
+
+macro_rules! error {
+    ($s:literal $(, $x:expr)* $(,)?) => {
+        {
+            #[cfg(feature = "defmt")]
+            ::defmt::error!($s $(, $x)*);
+            #[cfg(not(feature = "defmt"))]
+            let _ = ($( & $x ),*);
+        }
+    };
+}
+
+/// Logs a value through its `Debug` implementation (for types that are not `defmt::Format`,
+/// such as a HAL's bus error). Without `defmt` it only holds the reference.
+#[cfg(feature = "defmt")]
+pub(crate) use defmt::Debug2Format;
+
+/// See the `defmt` variant: without `defmt` it only holds the reference.
+#[cfg(not(feature = "defmt"))]
+pub(crate) struct Debug2Format<'a, T: core::fmt::Debug + ?Sized>(pub &'a T);
