@@ -6,9 +6,12 @@
 //! CLI over this library.
 //!
 //! Data flows source → transform → sink, a folder per stage: bytes from a line (`source`) become
-//! verified frames (`ingest`), update the model (`model`) and feed the pure detectors (`detect`)
-//! whose findings the alert engine (`alert`) turns into alerts, persisted (`storage`) and delivered
-//! (`sink`); `http` serves the model.
+//! verified frames (`ingest`); the daemon's single-writer state task (`daemon`, a file per job)
+//! updates the model (`model`) and feeds the pure detectors (`detect`), whose findings the alert
+//! engine (`alert`, with its typed vocabulary in `alert/kind.rs`) turns into alerts, persisted
+//! (`storage`) and delivered (`sink`, a folder per sink kind); `http` serves the model. `config`
+//! turns the TOML file into the `Settings` the daemon runs on, one file per section; `sim` runs
+//! the seat firmware's own core on in-memory ports for `demo`, `sim` and the tests.
 
 pub mod alert;
 pub mod cli;
