@@ -86,7 +86,7 @@ fn encoding_matches_the_vectors() {
             }
         }
         panic!(
-            "HEMIWATCH_BLESS is set: vectors written, nothing compared, so this run fails on purpose \
+            "HEMIWATCH_BLESS is set: vectors regenerated, nothing compared, so this run fails on purpose \
              (changed: {changed:?}). A changed vector is a wire-format change: review \
              `git diff protocol/tests/vectors`, then run the tests again without HEMIWATCH_BLESS."
         );

@@ -91,7 +91,11 @@ fn the_frame_parser_checks_crc_16_ibm_sdlc() {
     // bytes left cannot hold an 8-byte MAC, hence TooShort rather than BadCrc.
     let mut body = b"123456789".to_vec();
     body.extend_from_slice(&0x906E_u16.to_le_bytes());
-    assert_eq!(parse_body(&body).unwrap_err(), FrameError::TooShort);
+    assert_eq!(
+        parse_body(&body).unwrap_err(),
+        FrameError::TooShort,
+        "the catalogue's check value must pass the CRC stage"
+    );
     let mut decoded = Vec::new();
     FrameDecoder::<MAX_WIRE>::new().feed(&cobs_wire(&body), |r| decoded.push(r.map(|_| ())));
     assert_eq!(decoded, [Err(FrameError::TooShort)], "through the stream decoder");
@@ -135,10 +139,13 @@ fn every_encoded_frame_ends_in_the_crc_16_ibm_sdlc_of_its_body() {
     for (name, wire) in frames {
         let body = cobs_body(&wire);
         let (covered, trailer) = body.split_at(body.len() - 2);
-        assert_eq!(
+        let (trailer, expected) = (
             u16::from_le_bytes([trailer[0], trailer[1]]),
             crc16_ibm_sdlc(covered),
-            "{name}: trailer of {wire:02x?}"
+        );
+        assert!(
+            trailer == expected,
+            "{name}: trailer {trailer:#06x}, CRC-16/IBM-SDLC {expected:#06x} of body {covered:02x?}"
         );
     }
 }
