@@ -50,10 +50,23 @@ impl Authenticator {
     /// The truncated tag of `signed` under (`nonce`, `counter`).
     pub fn tag(&mut self, nonce: u64, counter: u32, signed: &[u8]) -> [u8; MAC_LEN] {
         // First block: domain (4) + nonce (8) + counter (4) = exactly one AES block.
-        self.mac.update(DOMAIN);
-        self.mac.update(&nonce.to_le_bytes());
-        self.mac.update(&counter.to_le_bytes());
-        self.mac.update(signed);
+        self.truncated_cmac_of(&[DOMAIN, &nonce.to_le_bytes(), &counter.to_le_bytes(), signed])
+    }
+
+    /// AES-128-CMAC (RFC 4493) of `message` alone, truncated to its first [`MAC_LEN`] bytes: the
+    /// primitive under [`Self::tag`] without the domain and freshness prefix. Public only so that
+    /// `tests/known_answers.rs` can check it against RFC 4493's test vectors; frames are
+    /// authenticated with [`Self::tag`] and [`Self::verify`], never with this.
+    pub fn truncated_cmac(&mut self, message: &[u8]) -> [u8; MAC_LEN] {
+        self.truncated_cmac_of(&[message])
+    }
+
+    /// The truncated CMAC of the concatenation of `parts`; shared by [`Self::tag`] and
+    /// [`Self::truncated_cmac`] so the known-answer tests exercise the truncation frames use.
+    fn truncated_cmac_of(&mut self, parts: &[&[u8]]) -> [u8; MAC_LEN] {
+        for part in parts {
+            self.mac.update(part);
+        }
         let full = self.mac.finalize_reset().into_bytes();
         let mut tag = [0u8; MAC_LEN];
         tag.copy_from_slice(&full[..MAC_LEN]);

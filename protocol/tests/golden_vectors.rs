@@ -1,7 +1,10 @@
 //! Byte-exact frames for every message kind, checked in both directions: encoding the fixtures
 //! must give the bytes in `tests/vectors/*.hex`, and decoding (and verifying) those bytes must give
 //! the fixtures back. A change here is a wire-format change: bump the protocol version.
-//! Regenerate deliberately with `HEMIWATCH_BLESS=1 cargo test -p hemiwatch-protocol --test golden_vectors`.
+//! Regenerate deliberately with `HEMIWATCH_BLESS=1 cargo test -p hemiwatch-protocol --test golden_vectors`:
+//! a blessed run writes the files and then fails on purpose, naming the vectors it changed, so a
+//! bless can never pass as a test run; review the diff and run again without the variable. A normal
+//! run fails when a vector file is missing, and when the directory holds a vector no test checks.
 mod common;
 use common::*;
 use hemiwatch_protocol::*;
@@ -56,17 +59,59 @@ fn from_hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+fn blessing() -> bool {
+    std::env::var_os("HEMIWATCH_BLESS").is_some()
+}
+
+/// The vector `name` as stored; a missing file fails the test.
+fn read_vector(name: &str) -> String {
+    let path = vector_path(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "vector {name} is missing ({}: {e}); create it with HEMIWATCH_BLESS=1",
+            path.display()
+        )
+    })
+}
+
 #[test]
 fn encoding_matches_the_vectors() {
-    let bless = std::env::var_os("HEMIWATCH_BLESS").is_some();
-    for (name, _, wire) in conversation() {
-        let path = vector_path(name);
-        if bless {
-            std::fs::write(&path, to_hex(&wire) + "\n").unwrap();
+    if blessing() {
+        let mut changed = Vec::new();
+        for (name, _, wire) in conversation() {
+            let hex = to_hex(&wire) + "\n";
+            if std::fs::read_to_string(vector_path(name)).ok().as_deref() != Some(hex.as_str()) {
+                std::fs::write(vector_path(name), hex).unwrap();
+                changed.push(name);
+            }
         }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(to_hex(&wire), expected.trim(), "vector {name} changed");
+        panic!(
+            "HEMIWATCH_BLESS is set: vectors regenerated, nothing compared, so this run fails on purpose \
+             (changed: {changed:?}). A changed vector is a wire-format change: review \
+             `git diff protocol/tests/vectors`, then run the tests again without HEMIWATCH_BLESS."
+        );
     }
+    for (name, _, wire) in conversation() {
+        assert_eq!(to_hex(&wire), read_vector(name).trim(), "vector {name} changed");
+    }
+}
+
+#[test]
+fn every_vector_file_is_checked() {
+    let mut names: Vec<&str> = every_message().into_iter().map(|(name, _)| name).collect();
+    names.push("telemetry_unauthenticated");
+    names.sort_unstable();
+    let dir = vector_path("x").parent().unwrap().to_path_buf();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter_map(|file| file.strip_suffix(".hex").map(str::to_owned))
+        .collect();
+    files.sort_unstable();
+    assert_eq!(
+        files, names,
+        "tests/vectors/*.hex against the messages the tests encode"
+    );
 }
 
 #[test]
@@ -80,7 +125,7 @@ fn the_vectors_decode_to_the_fixtures() {
         .into_iter()
         .chain([("telemetry_unauthenticated", Message::Telemetry(telemetry()))])
     {
-        let bytes = from_hex(&std::fs::read_to_string(vector_path(name)).unwrap());
+        let bytes = from_hex(&read_vector(name));
         let decoded = decode_all(&bytes);
         assert_eq!(decoded.len(), 1, "{name}: one frame");
         let (header, decoded) = decoded.into_iter().next().unwrap().unwrap();

@@ -126,3 +126,40 @@ pub fn seat_accept(seat: &mut SeatLink, wire: &[u8]) -> Result<(u32, Message), A
     dec.feed(wire, |r| res = Some(seat.accept(&r.expect("well-formed frame"))));
     res.expect("one frame")
 }
+
+/// CRC-16/IBM-SDLC (the X.25 FCS) computed bit by bit from its entry in the CRC RevEng catalogue
+/// (<https://reveng.sourceforge.io/crc-catalogue/16.htm#crc.cat.crc-16-ibm-sdlc>): width 16,
+/// poly 0x1021 (0x8408 reflected), init 0xFFFF, refin and refout true, xorout 0xFFFF,
+/// check 0x906E. Independent of the `crc` crate, so a test comparing against it pins the
+/// algorithm itself; `tests/known_answers.rs` checks it against the catalogue's check value.
+pub fn crc16_ibm_sdlc(bytes: &[u8]) -> u16 {
+    let mut crc = 0xFFFFu16;
+    for &byte in bytes {
+        crc ^= u16::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x8408
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// COBS-encodes `body` and appends the delimiter: a frame's wire bytes, built without the crate.
+pub fn cobs_wire(body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; body.len() + body.len() / 254 + 2];
+    let n = cobs::try_encode(body, &mut out).unwrap();
+    out.truncate(n);
+    out.push(0);
+    out
+}
+
+/// Undoes [`cobs_wire`]: the frame body of one wire frame (delimiter included or not).
+pub fn cobs_body(wire: &[u8]) -> Vec<u8> {
+    let mut buf = wire.strip_suffix(&[0]).unwrap_or(wire).to_vec();
+    let n = cobs::decode_in_place(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
