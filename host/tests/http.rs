@@ -290,65 +290,65 @@ async fn writes_need_the_token_and_valid_input() {
         "a refused write changed nothing"
     );
 
-    // With the token: input is validated, unknown alerts are 404.
-    let (s, e, _) = post(b, "/api/alerts/999999/ack", Some(TOKEN), ack).await;
-    assert_error(&(s, e), StatusCode::NOT_FOUND, "999999");
-    let (s, e, _) = post(b, "/api/alerts/abc/ack", Some(TOKEN), ack).await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "path");
-    let (s, e, _) = post(b, "/api/alerts/1/ack", Some(TOKEN), "{not json").await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "json");
-    let (s, e, _) = post(b, "/api/alerts/1/ack", Some(TOKEN), r#"{"comment":"x"}"#).await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "by");
-    let (s, e, _) = post(b, "/api/alerts/1/ack", Some(TOKEN), r#"{"by":"  "}"#).await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "by");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{},"duration":"1h","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "empty");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":1},"duration":"soon","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "duration");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":1},"duration":"1h","until_ms":1,"by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "exactly one");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":9999},"duration":"1h","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "9999");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"rack":1},"duration":"1h","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "rack");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":1},"until_ms":1000,"by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "past");
+    // With the token: input is validated, unknown alerts are 404. Each refusal: path, body,
+    // status, and a word the error must contain.
+    let refused: [(&str, &str, StatusCode, &str); 11] = [
+        ("/api/alerts/999999/ack", ack, StatusCode::NOT_FOUND, "999999"),
+        ("/api/alerts/abc/ack", ack, StatusCode::BAD_REQUEST, "path"),
+        ("/api/alerts/1/ack", "{not json", StatusCode::BAD_REQUEST, "json"),
+        (
+            "/api/alerts/1/ack",
+            r#"{"comment":"x"}"#,
+            StatusCode::BAD_REQUEST,
+            "by",
+        ),
+        (
+            "/api/alerts/1/ack",
+            r#"{"by":"  "}"#,
+            StatusCode::BAD_REQUEST,
+            "by",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{},"duration":"1h","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "empty",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":1},"duration":"soon","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "duration",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":1},"duration":"1h","until_ms":1,"by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "exactly one",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":9999},"duration":"1h","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "9999",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"rack":1},"duration":"1h","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "rack",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":1},"until_ms":1000,"by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "past",
+        ),
+    ];
+    for (path, body, status, needle) in refused {
+        let (s, e, _) = post(b, path, Some(TOKEN), body).await;
+        assert_error(&(s, e), status, needle);
+    }
 
     // A valid silence reaches the state task: created (201) once the alert engine takes them.
     let (s, body, _) = post(b, "/api/silences", Some(TOKEN), silence).await;

@@ -36,3 +36,39 @@ async fn seats_on_a_pty_reach_the_model() -> anyhow::Result<()> {
     }
     daemon.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_daemon_serves_on_the_same_port_and_hears_its_seats_again() -> anyhow::Result<()> {
+    let ids: Vec<u16> = (1..=3).collect();
+    let seats: Vec<SimSeat> = ids
+        .iter()
+        .map(|&id| SimSeat::new(id, seat_key(id), Scenario::Steady, 200, 7, 0))
+        .collect();
+    let settings = SettingsBuilder::new()
+        .period_ms(200)
+        .seats(ids.iter().map(|&id| place(id, "A", Some("A"))))
+        .pty_line("A", seats);
+    let mut daemon = TestDaemon::start(settings).await?;
+    let heard = |s: &hemiwatch::model::SeatState| s.counters.frames >= 3 && s.status == SeatStatus::Ok;
+    daemon
+        .wait_seats(
+            Duration::from_secs(10),
+            "every seat heard before the restart",
+            heard,
+        )
+        .await?;
+    let addr = daemon.running.http_addr;
+    daemon.restart().await?;
+    assert_eq!(
+        daemon.running.http_addr, addr,
+        "same HTTP address after a restart"
+    );
+    daemon
+        .wait_seats(
+            Duration::from_secs(10),
+            "every seat heard after the restart",
+            heard,
+        )
+        .await?;
+    daemon.stop().await
+}
