@@ -179,6 +179,18 @@ impl Daemon {
             .collect())
     }
 
+    /// Waits until every configured seat has sent at least `frames` frames; the error carries
+    /// the daemon's log.
+    pub fn wait_frames(&self, frames: u64, timeout: Duration) -> anyhow::Result<()> {
+        wait_for(timeout, &format!("{frames} frames from every seat"), || {
+            Ok(self
+                .seats()?
+                .values()
+                .all(|s| s["counters"]["frames"].as_u64().unwrap_or(0) >= frames))
+        })
+        .with_context(|| format!("daemon log:\n{}", self.log_text()))
+    }
+
     /// The captured log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

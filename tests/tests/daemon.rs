@@ -160,13 +160,7 @@ fn sigterm_flushes_storage_and_a_restart_keeps_history_and_seat_facts() {
     }
     let _sim = sim_line(&dir.path().join("a"), 1, 5, &[]).unwrap();
     let mut daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(10), "six frames from every seat", || {
-        let seats = daemon.seats()?;
-        Ok(seats
-            .values()
-            .all(|s| s["counters"]["frames"].as_u64() >= Some(6)))
-    })
-    .unwrap();
+    daemon.wait_frames(6, Duration::from_secs(10)).unwrap();
     let boot_id = daemon.seats().unwrap()[&3]["boot_id"].as_u64().unwrap();
     daemon.proc.signal(nix::sys::signal::Signal::SIGTERM);
     let stopped_at = hemiwatch::unix_ms();

@@ -154,13 +154,9 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
     }
     let _sim = sim_line(&dir.path().join("sim"), 4, 57, &[]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(30), "every seat heard", || {
-        Ok(daemon
-            .seats()?
-            .values()
-            .all(|s| s["counters"]["frames"].as_u64().unwrap_or(0) > 0))
-    })
-    .unwrap_or_else(|e| panic!("not every seat reported: {e}\n{}", daemon.log_text()));
+    daemon
+        .wait_frames(1, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("not every seat reported: {e:#}"));
 
     let t0 = Instant::now();
     let t0_ms = hemiwatch::unix_ms();
@@ -283,13 +279,9 @@ fn a_quiet_day_of_577_seats_with_1_percent_loss_raises_no_alert() {
     }
     assert_eq!(first - 1, 577);
     let daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(20), "every seat heard", || {
-        Ok(daemon
-            .seats()?
-            .values()
-            .all(|s| s["counters"]["frames"].as_u64().unwrap_or(0) > 0))
-    })
-    .unwrap_or_else(|e| panic!("not every seat reported: {e}\n{}", daemon.log_text()));
+    daemon
+        .wait_frames(1, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("not every seat reported: {e:#}"));
 
     let started = Instant::now();
     let mut worst_firing = 0;
