@@ -7,18 +7,22 @@ use hemiwatch::model::SeatStatus;
 use hemiwatch::sim::{Scenario, SimSeat};
 use hemiwatch::testkit::{place, seat_key, SettingsBuilder, TestDaemon};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seats_on_a_pty_reach_the_model() -> anyhow::Result<()> {
-    let ids: Vec<u16> = (100..120).collect();
+/// Seats `ids`, steady at 5 Hz, simulated on one pty line "A" that the daemon reads.
+fn steady_line(ids: &[u16]) -> SettingsBuilder {
     let seats: Vec<SimSeat> = ids
         .iter()
         .map(|&id| SimSeat::new(id, seat_key(id), Scenario::Steady, 200, 7, 0))
         .collect();
-    let settings = SettingsBuilder::new()
+    SettingsBuilder::new()
         .period_ms(200)
         .seats(ids.iter().map(|&id| place(id, "A", Some("A"))))
-        .pty_line("A", seats);
-    let daemon = TestDaemon::start(settings).await?;
+        .pty_line("A", seats)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_on_a_pty_reach_the_model() -> anyhow::Result<()> {
+    let ids: Vec<u16> = (100..120).collect();
+    let daemon = TestDaemon::start(steady_line(&ids)).await?;
     daemon
         .wait_seats(Duration::from_secs(10), "every seat verified telemetry", |s| {
             s.counters.frames >= 3 && s.status == SeatStatus::Ok
@@ -39,16 +43,7 @@ async fn seats_on_a_pty_reach_the_model() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_daemon_serves_on_the_same_port_and_hears_its_seats_again() -> anyhow::Result<()> {
-    let ids: Vec<u16> = (1..=3).collect();
-    let seats: Vec<SimSeat> = ids
-        .iter()
-        .map(|&id| SimSeat::new(id, seat_key(id), Scenario::Steady, 200, 7, 0))
-        .collect();
-    let settings = SettingsBuilder::new()
-        .period_ms(200)
-        .seats(ids.iter().map(|&id| place(id, "A", Some("A"))))
-        .pty_line("A", seats);
-    let mut daemon = TestDaemon::start(settings).await?;
+    let mut daemon = TestDaemon::start(steady_line(&[1, 2, 3])).await?;
     let heard = |s: &hemiwatch::model::SeatState| s.counters.frames >= 3 && s.status == SeatStatus::Ok;
     daemon
         .wait_seats(
