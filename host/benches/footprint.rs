@@ -9,8 +9,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use hemiwatch::testkit::{free_port, key_hex, seat_key, wait_for, Proc};
 
 const SEATS: u16 = 577;
 const LINES: u16 = 8;
@@ -18,14 +20,8 @@ const BAUD: f64 = 115_200.0;
 /// 8N1 framing: a start bit, 8 data bits, a stop bit per byte.
 const BITS_PER_BYTE: f64 = 10.0;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// How long the seats and the daemon may take to come up.
+const START_WITHIN: Duration = Duration::from_secs(30);
 
 fn main() {
     let bin = env!("CARGO_BIN_EXE_hemiwatch");
@@ -34,10 +30,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30u64);
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let per_line = SEATS.div_ceil(LINES);
     let mut config = format!(
         "[daemon]\ndata_dir = \"{}\"\nhttp_bind = \"127.0.0.1:{port}\"\napi_token = \"bench\"\n\n",
@@ -50,16 +43,12 @@ fn main() {
         let first = 1 + l * per_line;
         let count = per_line.min(SEATS + 1 - first);
         for id in first..first + count {
-            let key: String = hemiwatch::sim::demo_key(id)
-                .0
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let key = key_hex(&seat_key(id));
             config += &format!(
                 "[[seat]]\nid = {id}\nlabel = \"S{id}\"\nsector = \"{l}\"\nrow = 1\nposition = {id}\nline = \"l{l}\"\nkey = \"{key}\"\n\n"
             );
         }
-        sims.push(Killed(
+        sims.push(Proc::new(
             Command::new(bin)
                 .args(["sim", "--scenario", "steady", "--seconds", "3600"])
                 .args(["--seats", &count.to_string(), "--first-id", &first.to_string()])
@@ -69,14 +58,15 @@ fn main() {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("hemiwatch sim"),
+            format!("sim line {l}"),
         ));
-        wait(|| link.exists(), "simulated line");
+        wait_for(START_WITHIN, "simulated line", || Ok(link.exists())).expect("simulated line");
     }
     let path = dir.path().join("hemiwatch.toml");
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(config.as_bytes()))
         .expect("config");
-    let daemon = Killed(
+    let daemon = Proc::new(
         Command::new(bin)
             .arg("run")
             .arg("--config")
@@ -86,8 +76,9 @@ fn main() {
             .stderr(Stdio::null())
             .spawn()
             .expect("hemiwatch run"),
+        "hemiwatch run",
     );
-    let pid = daemon.0.id();
+    let pid = daemon.child.id();
     let status = || -> Option<serde_json::Value> {
         let body = std::process::Command::new("curl")
             .args([
@@ -100,10 +91,10 @@ fn main() {
             .ok()?;
         serde_json::from_slice(&body.stdout).ok()
     };
-    wait(
-        || status().is_some_and(|s| s["counts"]["ok"].as_u64() == Some(u64::from(SEATS))),
-        "all 577 seats ok",
-    );
+    wait_for(START_WITHIN, "all 577 seats ok", || {
+        Ok(status().is_some_and(|s| s["counts"]["ok"].as_u64() == Some(u64::from(SEATS))))
+    })
+    .expect("all 577 seats ok");
     // Settle, then measure over the window.
     std::thread::sleep(Duration::from_secs(5));
     let bytes = |s: &serde_json::Value, field: &str| -> u64 {
@@ -151,14 +142,6 @@ fn main() {
     );
     drop(daemon);
     drop(sims);
-}
-
-fn wait(mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).

@@ -11,12 +11,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use hemiwatch::config::{LineSettings, SeatSettings, Settings};
+use hemiwatch::config::Settings;
 use hemiwatch::daemon::{initial_model, StateTask};
-use hemiwatch::model::{LiveModel, SeatPlace};
-use hemiwatch::sim::{demo_key, Downlink, Scenario, SimSeat};
+use hemiwatch::model::LiveModel;
+use hemiwatch::sim::{Downlink, Scenario, SimSeat};
 use hemiwatch::source::{Endpoint, LineEvent, LineHandle};
 use hemiwatch::storage::{OutboxDoorbell, Storage, StorageSettings};
+use hemiwatch::testkit::{place, seat_key, SettingsBuilder};
 use hemiwatch_protocol::{FrameDecoder, MAX_WIRE};
 use tokio::sync::{broadcast, mpsc};
 
@@ -27,37 +28,12 @@ const SECONDS: u64 = 60;
 /// blocks (the seats re-hello after 5 s without them).
 const BLOCK_MS: u64 = 1_000;
 
+/// The bench's seats, all on one line the bench feeds itself (the endpoint is never opened).
 fn settings() -> Settings {
-    Settings {
-        lines: vec![LineSettings {
-            name: "bench".into(),
-            endpoint: Endpoint::parse("/dev/null", 115200).unwrap(),
-        }],
-        seats: (1..=SEATS)
-            .map(|id| SeatSettings {
-                place: SeatPlace {
-                    id,
-                    label: format!("S{id}"),
-                    sector: "A".into(),
-                    row: 1,
-                    position: id,
-                    line: None,
-                },
-                key: Some(demo_key(id)),
-                warn_c: 70.0,
-                critical_c: 85.0,
-                horizon_s: 300,
-                period_ms: 500,
-            })
-            .collect(),
-        http_bind: "127.0.0.1:0".parse().unwrap(),
-        api_token: None,
-        database: std::env::temp_dir().join("hemiwatch-bench-ingest.sqlite"),
-        raw_retention: std::time::Duration::from_secs(86_400),
-        rollup_retention: std::time::Duration::from_secs(90 * 86_400),
-        flush_interval: std::time::Duration::from_secs(1),
-        sinks: Vec::new(),
-    }
+    SettingsBuilder::new()
+        .line("bench", Endpoint::parse("/dev/null", 115200).unwrap())
+        .seats((1..=SEATS).map(|id| place(id, "A", None)))
+        .build(&std::env::temp_dir())
 }
 
 /// Plays the seats against `state` for one simulated second so every seat has a session with it,
@@ -138,7 +114,7 @@ fn main() {
             Arc::new(hemiwatch::metrics::Metrics::new()),
         );
         let mut seats: Vec<SimSeat> = (1..=SEATS)
-            .map(|id| SimSeat::new(id, demo_key(id), Scenario::Steady, 500, 1, 0))
+            .map(|id| SimSeat::new(id, seat_key(id), Scenario::Steady, 500, 1, 0))
             .collect();
         let base = hemiwatch::unix_ms();
         handshake(&mut state, &mut seats, &mut out_rx, base);

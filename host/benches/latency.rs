@@ -23,15 +23,13 @@ use std::time::{Duration, Instant};
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
 use hemiwatch::alert::{AlertState, Kind};
-use hemiwatch::config::{LineSettings, SeatSettings, Settings};
-use hemiwatch::model::SeatPlace;
-use hemiwatch::sim::{demo_key, Downlink, Scenario, SimSeat};
+use hemiwatch::sim::{Downlink, Scenario, SimSeat};
 use hemiwatch::sink::{Notification, Sink, WebhookSink};
 use hemiwatch::source::Endpoint;
+use hemiwatch::testkit::{place, seat_key, SettingsBuilder, TestDaemon};
 use hemiwatch_protocol::{Flags, FrameDecoder, Message, SeatId, MAX_WIRE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Before the first sensor dies: every seat has a session and the daemon is in steady state.
 const WARMUP_MS: u64 = 5_000;
@@ -43,40 +41,15 @@ const POLL: Duration = Duration::from_millis(2);
 /// interval (15 s) + Alertmanager's group_wait (30 s).
 const REFERENCE_MEAN_S: f64 = 7.5 + 7.5 + 30.0;
 
-fn settings(seats: u16, line: SocketAddr, hook: SocketAddr, dir: &std::path::Path) -> Settings {
-    Settings {
-        lines: vec![LineSettings {
-            name: "bench".into(),
-            endpoint: Endpoint::Tcp(line.to_string()),
-        }],
-        seats: (1..=seats)
-            .map(|id| SeatSettings {
-                place: SeatPlace {
-                    id,
-                    label: format!("S{id}"),
-                    sector: "A".into(),
-                    row: 1,
-                    position: id,
-                    line: Some("bench".into()),
-                },
-                key: Some(demo_key(id)),
-                warn_c: 70.0,
-                critical_c: 85.0,
-                horizon_s: 300,
-                period_ms: 500,
-            })
-            .collect(),
-        http_bind: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
-        api_token: None,
-        database: dir.join("latency.sqlite"),
-        raw_retention: Duration::from_secs(86_400),
-        rollup_retention: Duration::from_secs(90 * 86_400),
-        flush_interval: Duration::from_secs(1),
-        sinks: vec![Sink::Webhook(WebhookSink::new(
+/// `seats` seats on one `tcp:` line at `line`, delivering alerts to the webhook at `hook`.
+fn settings(seats: u16, line: SocketAddr, hook: SocketAddr) -> SettingsBuilder {
+    SettingsBuilder::new()
+        .line("bench", Endpoint::Tcp(line.to_string()))
+        .seats((1..=seats).map(|id| place(id, "A", Some("bench"))))
+        .sink(Sink::Webhook(WebhookSink::new(
             format!("http://{hook}/hook"),
             Duration::from_secs(2),
-        ))],
-    }
+        )))
 }
 
 type Received = mpsc::UnboundedSender<(Instant, Notification)>;
@@ -97,7 +70,6 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(120);
-    let dir = tempfile::tempdir().expect("temp dir");
     let line = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind line");
@@ -111,9 +83,8 @@ async fn main() {
         let _ = axum::serve(hook_listener, app).await;
     });
 
-    let shutdown = CancellationToken::new();
-    let settings = settings(n, line.local_addr().expect("line addr"), hook_addr, dir.path());
-    let daemon = tokio::spawn(hemiwatch::daemon::run(settings, shutdown.clone(), |_| {}));
+    let settings = settings(n, line.local_addr().expect("line addr"), hook_addr);
+    let daemon = TestDaemon::start(settings).await.expect("daemon started");
     let (sock, _) = tokio::time::timeout(Duration::from_secs(10), line.accept())
         .await
         .expect("the daemon connects to its tcp: line")
@@ -136,7 +107,7 @@ async fn main() {
             let at_ms = WARMUP_MS + u64::from(id - 1) * SPACING_MS;
             SimSeat::new(
                 id,
-                demo_key(id),
+                seat_key(id),
                 Scenario::SensorFails { at_ms },
                 500,
                 u64::from(id),
@@ -186,8 +157,7 @@ async fn main() {
         }
         tokio::time::sleep(POLL).await;
     }
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+    let _ = daemon.stop().await;
 
     let mut ms: Vec<f64> = received
         .iter()

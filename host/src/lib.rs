@@ -29,6 +29,8 @@ pub mod sim;
 pub mod sink;
 pub mod source;
 pub mod storage;
+#[cfg(feature = "test-support")]
+pub mod testkit;
 
 /// Wall-clock milliseconds since the Unix epoch: the time base of everything stored and shown.
 pub fn unix_ms() -> u64 {

@@ -5,19 +5,15 @@
 //! the dashboard's first load.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hemiwatch::config::{LineSettings, SeatSettings, Settings};
-use hemiwatch::daemon::run;
 use hemiwatch::model::{LiveModel, SeatPlace, SeatStatus, Update};
-use hemiwatch::sim::{demo_key, run_pty_line, Scenario, SimSeat};
-use hemiwatch::source::Endpoint;
+use hemiwatch::sim::{Scenario, SimSeat};
+use hemiwatch::testkit::{seat_key, SettingsBuilder, TestDaemon};
 use hemiwatch_protocol::SeatId;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "test-token-5f1c";
@@ -50,118 +46,40 @@ fn hemicycle(rows: usize) -> Vec<SeatPlace> {
     out
 }
 
-struct Daemon {
-    base: String,
-    live: LiveModel,
-    shutdown: CancellationToken,
-    daemon: JoinHandle<Result<(), hemiwatch::daemon::DaemonError>>,
-    sims: Vec<JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+/// Simulated seats at `places` on one pty per sector, every seat playing `scenario(id)` at
+/// [`PERIOD_MS`], and the daemon watching them with warn at `warn_c` (HTTP on 127.0.0.1:0).
+async fn start(places: Vec<SeatPlace>, scenario: impl Fn(SeatId) -> Scenario, warn_c: f64) -> TestDaemon {
+    let mut by_line: BTreeMap<String, Vec<SimSeat>> = BTreeMap::new();
+    for p in &places {
+        let line = p.line.clone().unwrap();
+        by_line.entry(line).or_default().push(SimSeat::new(
+            p.id,
+            seat_key(p.id),
+            scenario(p.id),
+            PERIOD_MS,
+            11,
+            0,
+        ));
+    }
+    let settings = by_line.into_iter().fold(
+        SettingsBuilder::new()
+            .seats(places)
+            .warn_c(warn_c)
+            .period_ms(PERIOD_MS)
+            .token(TOKEN)
+            .flush_interval(Duration::from_millis(200)),
+        |b, (name, seats)| b.pty_line(&name, seats),
+    );
+    TestDaemon::start(settings).await.expect("daemon started")
 }
 
-impl Daemon {
-    /// Starts simulated seats on one pty per sector and the daemon on 127.0.0.1:0.
-    async fn start(places: Vec<SeatPlace>, scenario: impl Fn(SeatId) -> Scenario, warn_c: f64) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let shutdown = CancellationToken::new();
-        let mut by_line: BTreeMap<String, Vec<SimSeat>> = BTreeMap::new();
-        for p in &places {
-            let line = p.line.clone().unwrap();
-            by_line.entry(line).or_default().push(SimSeat::new(
-                p.id,
-                demo_key(p.id),
-                scenario(p.id),
-                PERIOD_MS,
-                11,
-                0,
-            ));
-        }
-        let mut lines = Vec::new();
-        let mut sims = Vec::new();
-        for (name, seats) in by_line {
-            let link: PathBuf = dir.path().join(&name);
-            let (_ctl, ctl_rx) = mpsc::channel(1);
-            // The control sender is dropped: these lines are never unplugged.
-            sims.push(tokio::spawn(run_pty_line(
-                seats,
-                link.clone(),
-                ctl_rx,
-                shutdown.clone(),
-            )));
-            while !link.exists() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            lines.push(LineSettings {
-                name,
-                endpoint: Endpoint::parse(link.to_str().unwrap(), 115_200).unwrap(),
-            });
-        }
-        let settings = Settings {
-            lines,
-            seats: places
-                .into_iter()
-                .map(|place| SeatSettings {
-                    key: Some(demo_key(place.id)),
-                    place,
-                    warn_c,
-                    critical_c: 85.0,
-                    horizon_s: 300,
-                    period_ms: PERIOD_MS,
-                })
-                .collect(),
-            http_bind: "127.0.0.1:0".parse().unwrap(),
-            api_token: Some(TOKEN.into()),
-            database: dir.path().join("hemiwatch.sqlite"),
-            raw_retention: Duration::from_secs(86_400),
-            rollup_retention: Duration::from_secs(90 * 86_400),
-            flush_interval: Duration::from_millis(200),
-            sinks: Vec::new(),
-        };
-        let (tx, mut rx) = mpsc::channel(1);
-        let daemon = tokio::spawn(run(settings, shutdown.clone(), move |r| {
-            let _ = tx.try_send((r.live.clone(), r.http_addr));
-        }));
-        let (live, addr) = rx.recv().await.expect("daemon started");
-        Self {
-            base: format!("http://{addr}"),
-            live,
-            shutdown,
-            daemon,
-            sims,
-            _dir: dir,
-        }
-    }
-
-    /// Waits until every seat has sent telemetry and is `ok`.
-    async fn all_heard(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let (heard, total) = {
-                let m = self.live.model.read().unwrap();
-                (
-                    m.seats.values().filter(|s| s.status == SeatStatus::Ok).count(),
-                    m.seats.len(),
-                )
-            };
-            if heard == total {
-                return;
-            }
-            assert!(Instant::now() < deadline, "only {heard}/{total} seats heard");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(15), self.daemon)
-            .await
-            .expect("daemon stops within 15 s")
-            .unwrap()
-            .unwrap();
-        for s in self.sims {
-            s.await.unwrap().unwrap();
-        }
-    }
+/// Waits until every seat has sent telemetry and is `ok`.
+async fn all_heard(d: &TestDaemon) {
+    d.wait_seats(Duration::from_secs(20), "every seat heard", |s| {
+        s.status == SeatStatus::Ok
+    })
+    .await
+    .unwrap();
 }
 
 fn client() -> reqwest::Client {
@@ -193,9 +111,9 @@ fn assert_error(answer: &(StatusCode, Value), status: StatusCode, needle: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_endpoints_answer_and_refuse_bad_input() {
-    let d = Daemon::start(hemicycle(2), |_| Scenario::Steady, 70.0).await;
-    let n = d.live.model.read().unwrap().seats.len();
-    d.all_heard().await;
+    let d = start(hemicycle(2), |_| Scenario::Steady, 70.0).await;
+    let n = d.live().model.read().unwrap().seats.len();
+    all_heard(&d).await;
     let b = &d.base;
 
     let (s, all) = get(b, "/api/seats").await;
@@ -325,7 +243,7 @@ async fn read_endpoints_answer_and_refuse_bad_input() {
         StatusCode::NOT_FOUND,
         "/api/nothing-here",
     );
-    d.stop().await;
+    d.stop().await.unwrap();
 }
 
 async fn post(
@@ -348,7 +266,7 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_need_the_token_and_valid_input() {
-    let d = Daemon::start(hemicycle(1), |_| Scenario::Steady, 70.0).await;
+    let d = start(hemicycle(1), |_| Scenario::Steady, 70.0).await;
     let b = &d.base;
     let before = get(b, "/api/alerts").await.1;
     let ack = r#"{"by":"ana","comment":"on it"}"#;
@@ -372,65 +290,65 @@ async fn writes_need_the_token_and_valid_input() {
         "a refused write changed nothing"
     );
 
-    // With the token: input is validated, unknown alerts are 404.
-    let (s, e, _) = post(b, "/api/alerts/999999/ack", Some(TOKEN), ack).await;
-    assert_error(&(s, e), StatusCode::NOT_FOUND, "999999");
-    let (s, e, _) = post(b, "/api/alerts/abc/ack", Some(TOKEN), ack).await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "path");
-    let (s, e, _) = post(b, "/api/alerts/1/ack", Some(TOKEN), "{not json").await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "json");
-    let (s, e, _) = post(b, "/api/alerts/1/ack", Some(TOKEN), r#"{"comment":"x"}"#).await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "by");
-    let (s, e, _) = post(b, "/api/alerts/1/ack", Some(TOKEN), r#"{"by":"  "}"#).await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "by");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{},"duration":"1h","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "empty");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":1},"duration":"soon","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "duration");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":1},"duration":"1h","until_ms":1,"by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "exactly one");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":9999},"duration":"1h","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "9999");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"rack":1},"duration":"1h","by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "rack");
-    let (s, e, _) = post(
-        b,
-        "/api/silences",
-        Some(TOKEN),
-        r#"{"matcher":{"seat":1},"until_ms":1000,"by":"ana"}"#,
-    )
-    .await;
-    assert_error(&(s, e), StatusCode::BAD_REQUEST, "past");
+    // With the token: input is validated, unknown alerts are 404. Each refusal: path, body,
+    // status, and a word the error must contain.
+    let refused: [(&str, &str, StatusCode, &str); 11] = [
+        ("/api/alerts/999999/ack", ack, StatusCode::NOT_FOUND, "999999"),
+        ("/api/alerts/abc/ack", ack, StatusCode::BAD_REQUEST, "path"),
+        ("/api/alerts/1/ack", "{not json", StatusCode::BAD_REQUEST, "json"),
+        (
+            "/api/alerts/1/ack",
+            r#"{"comment":"x"}"#,
+            StatusCode::BAD_REQUEST,
+            "by",
+        ),
+        (
+            "/api/alerts/1/ack",
+            r#"{"by":"  "}"#,
+            StatusCode::BAD_REQUEST,
+            "by",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{},"duration":"1h","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "empty",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":1},"duration":"soon","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "duration",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":1},"duration":"1h","until_ms":1,"by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "exactly one",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":9999},"duration":"1h","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "9999",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"rack":1},"duration":"1h","by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "rack",
+        ),
+        (
+            "/api/silences",
+            r#"{"matcher":{"seat":1},"until_ms":1000,"by":"ana"}"#,
+            StatusCode::BAD_REQUEST,
+            "past",
+        ),
+    ];
+    for (path, body, status, needle) in refused {
+        let (s, e, _) = post(b, path, Some(TOKEN), body).await;
+        assert_error(&(s, e), status, needle);
+    }
 
     // A valid silence reaches the state task: created (201) once the alert engine takes them.
     let (s, body, _) = post(b, "/api/silences", Some(TOKEN), silence).await;
@@ -444,7 +362,7 @@ async fn writes_need_the_token_and_valid_input() {
         }
         other => panic!("valid silence answered {other}: {body}"),
     }
-    d.stop().await;
+    d.stop().await.unwrap();
 }
 
 /// Reads SSE `data:` payloads from a streaming response into a channel, stamped on arrival.
@@ -502,7 +420,7 @@ fn runaway(id: SeatId) -> Scenario {
     }
 }
 
-async fn wait_for(
+async fn next_sse(
     rx: &mut mpsc::UnboundedReceiver<(Instant, Value)>,
     what: &str,
     f: impl Fn(&Value) -> bool,
@@ -520,22 +438,22 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_sends_a_snapshot_then_seat_changes() {
-    let d = Daemon::start(hemicycle(1), runaway, 45.0).await;
-    let n = d.live.model.read().unwrap().seats.len();
+    let d = start(hemicycle(1), runaway, 45.0).await;
+    let n = d.live().model.read().unwrap().seats.len();
     let mut brief = open_sse(&d.base, "").await;
     let mut full = open_sse(&d.base, "?full=true").await;
-    let (_, snap) = wait_for(&mut brief, "snapshot", |v| v["type"] == "snapshot").await;
+    let (_, snap) = next_sse(&mut brief, "snapshot", |v| v["type"] == "snapshot").await;
     assert_eq!(snap["seats"].as_array().unwrap().len(), n);
     assert!(snap["alerts"].is_array());
-    let (_, snap_full) = wait_for(&mut full, "full snapshot", |v| v["type"] == "snapshot").await;
+    let (_, snap_full) = next_sse(&mut full, "full snapshot", |v| v["type"] == "snapshot").await;
     assert_eq!(snap_full["seats"][0]["label"], "A-01-01");
 
-    let (_, warm) = wait_for(&mut brief, "seat 1 turning warm", |v| {
+    let (_, warm) = next_sse(&mut brief, "seat 1 turning warm", |v| {
         v["type"] == "seat" && v["id"] == 1 && v["status"] == "warm"
     })
     .await;
     assert!(warm["temp_c"].as_f64().unwrap() >= 45.0, "{warm}");
-    let (_, warm_full) = wait_for(&mut full, "seat 1 turning warm (full)", |v| {
+    let (_, warm_full) = next_sse(&mut full, "seat 1 turning warm (full)", |v| {
         v["type"] == "seat" && v["id"] == 1 && v["status"] == "warm"
     })
     .await;
@@ -547,20 +465,20 @@ async fn sse_sends_a_snapshot_then_seat_changes() {
         StatusCode::BAD_REQUEST,
         "query",
     );
-    d.stop().await;
+    d.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_reaches_fifty_clients() {
     const CLIENTS: usize = 50;
-    let d = Daemon::start(hemicycle(1), runaway, 45.0).await;
-    let mut published = d.live.updates.subscribe();
+    let d = start(hemicycle(1), runaway, 45.0).await;
+    let mut published = d.live().updates.subscribe();
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         clients.push(open_sse(&d.base, "").await);
     }
     for c in &mut clients {
-        wait_for(c, "snapshot", |v| v["type"] == "snapshot").await;
+        next_sse(c, "snapshot", |v| v["type"] == "snapshot").await;
     }
     // When the state task published seat 1 turning warm…
     let t0 = loop {
@@ -575,7 +493,7 @@ async fn sse_reaches_fifty_clients() {
     // …and when each client had it.
     let mut lat = Vec::new();
     for c in &mut clients {
-        let (t, _) = wait_for(c, "seat 1 warm", |v| {
+        let (t, _) = next_sse(c, "seat 1 warm", |v| {
             v["type"] == "seat" && v["id"] == 1 && v["status"] == "warm"
         })
         .await;
@@ -607,13 +525,13 @@ async fn sse_reaches_fifty_clients() {
         "sse_clients gauge should count the {CLIENTS} clients"
     );
     drop(clients);
-    d.stop().await;
+    d.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool() {
-    let d = Daemon::start(hemicycle(2), |_| Scenario::Steady, 70.0).await;
-    d.all_heard().await;
+    let d = start(hemicycle(2), |_| Scenario::Steady, 70.0).await;
+    all_heard(&d).await;
     let r = client().get(format!("{}/metrics", d.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let ct = r.headers()["content-type"].to_str().unwrap().to_string();
@@ -669,7 +587,7 @@ async fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    d.stop().await;
+    d.stop().await.unwrap();
 }
 
 /// Bytes on the wire of a GET (body as sent, compressed when the client accepts gzip).
@@ -703,8 +621,8 @@ async fn dashboard_is_embedded_and_its_first_load_is_under_200_kb() {
         "embedded assets alone are {} bytes",
         hemiwatch::http::first_load_bytes()
     );
-    let d = Daemon::start(hemicycle(12), |_| Scenario::Steady, 70.0).await;
-    assert_eq!(d.live.model.read().unwrap().seats.len(), 577);
+    let d = start(hemicycle(12), |_| Scenario::Steady, 70.0).await;
+    assert_eq!(d.live().model.read().unwrap().seats.len(), 577);
     let html = client().get(&d.base).send().await.unwrap();
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let etag = html.headers()["etag"].to_str().unwrap().to_string();
@@ -748,7 +666,7 @@ async fn dashboard_is_embedded_and_its_first_load_is_under_200_kb() {
 
     // What a browser transfers on a first load: the page, its assets, the seat list (gzip), and
     // the first SSE event (the snapshot; SSE is not compressed).
-    d.all_heard().await;
+    all_heard(&d).await;
     let mut total = 0;
     for path in [
         "/",
@@ -768,7 +686,7 @@ async fn dashboard_is_embedded_and_its_first_load_is_under_200_kb() {
         total += n;
     }
     let mut sse = open_sse(&d.base, "").await;
-    let (_, snap) = wait_for(&mut sse, "snapshot", |v| v["type"] == "snapshot").await;
+    let (_, snap) = next_sse(&mut sse, "snapshot", |v| v["type"] == "snapshot").await;
     let snap_bytes = serde_json::to_string(&snap).unwrap().len() + 8;
     println!(
         "first load: {:<20} {snap_bytes:>7} bytes (SSE snapshot, 577 seats)",
@@ -780,7 +698,7 @@ async fn dashboard_is_embedded_and_its_first_load_is_under_200_kb() {
         total as f64 / 1024.0
     );
     assert!(total <= BUDGET, "first load transfers {total} bytes");
-    d.stop().await;
+    d.stop().await.unwrap();
 }
 
 /// The HTTP layer's side of the contract with the state task, with the test answering requests
@@ -916,8 +834,8 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
     }
     let mut sse = sse_reader(resp);
     // …gets its first snapshot, then (after the lag) a second one, and keeps receiving.
-    wait_for(&mut sse, "first snapshot", |v| v["type"] == "snapshot").await;
-    let (_, again) = wait_for(&mut sse, "resync snapshot", |v| v["type"] == "snapshot").await;
+    next_sse(&mut sse, "first snapshot", |v| v["type"] == "snapshot").await;
+    let (_, again) = next_sse(&mut sse, "resync snapshot", |v| v["type"] == "snapshot").await;
     assert_eq!(again["seats"].as_array().unwrap().len(), 4);
     assert_eq!(again["alerts"][0]["id"], 7);
     // As the state task does: the model first, then the update. A client still catching up
@@ -927,7 +845,7 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
     let changed = seat.place.id;
     live.model.write().unwrap().seats.insert(changed, seat.clone());
     live.updates.send(Update::Seat(Box::new(seat))).unwrap();
-    wait_for(&mut sse, "the change after resync", |v| {
+    next_sse(&mut sse, "the change after resync", |v| {
         (v["type"] == "seat" && v["status"] == "overheat")
             || (v["type"] == "snapshot"
                 && v["seats"].as_array().is_some_and(|seats| {

@@ -1,11 +1,11 @@
 //! The alert sinks against real receivers: a real Prometheus Alertmanager (Debian's
 //! `prometheus-alertmanager`), a real HTTP server for the webhook, a real program for exec.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hemiwatch::alert::{AlertState, Kind};
 use hemiwatch::sink::{AlertmanagerSink, ExecSink, Notification, Sink, WebhookSink};
+use hemiwatch::testkit::{wait_until, Alertmanager};
 use serde_json::Value;
 
 fn notification(state: AlertState, resolved_at_ms: Option<u64>) -> Notification {
@@ -24,63 +24,6 @@ fn notification(state: AlertState, resolved_at_ms: Option<u64>) -> Notification 
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Alertmanager {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_alertmanager() -> Alertmanager {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("am.yml");
-    std::fs::write(
-        &cfg,
-        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus-alertmanager")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus-alertmanager is installed by scripts/setup.sh");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/-/ready")).await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "alertmanager did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Alertmanager {
-        child,
-        base,
-        _dir: dir,
-    }
-}
-
 async fn alerts(base: &str) -> Vec<Value> {
     reqwest::get(format!("{base}/api/v2/alerts"))
         .await
@@ -91,13 +34,13 @@ async fn alerts(base: &str) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn alertmanager_receives_the_alert_and_its_resolution() {
-    let am = start_alertmanager().await;
-    let sink = Sink::Alertmanager(AlertmanagerSink::new(&am.base, Duration::from_secs(2)));
+async fn alertmanager_receives_the_alert_and_its_resolution() -> anyhow::Result<()> {
+    let am = tokio::task::spawn_blocking(Alertmanager::start).await??;
+    let sink = Sink::Alertmanager(AlertmanagerSink::new(&am.url, Duration::from_secs(2)));
     sink.deliver(&notification(AlertState::Firing, None))
         .await
         .unwrap();
-    let list = alerts(&am.base).await;
+    let list = alerts(&am.url).await;
     let a = list
         .iter()
         .find(|a| a["labels"]["alertname"] == "overheat_predicted")
@@ -112,21 +55,17 @@ async fn alertmanager_receives_the_alert_and_its_resolution() {
         .await
         .unwrap();
     // Resolved alerts leave Alertmanager's active list (they are kept, but no longer active).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list = alerts(&am.base).await;
-        let active = list
-            .iter()
-            .any(|a| a["labels"]["alertname"] == "overheat_predicted" && a["status"]["state"] == "active");
-        if !active {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "alert still active after resolution: {list:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until(
+        Duration::from_secs(10),
+        "the alert no longer active after its resolution",
+        || async {
+            let list = alerts(&am.url).await;
+            Ok(!list.iter().any(|a| {
+                a["labels"]["alertname"] == "overheat_predicted" && a["status"]["state"] == "active"
+            }))
+        },
+    )
+    .await
 }
 
 #[tokio::test]

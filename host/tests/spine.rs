@@ -1,95 +1,36 @@
 //! The spine, in process: simulated seats on a real pty → the daemon's serial path → verified
 //! frames → the live model.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hemiwatch::config::{LineSettings, SeatSettings, Settings};
-use hemiwatch::daemon::run;
-use hemiwatch::model::{SeatPlace, SeatStatus};
-use hemiwatch::sim::{run_pty_line, Scenario, SimSeat};
-use hemiwatch::source::Endpoint;
-use hemiwatch_protocol::SeatKey;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use hemiwatch::model::SeatStatus;
+use hemiwatch::sim::{Scenario, SimSeat};
+use hemiwatch::testkit::{place, seat_key, SettingsBuilder, TestDaemon};
 
-fn key(seat: u16) -> SeatKey {
-    let mut k = [0x5a; 16];
-    k[..2].copy_from_slice(&seat.to_le_bytes());
-    SeatKey(k)
+/// Seats `ids`, steady at 5 Hz, simulated on one pty line "A" that the daemon reads.
+fn steady_line(ids: &[u16]) -> SettingsBuilder {
+    let seats: Vec<SimSeat> = ids
+        .iter()
+        .map(|&id| SimSeat::new(id, seat_key(id), Scenario::Steady, 200, 7, 0))
+        .collect();
+    SettingsBuilder::new()
+        .period_ms(200)
+        .seats(ids.iter().map(|&id| place(id, "A", Some("A"))))
+        .pty_line("A", seats)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seats_on_a_pty_reach_the_model() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("line-a");
+async fn seats_on_a_pty_reach_the_model() -> anyhow::Result<()> {
     let ids: Vec<u16> = (100..120).collect();
-    let seats: Vec<SimSeat> = ids
-        .iter()
-        .map(|&id| SimSeat::new(id, key(id), Scenario::Steady, 200, 7, 0))
-        .collect();
-    let shutdown = CancellationToken::new();
-    let (_ctl_tx, ctl_rx) = mpsc::channel(4);
-    let sim = tokio::spawn(run_pty_line(seats, link.clone(), ctl_rx, shutdown.clone()));
-    while !link.exists() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let settings = Settings {
-        lines: vec![LineSettings {
-            name: "A".into(),
-            endpoint: Endpoint::parse(link.to_str().unwrap(), 115200).unwrap(),
-        }],
-        seats: ids
-            .iter()
-            .map(|&id| SeatSettings {
-                place: SeatPlace {
-                    id,
-                    label: format!("S{id}"),
-                    sector: "A".into(),
-                    row: 1,
-                    position: id,
-                    line: Some("A".into()),
-                },
-                key: Some(key(id)),
-                warn_c: 70.0,
-                critical_c: 85.0,
-                horizon_s: 300,
-                period_ms: 200,
-            })
-            .collect(),
-        http_bind: "127.0.0.1:0".parse().unwrap(),
-        api_token: None,
-        database: dir.path().join("db.sqlite"),
-        raw_retention: std::time::Duration::from_secs(86_400),
-        rollup_retention: std::time::Duration::from_secs(90 * 86_400),
-        flush_interval: std::time::Duration::from_secs(1),
-        sinks: Vec::new(),
-    };
-    let (live_tx, mut live_rx) = mpsc::channel(1);
-    let daemon = tokio::spawn(run(settings, shutdown.clone(), move |r| {
-        let _ = live_tx.try_send(r.live.clone());
-    }));
-    let live = live_rx.recv().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let heard = {
-            let m = live.model.read().unwrap();
-            m.seats
-                .values()
-                .filter(|s| s.counters.frames >= 3 && s.status == SeatStatus::Ok)
-                .count()
-        };
-        if heard == ids.len() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {heard}/{} seats verified telemetry",
-            ids.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let daemon = TestDaemon::start(steady_line(&ids)).await?;
+    daemon
+        .wait_seats(Duration::from_secs(10), "every seat verified telemetry", |s| {
+            s.counters.frames >= 3 && s.status == SeatStatus::Ok
+        })
+        .await?;
     {
-        let m = live.model.read().unwrap();
+        let m = daemon.live().model.read().unwrap();
+        assert_eq!(m.seats.len(), ids.len());
         for s in m.seats.values() {
             let t = s.temps_c[0];
             assert!((30.0..45.0).contains(&t), "seat {} reads {t}", s.place.id);
@@ -97,7 +38,32 @@ async fn seats_on_a_pty_reach_the_model() {
             assert_eq!(s.counters.bad_mac, 0);
         }
     }
-    shutdown.cancel();
-    daemon.await.unwrap().unwrap();
-    sim.await.unwrap().unwrap();
+    daemon.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_daemon_serves_on_the_same_port_and_hears_its_seats_again() -> anyhow::Result<()> {
+    let mut daemon = TestDaemon::start(steady_line(&[1, 2, 3])).await?;
+    let heard = |s: &hemiwatch::model::SeatState| s.counters.frames >= 3 && s.status == SeatStatus::Ok;
+    daemon
+        .wait_seats(
+            Duration::from_secs(10),
+            "every seat heard before the restart",
+            heard,
+        )
+        .await?;
+    let addr = daemon.running.http_addr;
+    daemon.restart().await?;
+    assert_eq!(
+        daemon.running.http_addr, addr,
+        "same HTTP address after a restart"
+    );
+    daemon
+        .wait_seats(
+            Duration::from_secs(10),
+            "every seat heard after the restart",
+            heard,
+        )
+        .await?;
+    daemon.stop().await
 }

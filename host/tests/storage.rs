@@ -20,6 +20,16 @@ fn settings(path: std::path::PathBuf) -> StorageSettings {
     }
 }
 
+/// A healthy reading (no flags) of `seat` at `t_ms`.
+fn sample(seat: u16, t_ms: u64, temp_centi: i16) -> Record {
+    Record::Samples(vec![SampleRow {
+        seat,
+        t_ms,
+        temp_centi,
+        flags: 0,
+    }])
+}
+
 fn place(id: u16) -> SeatPlace {
     SeatPlace {
         id,
@@ -75,12 +85,7 @@ fn recorded_things_come_back_and_survive_a_restart() {
     storage.record(Record::Seats(vec![place(7), place(8)])).unwrap();
     for i in 0..100u64 {
         storage
-            .record(Record::Samples(vec![SampleRow {
-                seat: 7,
-                t_ms: now - 100_000 + i * 500,
-                temp_centi: 4000 + i as i16,
-                flags: 0,
-            }]))
+            .record(sample(7, now - 100_000 + i * 500, 4000 + i as i16))
             .unwrap();
     }
     storage
@@ -190,23 +195,11 @@ fn old_samples_become_minute_rollups() {
         // Three hours ago: one minute of samples 30.00..=31.19 °C.
         for i in 0..120u64 {
             storage
-                .record(Record::Samples(vec![SampleRow {
-                    seat: 1,
-                    t_ms: minute(180) + i * 500,
-                    temp_centi: 3000 + i as i16,
-                    flags: 0,
-                }]))
+                .record(sample(1, minute(180) + i * 500, 3000 + i as i16))
                 .unwrap();
         }
         // Now: a fresh sample that must stay raw.
-        storage
-            .record(Record::Samples(vec![SampleRow {
-                seat: 1,
-                t_ms: now,
-                temp_centi: 5000,
-                flags: 0,
-            }]))
-            .unwrap();
+        storage.record(sample(1, now, 5000)).unwrap();
         storage.flush().unwrap();
         drop(storage);
         thread.join().unwrap();
@@ -241,14 +234,7 @@ fn sigkill_child_writer() {
     loop {
         let t = hemiwatch::unix_ms();
         for seat in 1..=577u16 {
-            storage
-                .record(Record::Samples(vec![SampleRow {
-                    seat,
-                    t_ms: t,
-                    temp_centi: 4000,
-                    flags: 0,
-                }]))
-                .unwrap();
+            storage.record(sample(seat, t, 4000)).unwrap();
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -1,14 +1,17 @@
 //! The real `hemiwatch` binary as processes: the daemon (`run --config`), simulated lines
 //! (`sim --out pty:`), and its HTTP API as the technicians' tools see it. Every process is killed
-//! when its handle drops, so a failing test leaves nothing running.
+//! when its handle drops, so a failing test leaves nothing running. What in-process tests share
+//! with these (ports, waits, keys, processes, Alertmanager, the webhook receiver) is in
+//! `hemiwatch::testkit`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use hemiwatch::testkit::{client, free_port, key_hex, seat_key, wait_for, Proc};
 use serde_json::Value;
 
 /// The `hemiwatch` binary of this workspace, built once per test process (a no-op when
@@ -38,56 +41,6 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// A free loopback TCP port (bound then released: good enough on a test machine).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A child process killed (SIGKILL) on drop.
-#[derive(Debug)]
-pub struct Proc {
-    /// The child.
-    pub child: Child,
-    /// What it is, for messages.
-    pub name: String,
-}
-
-impl Proc {
-    /// Sends a signal.
-    pub fn signal(&self, sig: nix::sys::signal::Signal) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig);
-    }
-
-    /// SIGKILL and reap: a pulled plug.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Waits for the process to exit by itself, up to `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!("{} did not exit within {timeout:?}", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A simulated line: `hemiwatch sim` on a pty linked at `link`; every seat steady unless
 /// `extra` names a `--scenario`.
 pub fn sim_line(link: &Path, first_id: u16, seats: u16, extra: &[&str]) -> anyhow::Result<Proc> {
@@ -103,20 +56,17 @@ pub fn sim_line(link: &Path, first_id: u16, seats: u16, extra: &[&str]) -> anyho
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let child = cmd.spawn().context("spawn hemiwatch sim")?;
-    let proc = Proc {
-        child,
-        name: format!("sim {}", link.display()),
-    };
-    wait_for(Duration::from_secs(10), || Ok(link.exists()))
-        .with_context(|| format!("the simulator never created {}", link.display()))?;
+    let proc = Proc::new(child, format!("sim {}", link.display()));
+    wait_for(Duration::from_secs(10), "the simulator's pty", || {
+        Ok(link.exists())
+    })
+    .with_context(|| format!("the simulator never created {}", link.display()))?;
     Ok(proc)
 }
 
 /// A seat entry of a test config, with its demo key (or the given wrong one).
 pub fn seat_toml(id: u16, line: &str, key: Option<&str>) -> String {
-    let key = key
-        .map(str::to_owned)
-        .unwrap_or_else(|| hex_key(&hemiwatch::sim::demo_key(id)));
+    let key = key.map(str::to_owned).unwrap_or_else(|| key_hex(&seat_key(id)));
     format!(
         "[[seat]]\nid = {id}\nlabel = \"T-{id:03}\"\nsector = \"{line}\"\nrow = 1\nposition = {id}\nline = \"{line}\"\nboard = \"simulated\"\nkey = \"{key}\"\n\n"
     )
@@ -128,11 +78,6 @@ pub fn line_toml(name: &str, dir: &Path) -> String {
         "[[line]]\nname = \"{name}\"\npath = \"{}\"\n\n",
         dir.join(name).display()
     )
-}
-
-/// Hex of a seat key, as config files hold it.
-pub fn hex_key(key: &hemiwatch_protocol::SeatKey) -> String {
-    key.0.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A daemon process (`hemiwatch run --config`), its data folder and its API.
@@ -202,17 +147,16 @@ impl Daemon {
             .spawn()
             .context("spawn hemiwatch run")?;
         let daemon = Self {
-            proc: Proc {
-                child,
-                name: "hemiwatch run".into(),
-            },
+            proc: Proc::new(child, "hemiwatch run"),
             url: format!("http://127.0.0.1:{port}"),
             config,
             database,
             log,
         };
-        wait_for(Duration::from_secs(20), || Ok(daemon.get("/api/status").is_ok()))
-            .with_context(|| format!("the daemon's API never answered; log:\n{}", daemon.log_text()))?;
+        wait_for(Duration::from_secs(20), "the daemon's API", || {
+            Ok(daemon.get("/api/status").is_ok())
+        })
+        .with_context(|| format!("the daemon's API never answered; log:\n{}", daemon.log_text()))?;
         Ok(daemon)
     }
 
@@ -235,162 +179,20 @@ impl Daemon {
             .collect())
     }
 
+    /// Waits until every configured seat has sent at least `frames` frames; the error carries
+    /// the daemon's log.
+    pub fn wait_frames(&self, frames: u64, timeout: Duration) -> anyhow::Result<()> {
+        wait_for(timeout, &format!("{frames} frames from every seat"), || {
+            Ok(self
+                .seats()?
+                .values()
+                .all(|s| s["counters"]["frames"].as_u64().unwrap_or(0) >= frames))
+        })
+        .with_context(|| format!("daemon log:\n{}", self.log_text()))
+    }
+
     /// The captured log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-/// A blocking HTTP client without proxies (loopback only).
-pub fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()
-        .expect("HTTP client")
-}
-
-/// Polls `cond` every 20 ms until it is true or `timeout` passes.
-pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond().unwrap_or(false) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("condition not met within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A real Prometheus Alertmanager (Debian's `prometheus-alertmanager`, installed by
-/// `scripts/setup.sh`) on a free loopback port, with a do-nothing receiver; killed on drop.
-#[derive(Debug)]
-pub struct Alertmanager {
-    /// The process.
-    pub proc: Proc,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Alertmanager {
-    /// Starts it and waits until it is ready.
-    pub fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let cfg = dir.path().join("am.yml");
-        // Without a default receiver Alertmanager exits at once.
-        std::fs::write(
-            &cfg,
-            "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-        )?;
-        let port = free_port();
-        let child = Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("prometheus-alertmanager (scripts/setup.sh installs it)")?;
-        let am = Self {
-            proc: Proc {
-                child,
-                name: "alertmanager".into(),
-            },
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        wait_for(Duration::from_secs(20), || {
-            Ok(client()
-                .get(format!("{}/-/ready", am.url))
-                .send()?
-                .status()
-                .is_success())
-        })
-        .context("alertmanager never became ready")?;
-        Ok(am)
-    }
-
-    /// Its alerts (`GET /api/v2/alerts`).
-    pub fn alerts(&self) -> anyhow::Result<Vec<Value>> {
-        Ok(client()
-            .get(format!("{}/api/v2/alerts", self.url))
-            .send()?
-            .error_for_status()?
-            .json()?)
-    }
-}
-
-/// A webhook receiver on a loopback port: answers 200 to every POST and keeps the JSON bodies.
-/// Plain std HTTP/1.1 (Content-Length bodies, keep-alive), enough for the daemon's webhook sink.
-#[derive(Clone, Debug)]
-pub struct WebhookReceiver {
-    /// `http://127.0.0.1:PORT/hook`.
-    pub url: String,
-    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
-}
-
-impl WebhookReceiver {
-    /// Listens on `port` (0: any free port) in a background thread for the rest of the test.
-    pub fn start(port: u16) -> anyhow::Result<Self> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        let url = format!("http://{}/hook", listener.local_addr()?);
-        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let store = received.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let store = store.clone();
-                std::thread::spawn(move || serve_webhook(conn, &store));
-            }
-        });
-        Ok(Self { url, received })
-    }
-
-    /// Every body received so far.
-    pub fn bodies(&self) -> Vec<Value> {
-        self.received.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-}
-
-fn serve_webhook(conn: std::net::TcpStream, store: &std::sync::Mutex<Vec<Value>>) {
-    use std::io::{BufRead, BufReader, Read};
-    let Ok(mut writer) = conn.try_clone() else { return };
-    let mut reader = BufReader::new(conn);
-    loop {
-        let mut length = 0usize;
-        let mut line = String::new();
-        // Request line and headers.
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = l.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        if let (Ok(v), Ok(mut all)) = (serde_json::from_slice::<Value>(&body), store.lock()) {
-            all.push(v);
-        }
-        if writer
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-            .is_err()
-        {
-            return;
-        }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, wait_for, Daemon};
+use hemiwatch::testkit::wait_for;
+use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, Daemon};
 
 /// Verified telemetry frames per seat, from the API.
 fn frames(daemon: &Daemon) -> anyhow::Result<std::collections::BTreeMap<u64, u64>> {
@@ -41,7 +42,7 @@ fn every_seat_registers_and_an_unplugged_line_is_read_again_within_2_s_twenty_ti
     let _sim_b = sim_line(&dir.path().join("b"), 21, 20, &[]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     let none = Default::default();
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(10), "every seat registered", || {
         all_reported_since(&daemon, 1..=40, &none)
     })
     .unwrap_or_else(|e| panic!("not every seat registered: {e}\n{}", daemon.log_text()));
@@ -55,7 +56,7 @@ fn every_seat_registers_and_an_unplugged_line_is_read_again_within_2_s_twenty_ti
     for round in 0..20 {
         // Unplug: the simulator's pty master closes, as when a USB adapter is pulled.
         sim_a.kill();
-        wait_for(Duration::from_secs(5), || {
+        wait_for(Duration::from_secs(5), "line a seen down", || {
             let status = daemon.get("/api/status")?;
             Ok(status["lines"][0]["up"] == false)
         })
@@ -68,9 +69,11 @@ fn every_seat_registers_and_an_unplugged_line_is_read_again_within_2_s_twenty_ti
         let replugged = Instant::now();
         let before = frames(&daemon).unwrap();
         sim_a = sim_line(&dir.path().join("a"), 1, 20, &["--seed", &round.to_string()]).unwrap();
-        wait_for(Duration::from_secs(2), || {
-            all_reported_since(&daemon, 1..=20, &before)
-        })
+        wait_for(
+            Duration::from_secs(2),
+            "every seat of line a reporting again",
+            || all_reported_since(&daemon, 1..=20, &before),
+        )
         .unwrap_or_else(|e| {
             panic!(
                 "round {round}: line a's seats not all back within 2 s: {e}\n{}",
@@ -112,7 +115,7 @@ fn garbage_and_a_wrong_key_seat_do_not_disturb_the_other_seats_of_the_line() {
     let _sim = sim_line(&dir.path().join("a"), 1, 10, &["--garbage-per-s", "50"]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     let others = || (1..=10u16).filter(|&id| id != 5);
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(10), "ten frames from each other seat", || {
         let seats = daemon.seats()?;
         Ok(others().all(|id| seats[&u64::from(id)]["counters"]["frames"].as_u64() >= Some(10)))
     })
@@ -157,13 +160,7 @@ fn sigterm_flushes_storage_and_a_restart_keeps_history_and_seat_facts() {
     }
     let _sim = sim_line(&dir.path().join("a"), 1, 5, &[]).unwrap();
     let mut daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(10), || {
-        let seats = daemon.seats()?;
-        Ok(seats
-            .values()
-            .all(|s| s["counters"]["frames"].as_u64() >= Some(6)))
-    })
-    .unwrap();
+    daemon.wait_frames(6, Duration::from_secs(10)).unwrap();
     let boot_id = daemon.seats().unwrap()[&3]["boot_id"].as_u64().unwrap();
     daemon.proc.signal(nix::sys::signal::Signal::SIGTERM);
     let stopped_at = hemiwatch::unix_ms();

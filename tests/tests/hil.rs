@@ -6,6 +6,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use hemiwatch::testkit::seat_key;
 use hemiwatch_protocol::{
     Ack, AckStatus, AuthError, BoardKind, Failover, FaultCode, Flags, Message, MessageKind, ResetCause,
     SeatId, SeatKey, SessionChange, SetConfig, Telemetry,
@@ -20,15 +21,9 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn key(seat: SeatId) -> SeatKey {
-    let mut k: [u8; 16] = rand::random();
-    k[..2].copy_from_slice(&seat.to_le_bytes());
-    SeatKey(k)
-}
-
 /// Boots a provisioned seat and opens a session with it.
 fn session(seat: SeatId) -> (QemuSeat, HostSide, SeatKey) {
-    let k = key(seat);
+    let k = seat_key(seat);
     let mut q = QemuSeat::boot(Some((seat, &k))).expect("QEMU boots the firmware");
     let mut host = HostSide::new(seat, &k);
     host.handshake(&mut q).expect("handshake");
@@ -65,7 +60,7 @@ fn next_telemetry(q: &mut QemuSeat, host: &mut HostSide) -> (Instant, Telemetry)
 #[test]
 fn hello_then_telemetry_at_the_configured_rate() {
     let _one_at_a_time = serial();
-    let k = key(101);
+    let k = seat_key(101);
     let mut q = QemuSeat::boot(Some((101, &k))).unwrap();
     let mut host = HostSide::new(101, &k);
     let hello = host.wait_hello(&mut q, Duration::from_secs(5)).unwrap();
@@ -272,16 +267,16 @@ fn a_killed_seat_goes_silent_and_reboots_with_a_new_identity_old_frames_replay_f
 #[test]
 fn seats_side_by_side_have_their_own_ids_and_an_unprovisioned_one_says_so() {
     let _one_at_a_time = serial();
-    let k = key(106);
+    let k = seat_key(106);
     let mut a = QemuSeat::boot(Some((106, &k))).unwrap();
     let mut blank = QemuSeat::boot(None).unwrap();
     let mut host_a = HostSide::new(106, &k);
     // Unprovisioned: seat 1 with the daemon's public demo key (the same derivation as the host's).
     assert_eq!(
         hemiwatch_firmware::provision::load_or_fallback(&[]).0.key,
-        hemiwatch::sim::demo_key(1)
+        hemiwatch_protocol::demo_key(1)
     );
-    let mut host_blank = HostSide::new(1, &hemiwatch::sim::demo_key(1));
+    let mut host_blank = HostSide::new(1, &hemiwatch_protocol::demo_key(1));
     host_a.handshake(&mut a).unwrap();
     host_blank.handshake(&mut blank).unwrap();
     // The event goes out right after the session opens: maybe already during the handshake.
@@ -300,7 +295,7 @@ fn seats_side_by_side_have_their_own_ids_and_an_unprovisioned_one_says_so() {
         "seat 106 verifies with its own key"
     );
     // Seat 106's frames are not seat 1's.
-    let mut wrong = HostSide::new(1, &hemiwatch::sim::demo_key(1));
+    let mut wrong = HostSide::new(1, &hemiwatch_protocol::demo_key(1));
     let r = wrong
         .recv(&mut a, Duration::from_secs(3))
         .unwrap()

@@ -19,11 +19,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hemiwatch::sim::demo_key;
+use hemiwatch::testkit::{client, free_port, seat_key, wait_for, Alertmanager, WebhookReceiver};
 use hemiwatch_protocol::SeatId;
-use hemiwatch_tests::harness::{
-    client, line_toml, seat_toml, sim_line, wait_for, Alertmanager, Daemon, WebhookReceiver, TOKEN,
-};
+use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, Daemon, TOKEN};
 use hemiwatch_tests::proxy::{serve_line, Fault, FaultPlan, Injected};
 use hemiwatch_tests::qemu::{QemuSeat, Uart};
 use serde_json::Value;
@@ -102,7 +100,7 @@ impl Drop for QemuLines {
 }
 
 fn boot(seat: SeatId, uart: &Path, milli_c: i32) -> QemuSeat {
-    let mut q = QemuSeat::boot_with(Some((seat, &demo_key(seat))), Uart::Socket(uart))
+    let mut q = QemuSeat::boot_with(Some((seat, &seat_key(seat))), Uart::Socket(uart))
         .unwrap_or_else(|e| panic!("QEMU seat {seat}: {e:#}"));
     q.set_temperature(milli_c).unwrap();
     q
@@ -156,13 +154,9 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
     }
     let _sim = sim_line(&dir.path().join("sim"), 4, 57, &[]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(30), || {
-        Ok(daemon
-            .seats()?
-            .values()
-            .all(|s| s["counters"]["frames"].as_u64().unwrap_or(0) > 0))
-    })
-    .unwrap_or_else(|e| panic!("not every seat reported: {e}\n{}", daemon.log_text()));
+    daemon
+        .wait_frames(1, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("not every seat reported: {e:#}"));
 
     let t0 = Instant::now();
     let t0_ms = hemiwatch::unix_ms();
@@ -208,7 +202,7 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
     );
 
     // Failover: ordered, acknowledged, visible in the seat's own telemetry.
-    wait_for(Duration::from_secs(15), || {
+    wait_for(Duration::from_secs(15), "failover_active on seat 1", || {
         Ok(seat(&daemon, 1)["flags"]
             .as_array()
             .is_some_and(|f| f.iter().any(|x| x == "failover_active")))
@@ -219,12 +213,16 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
     assert!(kinds.iter().any(|k| k == "failover_acked"), "{kinds:?}");
 
     // Alertmanager has it, with the seat's labels.
-    wait_for(Duration::from_secs(15), || {
-        Ok(am
-            .alerts()?
-            .iter()
-            .any(|a| a["labels"]["alertname"] == "overheat_predicted" && a["labels"]["seat"] == "1"))
-    })
+    wait_for(
+        Duration::from_secs(15),
+        "seat 1's overheat_predicted in Alertmanager",
+        || {
+            Ok(am
+                .alerts()?
+                .iter()
+                .any(|a| a["labels"]["alertname"] == "overheat_predicted" && a["labels"]["seat"] == "1"))
+        },
+    )
     .unwrap_or_else(|e| panic!("not in Alertmanager: {e}: {:?}", am.alerts()));
 
     // The dashboard's API shows it.
@@ -281,13 +279,9 @@ fn a_quiet_day_of_577_seats_with_1_percent_loss_raises_no_alert() {
     }
     assert_eq!(first - 1, 577);
     let daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(20), || {
-        Ok(daemon
-            .seats()?
-            .values()
-            .all(|s| s["counters"]["frames"].as_u64().unwrap_or(0) > 0))
-    })
-    .unwrap_or_else(|e| panic!("not every seat reported: {e}\n{}", daemon.log_text()));
+    daemon
+        .wait_frames(1, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("not every seat reported: {e:#}"));
 
     let started = Instant::now();
     let mut worst_firing = 0;
@@ -350,7 +344,7 @@ fn a_quiet_day_of_577_seats_with_1_percent_loss_raises_no_alert() {
 #[test]
 fn a_daemon_killed_under_load_keeps_its_alerts_and_delivers_what_it_owed() {
     let dir = tempfile::tempdir().unwrap();
-    let hook_port = hemiwatch_tests::harness::free_port();
+    let hook_port = free_port();
     let mut body = webhook_toml(&format!("http://127.0.0.1:{hook_port}/hook"));
     body += &line_toml("load", dir.path());
     body += &line_toml("faults", dir.path());
@@ -375,8 +369,10 @@ fn a_daemon_killed_under_load_keeps_its_alerts_and_delivers_what_it_owed() {
             .filter_map(|a| Some((a["seat"].as_u64()?, a)))
             .collect()
     };
-    wait_for(Duration::from_secs(20), || Ok(firing(&daemon).len() == 2))
-        .unwrap_or_else(|e| panic!("sensor faults not firing: {e}\n{}", daemon.log_text()));
+    wait_for(Duration::from_secs(20), "two sensor faults firing", || {
+        Ok(firing(&daemon).len() == 2)
+    })
+    .unwrap_or_else(|e| panic!("sensor faults not firing: {e}\n{}", daemon.log_text()));
     let before = firing(&daemon);
     let acked_id = before[&201]["id"].as_i64().unwrap();
     let resp = client()
@@ -410,7 +406,7 @@ fn a_daemon_killed_under_load_keeps_its_alerts_and_delivers_what_it_owed() {
     assert_eq!(after[&201]["ack"]["comment"], "spare sensor on its way");
 
     // What the first daemon owed is delivered by the second.
-    wait_for(Duration::from_secs(40), || {
+    wait_for(Duration::from_secs(40), "the owed webhook deliveries", || {
         let got: Vec<i64> = hook
             .bodies()
             .iter()
@@ -433,7 +429,10 @@ fn a_daemon_killed_under_load_keeps_its_alerts_and_delivers_what_it_owed() {
     let seat_heard_again = |d: &Daemon| -> anyhow::Result<bool> {
         Ok(d.seats()?[&5]["last_seen_ms"].as_u64().unwrap_or(0) > killed_ms + 1_000)
     };
-    wait_for(Duration::from_secs(15), || seat_heard_again(&daemon)).unwrap();
+    wait_for(Duration::from_secs(15), "seat 5 heard again", || {
+        seat_heard_again(&daemon)
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let history = daemon
         .get(&format!(
@@ -480,14 +479,16 @@ fn dead_console_is_silent_within_two_and_a_half_periods_and_its_reboot_is_record
     let _sim = sim_line(&dir.path().join("sim"), 10, 11, &[]).unwrap();
     let mut q = boot(9, &uart, 41_000);
     let daemon = Daemon::start(dir.path(), &body).unwrap();
-    wait_for(Duration::from_secs(20), || Ok(seat(&daemon, 9)["status"] == "ok"))
-        .unwrap_or_else(|e| panic!("seat 9 never ok: {e}\n{}", daemon.log_text()));
+    wait_for(Duration::from_secs(20), "seat 9 ok", || {
+        Ok(seat(&daemon, 9)["status"] == "ok")
+    })
+    .unwrap_or_else(|e| panic!("seat 9 never ok: {e}\n{}", daemon.log_text()));
     let period = Duration::from_millis(seat(&daemon, 9)["period_ms"].as_u64().unwrap());
 
     let before = seat(&daemon, 9);
     q.kill();
     let killed = Instant::now();
-    wait_for(Duration::from_secs(10), || {
+    wait_for(Duration::from_secs(10), "seat 9 silent", || {
         Ok(seat(&daemon, 9)["status"] == "silent")
     })
     .unwrap();
@@ -518,7 +519,7 @@ fn dead_console_is_silent_within_two_and_a_half_periods_and_its_reboot_is_record
     }
 
     let _q = boot(9, &uart, 41_000);
-    wait_for(Duration::from_secs(20), || {
+    wait_for(Duration::from_secs(20), "seat 9 back with a new boot id", || {
         let now = seat(&daemon, 9);
         Ok(now["status"] == "ok"
             && now["boot_id"] != before["boot_id"]

@@ -33,10 +33,6 @@ pub use tmp105::SimTmp105;
 
 use crate::ingest::{Ingest, IngestEvent};
 
-/// The public demo key of a simulated seat. Re-exported from its one home, the protocol crate
-/// ([`hemiwatch_protocol::demo`]), because every user of the simulator needs it.
-pub use hemiwatch_protocol::demo_key;
-
 /// How often a live line wakes up to let its seats send what is due.
 const TICK: Duration = Duration::from_millis(10);
 
