@@ -16,12 +16,13 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
+use crate::config::defaults::{DEFAULT_CRITICAL_C, DEFAULT_PERIOD_MS};
 use crate::replay::Row;
 
-/// Sample period of the traces, ms (the firmware's default telemetry period).
-pub const PERIOD_MS: u64 = 500;
-/// Critical temperature the truth is computed against, °C (the default threshold).
-pub const CRITICAL_C: f64 = 85.0;
+/// Sample period of the traces, ms: the default telemetry period a seat is configured with.
+pub const PERIOD_MS: u64 = DEFAULT_PERIOD_MS as u64;
+/// Critical temperature the truth is computed against, °C: the default critical threshold.
+pub const CRITICAL_C: f64 = DEFAULT_CRITICAL_C;
 /// Steady minutes before anything happens: what the detectors know of the seat beforehand.
 const WARMUP_MIN: f64 = 10.0;
 
