@@ -14,7 +14,9 @@
 //!
 //! - [`tmp105`]: the TMP105 temperature sensor driver (12-bit, no repeated START);
 //! - [`seat`]: the seat state machine (hello/session, telemetry, commands, trip, faults);
-//! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback.
+//! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
+//! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
+//!   and LED decisions), so the board crates only wire pins.
 //!
 //! With the `defmt` feature the core logs its state changes through `defmt` (see the `fmt` shim:
 //! without the feature the logging macros compile to nothing).
@@ -29,6 +31,7 @@ extern crate std;
 // Must go first: the logging macros are visible only to the modules declared after it.
 mod fmt;
 
+pub mod board;
 pub mod provision;
 pub mod seat;
 pub mod tmp105;
