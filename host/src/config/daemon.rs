@@ -12,7 +12,7 @@ use super::defaults::{DEFAULT_HTTP_BIND, DEFAULT_HTTP_PORT};
 use super::resolve::Resolver;
 use super::schema::{deserialize_str_with, File, LogFormat};
 
-/// An `IP:PORT` to listen on. Its own type so that `localhost:7577` gets a sentence rather than
+/// An `IP:PORT` to listen on. Its own type so that `localhost:<port>` gets a sentence rather than
 /// the standard library's "invalid socket address syntax".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BindAddr(pub SocketAddr);
