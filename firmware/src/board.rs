@@ -70,3 +70,82 @@ impl MainLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use core::convert::Infallible;
+
+    use hemiwatch_protocol::{BoardKind, ResetCause};
+
+    use super::*;
+    use crate::provision::{BLOCK_LEN, FALLBACK_SEAT};
+    use crate::seat::BootInfo;
+
+    /// A line on which the host never speaks and everything sent is accepted.
+    struct Quiet;
+
+    impl embedded_io::ErrorType for Quiet {
+        type Error = Infallible;
+    }
+
+    impl Read for Quiet {
+        fn read(&mut self, _: &mut [u8]) -> Result<usize, Infallible> {
+            Ok(0)
+        }
+    }
+
+    impl ReadReady for Quiet {
+        fn read_ready(&mut self) -> Result<bool, Infallible> {
+            Ok(false)
+        }
+    }
+
+    impl Write for Quiet {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> Result<(), Infallible> {
+            Ok(())
+        }
+    }
+
+    struct At(i16);
+
+    impl Thermometer for At {
+        fn read_centi(&mut self) -> Result<i16, ()> {
+            Ok(self.0)
+        }
+    }
+
+    #[test]
+    fn an_erased_block_runs_the_demo_seat_unprovisioned() {
+        let (prov, provisioned) = load_provision(&[0xFF; BLOCK_LEN]);
+        assert_eq!(prov.seat, FALLBACK_SEAT);
+        assert!(!provisioned);
+    }
+
+    #[test]
+    fn a_healthy_seat_feeds_the_watchdog_with_the_led_off() {
+        let (prov, provisioned) = load_provision(&[0xFF; BLOCK_LEN]);
+        let boot = BootInfo {
+            board: BoardKind::QemuLm3s6965,
+            reset: ResetCause::PowerOn,
+            boot_id: 1,
+            provisioned,
+        };
+        let mut seat = Seat::new(prov.seat, &prov.key, boot, At(4_000));
+        let mut main_loop = MainLoop::new();
+        for now in [0, 10, 1_000] {
+            let out = main_loop.pass(&mut seat, now, &mut Quiet);
+            assert_eq!(
+                out,
+                Outputs {
+                    feed_watchdog: true,
+                    led: false
+                },
+                "at {now} ms"
+            );
+        }
+    }
+}
