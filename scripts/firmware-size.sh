@@ -2,7 +2,7 @@
 # Builds both seat boards in release and prints, from each ELF, the flash it occupies
 # (.vector_table + .text + .rodata + .data's load image) and its static RAM (.data + .bss +
 # .uninit; the stack takes the rest of RAM). Fails if the QEMU board exceeds its budget of
-# 32 KiB flash and 8 KiB static RAM (issue 4).
+# 32 KiB flash and 8 KiB static RAM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

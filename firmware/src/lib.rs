@@ -8,13 +8,15 @@
 //! It is `no_std`, uses no heap (every buffer is a fixed array or a `heapless` container) and has
 //! no panic path in the main loop: sensor and link errors become flags and events. It knows no
 //! board: a board crate (`boards/qemu-lm3s6965`, `boards/blackpill-f411`) wires a UART
-//! (embedded-io), an I2C bus (embedded-hal 1.0), a millisecond clock and a watchdog, then calls
-//! [`seat::Seat::poll`] forever. That split is what lets the whole logic be unit-tested on the
+//! (embedded-io), an I2C bus (embedded-hal 1.0), a millisecond clock and a watchdog, then runs
+//! [`board::MainLoop::pass`] (which calls [`seat::Seat::poll`]) forever. That split is what lets the whole logic be unit-tested on the
 //! host (`cargo test -p hemiwatch-firmware`) and run unchanged in QEMU and on the real board.
 //!
 //! - [`tmp105`]: the TMP105 temperature sensor driver (12-bit, no repeated START);
 //! - [`seat`]: the seat state machine (hello/session, telemetry, commands, trip, faults);
-//! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback.
+//! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
+//! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
+//!   and LED decisions), so the board crates only wire pins.
 //!
 //! With the `defmt` feature the core logs its state changes through `defmt` (see the `fmt` shim:
 //! without the feature the logging macros compile to nothing).
@@ -29,6 +31,7 @@ extern crate std;
 // Must go first: the logging macros are visible only to the modules declared after it.
 mod fmt;
 
+pub mod board;
 pub mod provision;
 pub mod seat;
 pub mod tmp105;

@@ -370,36 +370,38 @@ impl Core {
         self.send(&Message::Telemetry(telemetry), port);
     }
 
+    /// The local trip with its hysteresis: tripped after `trip_samples` consecutive samples at or
+    /// above the threshold, released after as many below threshold − [`TRIP_HYSTERESIS_CENTI`].
     fn trip_logic(&mut self, t: i16) {
         let cfg = self.config;
         if !self.flags.contains(Flags::LOCAL_TRIP) {
-            self.over_trip = if t >= cfg.trip_centi {
-                self.over_trip.saturating_add(1)
-            } else {
-                0
-            };
+            self.over_trip = consecutive(self.over_trip, t >= cfg.trip_centi);
             if self.over_trip >= cfg.trip_samples {
-                self.flags.set(Flags::LOCAL_TRIP, true);
-                self.over_trip = 0;
-                self.under_release = 0;
                 warn!("local trip at {} centi-°C: safe mode", t);
-                self.queue(FaultCode::LOCAL_TRIP, t);
+                self.set_local_trip(true, t);
             }
         } else {
             let release_below = cfg.trip_centi.saturating_sub(TRIP_HYSTERESIS_CENTI);
-            self.under_release = if t < release_below {
-                self.under_release.saturating_add(1)
-            } else {
-                0
-            };
+            self.under_release = consecutive(self.under_release, t < release_below);
             if self.under_release >= cfg.trip_samples {
-                self.flags.set(Flags::LOCAL_TRIP, false);
-                self.under_release = 0;
-                self.over_trip = 0;
                 info!("local trip cleared at {} centi-°C", t);
-                self.queue(FaultCode::LOCAL_TRIP_CLEARED, t);
+                self.set_local_trip(false, t);
             }
         }
+    }
+
+    /// Enters or leaves the local trip at temperature `t`: both counts start over and the host
+    /// is told with an event.
+    fn set_local_trip(&mut self, tripped: bool, t: i16) {
+        self.flags.set(Flags::LOCAL_TRIP, tripped);
+        self.over_trip = 0;
+        self.under_release = 0;
+        let code = if tripped {
+            FaultCode::LOCAL_TRIP
+        } else {
+            FaultCode::LOCAL_TRIP_CLEARED
+        };
+        self.queue(code, t);
     }
 
     fn queue(&mut self, code: FaultCode, detail: i16) {
@@ -488,6 +490,15 @@ impl Core {
             status,
         });
         self.send(&ack, port);
+    }
+}
+
+/// Consecutive samples meeting a condition: one more while it holds, none once it does not.
+fn consecutive(count: u8, holds: bool) -> u8 {
+    if holds {
+        count.saturating_add(1)
+    } else {
+        0
     }
 }
 

@@ -83,7 +83,7 @@ pub enum Command {
         /// temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Where the dashboard and API listen (default: the embedded config's 127.0.0.1:7577).
+        /// Where the dashboard and API listen (default: the embedded config's `http_bind`, loopback only).
         #[arg(long)]
         http_bind: Option<std::net::SocketAddr>,
         /// API token for writes (acknowledge, silence); default: a new random one, printed.

@@ -1,12 +1,12 @@
 //! The one sentence each alert carries for the technician: what is wrong, with the numbers that
 //! say how badly, and what to do.
 
-use super::{AlertEngine, Kind, Subject};
+//!
+//! A seat the engine does not know is described with the configuration defaults (critical
+//! threshold, telemetry period).
 
-/// Critical temperature assumed for a seat the engine does not know, °C.
-const DEFAULT_CRITICAL_C: f64 = 85.0;
-/// Telemetry period assumed for a seat the engine does not know, ms.
-const DEFAULT_PERIOD_MS: u64 = 500;
+use super::{AlertEngine, Kind, Subject};
+use crate::config::defaults::{DEFAULT_CRITICAL_C, DEFAULT_PERIOD_MS};
 
 impl AlertEngine {
     /// The summary of the alert of `kind` about `subject`, as of `now_ms`.
@@ -44,7 +44,10 @@ impl AlertEngine {
                 )
             }
             (Kind::SeatSilent, Subject::Seat(s)) => {
-                let period = self.seats.get(s).map_or(DEFAULT_PERIOD_MS, |w| w.rules.period_ms);
+                let period = self
+                    .seats
+                    .get(s)
+                    .map_or(DEFAULT_PERIOD_MS as u64, |w| w.rules.period_ms);
                 format!(
                     "{} has stopped talking (telemetry period {period} ms)",
                     seat_name(s)

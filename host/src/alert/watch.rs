@@ -6,6 +6,7 @@
 use hemiwatch_protocol::SeatId;
 
 use super::{AlertEngine, Kind, Subject};
+use crate::config::defaults::DEFAULT_PERIOD_MS;
 use crate::detect::overheat::Overheat;
 use crate::detect::sensor::{Fault, Sensor};
 use crate::detect::trend::Trend;
@@ -14,8 +15,6 @@ use crate::detect::{silent, Sample, SeatRules, Signal, Window};
 /// A seat never heard is watched from the daemon's start plus this grace: the time a whole room
 /// needs to say `Hello` and open its sessions after a restart.
 pub(super) const STARTUP_GRACE_MS: u64 = 10_000;
-/// Telemetry period assumed for a line whose seats are unknown.
-const DEFAULT_PERIOD_MS: u64 = 500;
 
 /// One seat's detectors and liveness.
 pub(super) struct SeatWatch {
@@ -169,7 +168,8 @@ impl AlertEngine {
             .filter_map(|s| self.seats.get(s))
             .map(|w| w.rules.period_ms)
             .max()
-            .unwrap_or(DEFAULT_PERIOD_MS);
+            // A line whose seats are unknown is assumed to run at the default period.
+            .unwrap_or(DEFAULT_PERIOD_MS as u64);
         let seats = l
             .seats
             .iter()

@@ -1,40 +1,32 @@
 //! `[daemon]`: where the dashboard and API listen, the API token (inline or from an environment
 //! variable, which keeps it out of the file), the data folder and the log format.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::Deserializer;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::defaults::DEFAULT_HTTP_BIND;
+use super::defaults::{DEFAULT_HTTP_BIND, DEFAULT_HTTP_PORT};
 use super::resolve::Resolver;
-use super::schema::{File, LogFormat};
+use super::schema::{deserialize_str_with, File, LogFormat};
 
-/// An `IP:PORT` to listen on. Its own type so that `localhost:7577` gets a sentence rather than
+/// An `IP:PORT` to listen on. Its own type so that `localhost:<port>` gets a sentence rather than
 /// the standard library's "invalid socket address syntax".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BindAddr(pub SocketAddr);
 
 impl<'de> Deserialize<'de> for BindAddr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = BindAddr;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an address such as \"127.0.0.1:7577\"")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<BindAddr, E> {
-                v.parse().map(BindAddr).map_err(|_| {
-                    E::custom(format!(
-                        "\"{v}\" is not an IP:PORT address; write e.g. \"127.0.0.1:7577\" or \"0.0.0.0:7577\""
-                    ))
-                })
-            }
-        }
-        d.deserialize_str(V)
+        // The examples are the default bind and the same port on every interface.
+        deserialize_str_with(d, &format!("an address such as \"{DEFAULT_HTTP_BIND}\""), |v| {
+            v.parse().map(BindAddr).map_err(|_| {
+                format!(
+                    "\"{v}\" is not an IP:PORT address; write e.g. \"{DEFAULT_HTTP_BIND}\" or \"0.0.0.0:{DEFAULT_HTTP_PORT}\""
+                )
+            })
+        })
     }
 }
 

@@ -44,21 +44,9 @@ pub(crate) fn parse(src: &Source) -> (File, Vec<ConfigError>) {
         let name = key.get_ref().as_ref();
         let errs = &mut errors;
         match name {
-            "daemon" => {
-                file.daemon = read(src, value, "[daemon]", errs)
-                    .map(|p| p.value)
-                    .unwrap_or_default()
-            }
-            "storage" => {
-                file.storage = read(src, value, "[storage]", errs)
-                    .map(|p| p.value)
-                    .unwrap_or_default()
-            }
-            "thresholds" => {
-                file.thresholds = read(src, value, "[thresholds]", errs)
-                    .map(|p| p.value)
-                    .unwrap_or_default()
-            }
+            "daemon" => file.daemon = read_section(src, value, "[daemon]", errs),
+            "storage" => file.storage = read_section(src, value, "[storage]", errs),
+            "thresholds" => file.thresholds = read_section(src, value, "[thresholds]", errs),
             "hemicycle" => {
                 let span = value.span();
                 match read::<HemicycleSection>(src, value, "[hemicycle]", errs) {
@@ -71,30 +59,23 @@ pub(crate) fn parse(src: &Source) -> (File, Vec<ConfigError>) {
             }
             "board" => read_boards(src, value, &mut file, errs),
             "line" => {
-                for v in tables(src, value, "line", errs) {
-                    match read(src, v, "[[line]]", errs) {
-                        Some(p) => file.lines.push(p.value),
-                        None => file.lines_dropped = true,
-                    }
-                }
+                let (lines, dropped) = read_list(src, value, "line", errs);
+                file.lines.extend(lines.into_iter().map(|p| p.value));
+                file.lines_dropped |= dropped;
             }
             "seat" => {
-                for v in tables(src, value, "seat", errs) {
-                    if let Some(p) = read::<SeatEntry>(src, v, "[[seat]]", errs) {
-                        let mut seat = p.value;
-                        seat.bad_keys = p.removed;
-                        file.seats.push(seat);
-                    }
-                }
+                let (seats, _) = read_list::<SeatEntry>(src, value, "seat", errs);
+                file.seats.extend(seats.into_iter().map(|p| SeatEntry {
+                    bad_keys: p.removed,
+                    ..p.value
+                }));
             }
             "sink" => {
-                for v in tables(src, value, "sink", errs) {
-                    if let Some(p) = read::<SinkEntry>(src, v, "[[sink]]", errs) {
-                        let mut sink = p.value;
-                        sink.bad_keys = p.removed;
-                        file.sinks.push(sink);
-                    }
-                }
+                let (sinks, _) = read_list::<SinkEntry>(src, value, "sink", errs);
+                file.sinks.extend(sinks.into_iter().map(|p| SinkEntry {
+                    bad_keys: p.removed,
+                    ..p.value
+                }));
             }
             other => errs.push(src.error(
                 key.span(),
@@ -120,6 +101,36 @@ fn tables<'i>(
             Vec::new()
         }
     }
+}
+
+/// A section table (`[daemon]`, …) as far as it can be read; its defaults when it cannot.
+fn read_section<T: DeserializeOwned + Default>(
+    src: &Source,
+    value: Spanned<DeValue<'_>>,
+    ctx: &str,
+    errors: &mut Vec<ConfigError>,
+) -> T {
+    read(src, value, ctx, errors).map(|p| p.value).unwrap_or_default()
+}
+
+/// Every `[[name]]` table that can be read, each with the keys removed from it, and whether any
+/// could not be read at all (it is then left out; its errors are recorded).
+fn read_list<T: DeserializeOwned>(
+    src: &Source,
+    value: Spanned<DeValue<'_>>,
+    name: &str,
+    errors: &mut Vec<ConfigError>,
+) -> (Vec<Partial<T>>, bool) {
+    let ctx = format!("[[{name}]]");
+    let mut dropped = false;
+    let mut read_ok = Vec::new();
+    for v in tables(src, value, name, errors) {
+        match read(src, v, &ctx, errors) {
+            Some(p) => read_ok.push(p),
+            None => dropped = true,
+        }
+    }
+    (read_ok, dropped)
 }
 
 /// `[board.<kind>]`: each kind read separately, unknown kinds reported at their key.

@@ -21,6 +21,30 @@ use super::storage::StorageSection;
 use super::thresholds::Thresholds;
 use crate::sink::SinkEntry;
 
+/// Deserializes a value written as a string through `parse`, whose error (a sentence for the
+/// technician) becomes the deserializer's; `expecting` says what is wanted when the value is not
+/// a string at all. Serves every config type read from text (durations, keys, addresses).
+pub(crate) fn deserialize_str_with<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expecting: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    struct V<'a, T> {
+        expecting: &'a str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+    impl<T> Visitor<'_> for V<'_, T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.parse)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V { expecting, parse })
+}
+
 /// A duration written for humans (`"500ms"`, `"90s"`, `"5m"`, `"24h"`, `"90d"`), parsed by
 /// humantime so the config reads like the documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,21 +52,11 @@ pub struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = HumanDuration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"90s\", \"5m\" or \"24h\"")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
-                humantime::parse_duration(v).map(HumanDuration).map_err(|e| {
-                    E::custom(format!(
-                        "\"{v}\" is not a duration ({e}); write e.g. \"500ms\", \"90s\", \"5m\", \"24h\" or \"90d\""
-                    ))
-                })
-            }
-        }
-        d.deserialize_str(V)
+        deserialize_str_with(d, "a duration such as \"90s\", \"5m\" or \"24h\"", |v| {
+            humantime::parse_duration(v).map(HumanDuration).map_err(|e| {
+                format!("\"{v}\" is not a duration ({e}); write e.g. \"500ms\", \"90s\", \"5m\", \"24h\" or \"90d\"")
+            })
+        })
     }
 }
 
@@ -69,17 +83,7 @@ pub(crate) fn parse_hex_key(text: &str) -> Result<SeatKey, String> {
 
 impl<'de> Deserialize<'de> for HexKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = HexKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string of 32 hex digits")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<HexKey, E> {
-                parse_hex_key(v).map(HexKey).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(V)
+        deserialize_str_with(d, "a string of 32 hex digits", |v| parse_hex_key(v).map(HexKey))
     }
 }
 

@@ -16,6 +16,28 @@ pub(super) fn store(storage: &Storage, record: Record) {
     }
 }
 
+/// Records an event (the seat panel's history and the audit trail). A free function so the state
+/// task can record while it holds a seat's entries; [`StateTask::record_event`] is the method.
+pub(super) fn store_event(
+    storage: &Storage,
+    at_ms: u64,
+    seat: Option<SeatId>,
+    line: Option<String>,
+    kind: EventKind,
+    detail: String,
+) {
+    store(
+        storage,
+        Record::Event(EventView {
+            at_ms,
+            seat,
+            line,
+            kind,
+            detail,
+        }),
+    );
+}
+
 impl StateTask {
     /// Records an event (the seat panel's history and the audit trail).
     pub(super) fn record_event(
@@ -26,16 +48,7 @@ impl StateTask {
         kind: EventKind,
         detail: String,
     ) {
-        store(
-            &self.storage,
-            Record::Event(EventView {
-                at_ms,
-                seat,
-                line,
-                kind,
-                detail,
-            }),
-        );
+        store_event(&self.storage, at_ms, seat, line, kind, detail);
     }
 
     /// Records a new silence, kept as its API view so a restart restores it as it was.

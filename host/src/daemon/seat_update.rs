@@ -8,14 +8,14 @@ use std::time::Instant;
 use hemiwatch_protocol::{AuthError, Flags, MessageKind};
 
 use super::publish::publish_seat;
-use super::records::store;
+use super::records::{store, store_event};
 use super::task::StateTask;
 use super::SeatSettings;
 use crate::alert::EventKind;
 use crate::decode::flag_names;
 use crate::detect::Sample;
 use crate::ingest::{IngestEvent, Rejection};
-use crate::model::{EventView, SeatStatus};
+use crate::model::SeatStatus;
 use crate::storage::{Record, SampleRow};
 
 /// What the state task tracks about a seat beyond the model.
@@ -126,15 +126,13 @@ impl StateTask {
                     } else {
                         (EventKind::SeatBooted, format!("boot identity {boot_id:#010x}"))
                     };
-                    store(
+                    store_event(
                         &self.storage,
-                        Record::Event(EventView {
-                            at_ms: now,
-                            seat: Some(seat_id),
-                            line: state.heard_on.clone(),
-                            kind,
-                            detail,
-                        }),
+                        now,
+                        Some(seat_id),
+                        state.heard_on.clone(),
+                        kind,
+                        detail,
                     );
                     store(
                         &self.storage,
@@ -186,15 +184,13 @@ impl StateTask {
             }
             IngestEvent::Event { event, .. } => {
                 tracing::info!(seat = seat_id, code = event.code.0, name = ?event.code.name(), detail = event.detail, "seat event");
-                store(
+                store_event(
                     &self.storage,
-                    Record::Event(EventView {
-                        at_ms: now,
-                        seat: Some(seat_id),
-                        line: state.heard_on.clone(),
-                        kind: EventKind::Seat(event.code),
-                        detail: format!("code {} detail {}", event.code.0, event.detail),
-                    }),
+                    now,
+                    Some(seat_id),
+                    state.heard_on.clone(),
+                    EventKind::Seat(event.code),
+                    format!("code {} detail {}", event.code.0, event.detail),
                 );
             }
             IngestEvent::Ack { ack, .. } => {
@@ -203,15 +199,13 @@ impl StateTask {
                     tracing::trace!(seat = seat_id, counter = ack.counter, "ping acknowledged");
                 } else if ack.of == MessageKind::Failover as u8 {
                     tracing::info!(seat = seat_id, status = ?ack.status, "seat acknowledged the failover");
-                    store(
+                    store_event(
                         &self.storage,
-                        Record::Event(EventView {
-                            at_ms: now,
-                            seat: Some(seat_id),
-                            line: state.heard_on.clone(),
-                            kind: EventKind::FailoverAcked,
-                            detail: format!("the seat answered {:?}", ack.status),
-                        }),
+                        now,
+                        Some(seat_id),
+                        state.heard_on.clone(),
+                        EventKind::FailoverAcked,
+                        format!("the seat answered {:?}", ack.status),
                     );
                 } else {
                     tracing::info!(seat = seat_id, counter = ack.counter, of = ack.of, status = ?ack.status, "seat acknowledged");

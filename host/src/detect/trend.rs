@@ -37,7 +37,8 @@ pub const CLEAR_MS: u64 = 30_000;
 /// settling: at 2σ a steady runaway is mistaken for a plateau in 2 % of refits (and only
 /// delayed by one 10-second bucket then), while a load step's deceleration is well beyond it.
 const SETTLING_SIGMAS: f64 = 2.0;
-/// Floor of the bucket-median scatter, °C: the TMP105's 0.0625 °C step averaged over a bucket.
+/// Floor of the bucket-median scatter, °C: the TMP105's step
+/// ([`RESOLUTION_C`](hemiwatch_firmware::tmp105::RESOLUTION_C)) averaged over a bucket.
 const MIN_SCATTER_C: f64 = 0.02;
 /// A settling curve must end at least this far below critical to be dismissed.
 const SETTLING_MARGIN_C: f64 = 0.5;

@@ -275,6 +275,13 @@ fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()
     Ok(())
 }
 
+/// Checks the author and comment every write signs with (an acknowledgement, a silence): `by`
+/// required, both within their lengths.
+fn check_signature(by: &str, comment: &str) -> Result<(), ApiError> {
+    check_text("by", by, MAX_BY, true)?;
+    check_text("comment", comment, MAX_COMMENT, false)
+}
+
 async fn ask<T>(
     state: &HttpState,
     make: impl FnOnce(oneshot::Sender<Result<T, RequestError>>) -> Request,
@@ -308,8 +315,7 @@ pub async fn ack(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AckBody>,
 ) -> Result<Json<AlertView>, ApiError> {
-    check_text("by", &body.by, MAX_BY, true)?;
-    check_text("comment", &body.comment, MAX_COMMENT, false)?;
+    check_signature(&body.by, &body.comment)?;
     let by = body.by.trim().to_string();
     let alert = ask(&state, |reply| Request::Ack {
         id,
@@ -341,8 +347,7 @@ pub async fn silence(
     State(state): State<HttpState>,
     ApiJson(body): ApiJson<SilenceBody>,
 ) -> Result<Response, ApiError> {
-    check_text("by", &body.by, MAX_BY, true)?;
-    check_text("comment", &body.comment, MAX_COMMENT, false)?;
+    check_signature(&body.by, &body.comment)?;
     let m = &body.matcher;
     if m.seat.is_none() && m.kind.is_none() && m.sector.is_none() {
         return Err(ApiError::bad_request(

@@ -121,40 +121,36 @@ where
     }
 }
 
-/// `axum::extract::Query` with a JSON rejection.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiQuery<T>(pub T);
+/// A wrapper of an axum extractor taken from the request head, whose rejection is an
+/// [`ApiError`] saying `invalid <what>: …`; the wrappers differ only in the extractor they wrap.
+macro_rules! api_parts_extractor {
+    ($(#[$doc:meta])* $name:ident wraps $inner:ident, $what:literal, T: $($bound:tt)+) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name<T>(pub T);
 
-impl<S, T> FromRequestParts<S> for ApiQuery<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
+        impl<S, T> FromRequestParts<S> for $name<T>
+        where
+            S: Send + Sync,
+            T: $($bound)+,
+        {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(Self(v)),
-            Err(e) => Err(rejection(e.status(), e.body_text(), "query string")),
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+                match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
+                    Ok(axum::extract::$inner(v)) => Ok(Self(v)),
+                    Err(e) => Err(rejection(e.status(), e.body_text(), $what)),
+                }
+            }
         }
-    }
+    };
 }
 
-/// `axum::extract::Path` with a JSON rejection.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiPath<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiPath<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(Self(v)),
-            Err(e) => Err(rejection(e.status(), e.body_text(), "path")),
-        }
-    }
-}
+api_parts_extractor!(
+    /// `axum::extract::Query` with a JSON rejection.
+    ApiQuery wraps Query, "query string", T: DeserializeOwned
+);
+api_parts_extractor!(
+    /// `axum::extract::Path` with a JSON rejection.
+    ApiPath wraps Path, "path", T: DeserializeOwned + Send
+);

@@ -16,8 +16,8 @@ use rand::Rng;
 use crate::source::LineId;
 
 /// How often a seat with an open session hears from the host when nothing else is sent. The seat
-/// re-hellos after 5 s without a verified host frame (firmware `HOST_TIMEOUT_MS`), so 2 s leaves
-/// room for two lost pings.
+/// re-hellos once [`HOST_TIMEOUT_MS`](hemiwatch_firmware::seat::HOST_TIMEOUT_MS) pass without a
+/// verified host frame; this interval leaves room for two lost pings within it.
 pub const PING_INTERVAL_MS: u64 = 2_000;
 
 /// What the ingest core asks the daemon to do or tells it happened.

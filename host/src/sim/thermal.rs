@@ -16,12 +16,13 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
+use crate::config::defaults::{DEFAULT_CRITICAL_C, DEFAULT_PERIOD_MS};
 use crate::replay::Row;
 
-/// Sample period of the traces, ms (the firmware's default telemetry period).
-pub const PERIOD_MS: u64 = 500;
-/// Critical temperature the truth is computed against, °C (the default threshold).
-pub const CRITICAL_C: f64 = 85.0;
+/// Sample period of the traces, ms: the default telemetry period a seat is configured with.
+pub const PERIOD_MS: u64 = DEFAULT_PERIOD_MS as u64;
+/// Critical temperature the truth is computed against, °C: the default critical threshold.
+pub const CRITICAL_C: f64 = DEFAULT_CRITICAL_C;
 /// Steady minutes before anything happens: what the detectors know of the seat beforehand.
 const WARMUP_MIN: f64 = 10.0;
 
@@ -69,6 +70,19 @@ pub struct Trace {
     pub onset_ms: Option<u64>,
     /// When the true (noiseless) temperature first reached [`CRITICAL_C`], ms.
     pub crossing_ms: Option<u64>,
+}
+
+impl Trace {
+    /// A trace in which nothing happens that an alert should follow (no onset, no crossing).
+    fn without_incident(class: Class, label: String, rows: Vec<Row>) -> Self {
+        Self {
+            class,
+            label,
+            rows,
+            onset_ms: None,
+            crossing_ms: None,
+        }
+    }
 }
 
 /// How many traces of each class a suite has.
@@ -225,13 +239,11 @@ fn steady(rng: &mut SmallRng) -> Trace {
     let level = rng.random_range(45.0..68.0);
     let sigma = rng.random_range(0.4..1.0);
     let m = Model::new(level, sigma);
-    Trace {
-        class: Class::Steady,
-        label: format!("{level:.0} °C, σ {sigma:.2} °C"),
-        rows: (0..samples(60.0)).map(|i| row(i, m.read(rng))).collect(),
-        onset_ms: None,
-        crossing_ms: None,
-    }
+    Trace::without_incident(
+        Class::Steady,
+        format!("{level:.0} °C, σ {sigma:.2} °C"),
+        (0..samples(60.0)).map(|i| row(i, m.read(rng))).collect(),
+    )
 }
 
 fn glitches(rng: &mut SmallRng) -> Trace {
@@ -249,13 +261,11 @@ fn glitches(rng: &mut SmallRng) -> Trace {
             }
         })
         .collect();
-    Trace {
-        class: Class::Glitches,
-        label: format!("{level:.0} °C, a single-sample glitch every ~2 min"),
+    Trace::without_incident(
+        Class::Glitches,
+        format!("{level:.0} °C, a single-sample glitch every ~2 min"),
         rows,
-        onset_ms: None,
-        crossing_ms: None,
-    }
+    )
 }
 
 fn stuck(rng: &mut SmallRng) -> Trace {
@@ -269,13 +279,11 @@ fn stuck(rng: &mut SmallRng) -> Trace {
             row(i, if i >= at { *frozen.get_or_insert(r) } else { r })
         })
         .collect();
-    Trace {
-        class: Class::Stuck,
-        label: format!("{level:.0} °C, frozen after {WARMUP_MIN} min"),
+    Trace::without_incident(
+        Class::Stuck,
+        format!("{level:.0} °C, frozen after {WARMUP_MIN} min"),
         rows,
-        onset_ms: None,
-        crossing_ms: None,
-    }
+    )
 }
 
 fn load_steps(rng: &mut SmallRng) -> Trace {
@@ -291,13 +299,11 @@ fn load_steps(rng: &mut SmallRng) -> Trace {
             row(i, m.read(rng))
         })
         .collect();
-    Trace {
-        class: Class::LoadSteps,
-        label: format!("{base:.0} ↔ {:.0} °C every 15 min, τ {tau:.1} min", base + step),
+    Trace::without_incident(
+        Class::LoadSteps,
+        format!("{base:.0} ↔ {:.0} °C every 15 min, τ {tau:.1} min", base + step),
         rows,
-        onset_ms: None,
-        crossing_ms: None,
-    }
+    )
 }
 
 /// What an alerting method did on one trace.

@@ -119,3 +119,30 @@ pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
 }
+
+/// One JSON POST for an HTTP sink of `kind`: any 2xx is success; anything else, and a request
+/// that cannot be sent, is a [`DeliveryError`] naming the kind.
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &impl Serialize,
+    kind: SinkKind,
+) -> Result<(), DeliveryError> {
+    let resp = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|source| DeliveryError::Transport {
+            sink: kind.name(),
+            source,
+        })?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(DeliveryError::Status {
+            sink: kind.name(),
+            status: resp.status().as_u16(),
+        })
+    }
+}

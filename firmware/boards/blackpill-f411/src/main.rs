@@ -25,6 +25,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
+use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
@@ -71,15 +72,7 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (prov, status) = provision::load_or_fallback(provision_block());
-    match status {
-        Ok(()) => defmt::info!("provisioned as seat {}", prov.seat),
-        Err(e) => defmt::error!(
-            "UNPROVISIONED ({}): running as seat {} with the PUBLIC demo key",
-            e,
-            prov.seat
-        ),
-    }
+    let (prov, provisioned) = board::load_provision(provision_block());
     let mut adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
     let boot_id = boot_id(&prov, &mut adc);
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
@@ -115,7 +108,7 @@ fn main() -> ! {
         board: BoardKind::BlackPillF411,
         reset,
         boot_id,
-        provisioned: status.is_ok(),
+        provisioned,
     };
     // In a static (.bss), not on the stack, so the size report's static RAM is the real footprint.
     let Some(seat) =
@@ -125,20 +118,14 @@ fn main() -> ! {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
-    let mut was_safe = false;
+    let mut main_loop = MainLoop::new();
     loop {
-        seat.poll(millis(), &mut port);
-        if seat.healthy() {
+        let out = main_loop.pass(seat, millis(), &mut port);
+        if out.feed_watchdog {
             watchdog.feed();
         }
-        let safe = seat.safe_mode();
-        if safe != was_safe {
-            defmt::warn!("safe mode {}", safe);
-            was_safe = safe;
-        }
-        // PC13 LED is active low: steady in safe mode, 2 Hz blink while identifying.
-        let on = safe || (seat.identify() && millis() % 500 < 250);
-        if on {
+        // PC13 LED is active low.
+        if out.led {
             led.set_low();
         } else {
             led.set_high();

@@ -3,7 +3,7 @@
 //! The hardware-in-the-loop rig of CI: the real seat core ([`hemiwatch_firmware`]) on an emulated
 //! Cortex-M3 with a TMP105 on I2C0. This file only wires the board: clocks, UART0 (the seat
 //! line), I2C0 (the sensor), SysTick (the millisecond clock), the watchdog, the provisioning block
-//! and the boot identity; then it runs [`Seat::poll`] forever.
+//! and the boot identity; then it runs the core's main loop ([`MainLoop::pass`]) forever.
 //!
 //! - **Provisioning**: a [`provision`] block in the last 1 KiB flash page (`0x3FC00`, see
 //!   `memory.x`). The rig writes one per QEMU instance with
@@ -29,6 +29,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_semihosting as _;
+use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
@@ -80,15 +81,7 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (prov, status) = provision::load_or_fallback(provision_block());
-    match status {
-        Ok(()) => defmt::info!("provisioned as seat {}", prov.seat),
-        Err(e) => defmt::error!(
-            "UNPROVISIONED ({}): running as seat {} with the PUBLIC demo key",
-            e,
-            prov.seat
-        ),
-    }
+    let (prov, provisioned) = board::load_provision(provision_block());
     let boot_id = boot_id(&prov);
     let reset = if watchdog_reset {
         ResetCause::Watchdog
@@ -103,7 +96,7 @@ fn main() -> ! {
         board: BoardKind::QemuLm3s6965,
         reset,
         boot_id,
-        provisioned: status.is_ok(),
+        provisioned,
     };
     // In a static (.bss), not on the stack, so the size report's static RAM is the real footprint.
     let Some(seat) =
@@ -113,19 +106,13 @@ fn main() -> ! {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
-    let mut was_safe = false;
+    let mut main_loop = MainLoop::new();
     loop {
-        seat.poll(millis(), &mut uart);
-        if seat.healthy() {
+        let out = main_loop.pass(seat, millis(), &mut uart);
+        if out.feed_watchdog {
             feed_watchdog();
         }
-        let safe = seat.safe_mode();
-        if safe != was_safe {
-            defmt::warn!("safe mode {}", safe);
-            was_safe = safe;
-        }
-        // LED: steady in safe mode, 2 Hz blink while identifying.
-        gpio::led(safe || (seat.identify() && millis() % 500 < 250));
+        gpio::led(out.led);
         // Sleep until the next SysTick: the 16-byte RX FIFO holds 1.4 ms at 115200 baud.
         cortex_m::asm::wfi();
     }

@@ -20,9 +20,29 @@ fn wr(addr: usize, v: u32) {
     unsafe { write_volatile(addr as *mut u32, v) }
 }
 
+/// Sets `bits` in the register at `addr`, keeping the others (read-modify-write).
+#[inline(always)]
+fn set_bits(addr: usize, bits: u32) {
+    wr(addr, rd(addr) | bits);
+}
+
+/// Polls the register at `addr` until its `mask` bits are all clear (`set` false) or any is set
+/// (`set` true), giving up after `max_spins` more reads: false when it gave up. Every wait on
+/// the hardware is bounded, so a wedged peripheral ends in an error, not a hung loop.
+fn wait_for(addr: usize, mask: u32, set: bool, max_spins: u32) -> bool {
+    let mut spins = 0;
+    while (rd(addr) & mask != 0) != set {
+        if spins == max_spins {
+            return false;
+        }
+        spins += 1;
+    }
+    true
+}
+
 /// System control (DS "System Control", base 0x400F_E000).
 pub mod sysctl {
-    use super::{rd, wr};
+    use super::{rd, set_bits, wait_for, wr};
 
     const BASE: usize = 0x400F_E000;
     /// Raw interrupt status; bit 6 PLLLRIS = PLL locked (DS "System Control", register RIS).
@@ -63,18 +83,16 @@ pub mod sysctl {
         rcc = (rcc & !RCC_SYSDIV_MASK) | RCC_SYSDIV_50MHZ | RCC_USESYSDIV;
         wr(RCC, rcc);
         // The PLL locks within 0.5 ms (DS "Electrical Characteristics", PLL lock time); bound the wait.
-        let mut spins = 0u32;
-        while rd(RIS) & RIS_PLLLRIS == 0 && spins < 1_000_000 {
-            spins += 1;
-        }
+        // On a time-out the clock is switched anyway: a PLL that never locks is no better bypassed.
+        wait_for(RIS, RIS_PLLLRIS, true, 1_000_000);
         wr(RCC, rcc & !RCC_BYPASS);
     }
 
     /// Gates the clocks of WDT0, UART0, I2C0 and GPIO A/B/F on (DS "System Control", registers RCGC0–RCGC2).
     pub fn enable_peripherals() {
-        wr(RCGC0, rd(RCGC0) | 1 << 3); // WDT0
-        wr(RCGC1, rd(RCGC1) | 1 << 0 | 1 << 12); // UART0, I2C0
-        wr(RCGC2, rd(RCGC2) | 1 << 0 | 1 << 1 | 1 << 5); // GPIOA, GPIOB, GPIOF
+        set_bits(RCGC0, 1 << 3); // WDT0
+        set_bits(RCGC1, 1 << 0 | 1 << 12); // UART0, I2C0
+        set_bits(RCGC2, 1 << 0 | 1 << 1 | 1 << 5); // GPIOA, GPIOB, GPIOF
     }
 
     /// True when the last reset was the watchdog's (RESC.WDT); clears the register so the next
@@ -88,7 +106,7 @@ pub mod sysctl {
 
 /// GPIO ports in their APB aperture (DS "General-Purpose Input/Outputs").
 pub mod gpio {
-    use super::{rd, wr};
+    use super::{set_bits, wr};
 
     const PORTA: usize = 0x4000_4000;
     const PORTB: usize = 0x4000_5000;
@@ -100,12 +118,12 @@ pub mod gpio {
     /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS "Signal Tables",
     /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output.
     pub fn init() {
-        wr(PORTA + AFSEL, rd(PORTA + AFSEL) | 0b11);
-        wr(PORTA + DEN, rd(PORTA + DEN) | 0b11);
-        wr(PORTB + AFSEL, rd(PORTB + AFSEL) | 0b1100);
-        wr(PORTB + DEN, rd(PORTB + DEN) | 0b1100);
-        wr(PORTF + DIR, rd(PORTF + DIR) | 1);
-        wr(PORTF + DEN, rd(PORTF + DEN) | 1);
+        set_bits(PORTA + AFSEL, 0b11);
+        set_bits(PORTA + DEN, 0b11);
+        set_bits(PORTB + AFSEL, 0b1100);
+        set_bits(PORTB + DEN, 0b1100);
+        set_bits(PORTF + DIR, 1);
+        set_bits(PORTF + DEN, 1);
     }
 
     /// Drives the user LED (PF0) through the masked data address (bit 0 → offset 1 << 2).
@@ -188,12 +206,8 @@ impl embedded_io::Write for Uart0 {
     fn write(&mut self, buf: &[u8]) -> Result<usize, UartError> {
         let mut n = 0;
         for &b in buf {
-            let mut spins = 0;
-            while rd(Self::FR) & Self::FR_TXFF != 0 {
-                spins += 1;
-                if spins > Self::TX_SPINS {
-                    return if n > 0 { Ok(n) } else { Err(UartError::TxTimeout) };
-                }
+            if !wait_for(Self::FR, Self::FR_TXFF, false, Self::TX_SPINS) {
+                return if n > 0 { Ok(n) } else { Err(UartError::TxTimeout) };
             }
             wr(Self::DR, u32::from(b));
             n += 1;
@@ -249,12 +263,8 @@ impl I2c0 {
     }
 
     fn wait(&self) -> Result<(), ErrorKind> {
-        let mut spins = 0;
-        while rd(Self::MCS) & Self::BUSY != 0 {
-            spins += 1;
-            if spins > Self::BUSY_SPINS {
-                return Err(ErrorKind::Bus);
-            }
+        if !wait_for(Self::MCS, Self::BUSY, false, Self::BUSY_SPINS) {
+            return Err(ErrorKind::Bus);
         }
         let s = rd(Self::MCS);
         if s & Self::ERROR == 0 {
@@ -279,36 +289,37 @@ impl I2c0 {
         e
     }
 
+    /// Moves byte `i` of a transfer of `len` bytes and waits for it: START before the first
+    /// byte, STOP after the last; a read ACKs every byte but the last (0xB, 0x9 …, 0x5), a write
+    /// of one byte is 0x7 (START|RUN|STOP). On an error the bus is released.
+    fn byte(&self, i: usize, len: usize, read: bool) -> Result<(), ErrorKind> {
+        let mut cmd = Self::RUN;
+        if i == 0 {
+            cmd |= Self::START;
+        }
+        if i + 1 >= len {
+            cmd |= Self::STOP;
+        } else if read {
+            cmd |= Self::ACK;
+        }
+        wr(Self::MCS, cmd);
+        self.wait().map_err(|e| self.abort(e))
+    }
+
     fn write_bytes(&mut self, addr: u8, bytes: &[u8]) -> Result<(), ErrorKind> {
         wr(Self::MSA, u32::from(addr) << 1);
-        let last = bytes.len().saturating_sub(1);
         for (i, &b) in bytes.iter().enumerate() {
             wr(Self::MDR, u32::from(b));
-            let mut cmd = Self::RUN;
-            if i == 0 {
-                cmd |= Self::START;
-            }
-            if i == last {
-                cmd |= Self::STOP;
-            }
-            wr(Self::MCS, cmd); // 0x7 for a single byte (START|RUN|STOP)
-            self.wait().map_err(|e| self.abort(e))?;
+            self.byte(i, bytes.len(), false)?;
         }
         Ok(())
     }
 
     fn read_bytes(&mut self, addr: u8, buf: &mut [u8]) -> Result<(), ErrorKind> {
         wr(Self::MSA, u32::from(addr) << 1 | 1);
-        let last = buf.len().saturating_sub(1);
+        let len = buf.len();
         for (i, b) in buf.iter_mut().enumerate() {
-            let mut cmd = Self::RUN;
-            if i == 0 {
-                cmd |= Self::START;
-            }
-            // ACK every byte but the last; STOP after the last: 0xB, 0x9 …, 0x5.
-            cmd |= if i == last { Self::STOP } else { Self::ACK };
-            wr(Self::MCS, cmd);
-            self.wait().map_err(|e| self.abort(e))?;
+            self.byte(i, len, true)?;
             *b = rd(Self::MDR) as u8;
         }
         Ok(())
@@ -348,16 +359,22 @@ pub mod watchdog {
 
     /// Starts it with a first time-out of `ms` (reset after twice that without feeding).
     pub fn start(ms: u32) {
-        wr(LOCK, UNLOCK);
-        wr(LOAD, super::sysctl::SYSCLK_HZ / 1_000 * ms);
-        wr(CTL, 0b11); // INTEN | RESEN
-        wr(LOCK, 0);
+        unlocked(|| {
+            wr(LOAD, super::sysctl::SYSCLK_HZ / 1_000 * ms);
+            wr(CTL, 0b11); // INTEN | RESEN
+        });
     }
 
     /// Feeds it: clears the time-out interrupt and reloads the counter.
     pub fn feed() {
+        unlocked(|| wr(ICR, 1));
+    }
+
+    /// Writes its registers between unlocking and locking them again (DS register WDTLOCK).
+    #[inline(always)]
+    fn unlocked(f: impl FnOnce()) {
         wr(LOCK, UNLOCK);
-        wr(ICR, 1);
+        f();
         wr(LOCK, 0);
     }
 

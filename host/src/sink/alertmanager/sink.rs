@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::sink::{http_client, DeliveryError, Notification};
+use crate::sink::{http_client, post_json, DeliveryError, Notification, SinkKind};
 
 /// Pushes to one Alertmanager.
 #[derive(Clone, Debug)]
@@ -66,23 +66,6 @@ impl AlertmanagerSink {
 
     /// One delivery attempt.
     pub async fn deliver(&self, n: &Notification) -> Result<(), DeliveryError> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .json(&Self::body(n))
-            .send()
-            .await
-            .map_err(|source| DeliveryError::Transport {
-                sink: "alertmanager",
-                source,
-            })?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Status {
-                sink: "alertmanager",
-                status: resp.status().as_u16(),
-            })
-        }
+        post_json(&self.client, &self.url, &Self::body(n), SinkKind::Alertmanager).await
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::sink::{http_client, DeliveryError, Notification};
+use crate::sink::{http_client, post_json, DeliveryError, Notification, SinkKind};
 
 /// POSTs each notification as JSON to a URL.
 #[derive(Clone, Debug)]
@@ -22,23 +22,6 @@ impl WebhookSink {
 
     /// One delivery attempt; any 2xx is success.
     pub async fn deliver(&self, n: &Notification) -> Result<(), DeliveryError> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .json(n)
-            .send()
-            .await
-            .map_err(|source| DeliveryError::Transport {
-                sink: "webhook",
-                source,
-            })?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Status {
-                sink: "webhook",
-                status: resp.status().as_u16(),
-            })
-        }
+        post_json(&self.client, &self.url, n, SinkKind::Webhook).await
     }
 }
