@@ -39,7 +39,9 @@
 //!   next beacon of its round and takes its turn; nobody else's timing changes.
 //! - **Bounded command latency.** The host transmits only at round openings, so a command waits at
 //!   most one round interval plus the commands queued before it ([`Plan::command_latency_ns`]);
-//!   with at least [`MIN_ROUNDS`] rounds per period that is about half a telemetry period.
+//!   with at least [`MIN_ROUNDS`] rounds per period that is about half a telemetry period. The
+//!   host's own output latency (a USB-RS485 bridge's latency timer, 1–16 ms) adds to it once; it
+//!   delays a round opening, never overlaps a turn, because the host waits for the chain's end.
 //! - **Clock tolerance.** Seats never keep time beyond one round: every wait is measured from the
 //!   last byte heard, a few milliseconds at most, so an HSI fallback at ±1 % (and the host's
 //!   crystal) only has to hold over those milliseconds. The derivation of `slot` budgets it.
