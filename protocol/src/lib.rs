@@ -3,7 +3,8 @@
 //! One `no_std`, allocation-free crate that both the seat firmware and the host daemon depend on,
 //! so the two ends cannot disagree about a byte: message types ([`message`]), COBS framing with a
 //! CRC and a streaming decoder ([`frame`]), AES-CMAC authentication ([`auth`]) and the session and
-//! anti-replay state machines of both ends ([`link`]), plus the public demo keys ([`demo`]).
+//! anti-replay state machines of both ends ([`link`]), bus access on a shared RS-485 line
+//! ([`bus`]), plus the public demo keys ([`demo`]).
 //!
 //! ## Wire format in one paragraph
 //! Every frame names its seat (a `u16`, so one serial line can carry a whole RS-485 segment), its
@@ -44,6 +45,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod bus;
 pub mod demo;
 pub mod frame;
 pub mod link;

@@ -36,6 +36,9 @@ pub enum MessageKind {
     Identify = 11,
     /// Host → seat: liveness probe; the seat answers with `Ack` and knows the host is alive.
     Ping = 12,
+    /// Host → all seats of a line: bus-access control, opens a round of seat turns. Not a
+    /// [`Message`]: it is unauthenticated and decoded by [`crate::bus::Beacon::from_frame`].
+    Beacon = 13,
 }
 
 impl MessageKind {
@@ -51,6 +54,7 @@ impl MessageKind {
             10 => Self::Failover,
             11 => Self::Identify,
             12 => Self::Ping,
+            13 => Self::Beacon,
             _ => return None,
         })
     }
@@ -72,6 +76,7 @@ impl MessageKind {
             Self::Failover => "failover",
             Self::Identify => "identify",
             Self::Ping => "ping",
+            Self::Beacon => "beacon",
         }
     }
 }
@@ -457,6 +462,8 @@ impl Message {
             MessageKind::Failover => Self::Failover(exact(payload)?),
             MessageKind::Identify => Self::Identify(exact(payload)?),
             MessageKind::Ping => Self::Ping(exact(payload)?),
+            // A bus-access control frame, not a message of a seat's session: see `crate::bus`.
+            MessageKind::Beacon => return Err(postcard::Error::DeserializeBadEncoding),
         })
     }
 }

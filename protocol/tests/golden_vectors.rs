@@ -100,6 +100,7 @@ fn encoding_matches_the_vectors() {
 fn every_vector_file_is_checked() {
     let mut names: Vec<&str> = every_message().into_iter().map(|(name, _)| name).collect();
     names.push("telemetry_unauthenticated");
+    names.push("beacon");
     names.sort_unstable();
     let dir = vector_path("x").parent().unwrap().to_path_buf();
     let mut files: Vec<String> = std::fs::read_dir(&dir)
@@ -146,4 +147,38 @@ fn the_vectors_decode_to_the_fixtures() {
             seat_accept(&mut seat, &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
+}
+
+/// The bus-access beacon is not a session message (unauthenticated, addressed to every seat), so it
+/// has its own vector: round 5 opening seats 577..=600.
+fn beacon() -> bus::Beacon {
+    bus::Beacon {
+        first: SEAT,
+        count: 24,
+    }
+}
+
+#[test]
+fn the_beacon_matches_its_vector_and_decodes_back() {
+    let mut buf = [0u8; MAX_WIRE];
+    let wire = beacon().encode(5, &mut buf).unwrap().to_vec();
+    if blessing() {
+        std::fs::write(vector_path("beacon"), to_hex(&wire) + "\n").unwrap();
+        panic!("HEMIWATCH_BLESS is set: the beacon vector was regenerated, nothing compared");
+    }
+    assert_eq!(
+        to_hex(&wire),
+        read_vector("beacon").trim(),
+        "vector beacon changed"
+    );
+    let bytes = from_hex(&read_vector("beacon"));
+    let mut dec = FrameDecoder::<MAX_WIRE>::new();
+    let mut got = Vec::new();
+    dec.feed(&bytes, |r| {
+        let f = r.expect("the beacon vector is a valid frame");
+        assert_eq!(f.header.kind, MessageKind::Beacon);
+        assert!(!f.header.authenticated);
+        got.push(bus::Beacon::from_frame(&f));
+    });
+    assert_eq!(got, vec![Some(beacon())]);
 }

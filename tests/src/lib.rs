@@ -4,6 +4,7 @@
 //! the real `hemiwatch` daemon as a process, a real Alertmanager, a real headless Chromium. The
 //! tests themselves live in `tests/tests/`.
 
+pub mod bus;
 pub mod harness;
 pub mod proxy;
 pub mod qemu;
