@@ -167,6 +167,8 @@ struct LiveView {
     storage: Vec<(&'static str, &'static str, u64)>,
     /// Total time spent in SQLite commits, seconds (with `storage_commits_total`: mean commit).
     storage_commit_time_s: Option<f64>,
+    /// name, help, value (gauges of the storage writer).
+    storage_gauges: Vec<(&'static str, &'static str, i64)>,
     /// Outbox delivered, failed.
     outbox: Option<(u64, u64)>,
 }
@@ -229,6 +231,39 @@ impl LiveView {
                         ),
                         ("storage_commits", "SQLite transactions committed", v(&c.commits)),
                         ("storage_errors", "SQLite commits that failed", v(&c.errors)),
+                        (
+                            "storage_kept_dropped",
+                            "Alert changes and events dropped because too many waited for a failing storage",
+                            v(&c.kept_dropped),
+                        ),
+                        (
+                            "outbox_held_dropped",
+                            "Notifications dropped from the in-memory queue used while storage fails",
+                            v(&c.held_dropped),
+                        ),
+                    ]
+                })
+                .unwrap_or_default(),
+            storage_gauges: sources
+                .storage
+                .map(|c| {
+                    let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
+                    vec![
+                        (
+                            "storage_failing",
+                            "1 while SQLite commits fail (disk full, I/O error)",
+                            i64::from(c.failing().is_some()),
+                        ),
+                        (
+                            "storage_kept_records",
+                            "Alert changes and events kept in memory until storage writes succeed",
+                            v(&c.kept),
+                        ),
+                        (
+                            "outbox_held",
+                            "Notifications held in memory because the outbox cannot be written",
+                            v(&c.held),
+                        ),
                     ]
                 })
                 .unwrap_or_default(),
@@ -392,6 +427,10 @@ impl Collector for LiveView {
         for (name, help, value) in &self.storage {
             let c = ConstCounter::new(*value);
             c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        for (name, help, value) in &self.storage_gauges {
+            let g = ConstGauge::new(*value);
+            g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
         if let Some(seconds) = self.storage_commit_time_s {
             let c = ConstCounter::new(seconds);

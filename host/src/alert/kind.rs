@@ -34,16 +34,20 @@ pub enum Kind {
     SensorFault,
     /// A whole line is down.
     LineDown,
+    /// The daemon cannot write its database (disk full, I/O error): history is not kept and
+    /// notifications are held in memory. About the daemon itself, not a seat.
+    StorageFailing,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
         Self::SensorFault,
         Self::LineDown,
+        Self::StorageFailing,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -54,6 +58,7 @@ impl Kind {
             Self::SeatSilent => "seat_silent",
             Self::SensorFault => "sensor_fault",
             Self::LineDown => "line_down",
+            Self::StorageFailing => "storage_failing",
         }
     }
 
@@ -66,17 +71,20 @@ impl Kind {
     pub const fn severity(self) -> Severity {
         match self {
             Self::OverheatPredicted | Self::Overheat | Self::LineDown => Severity::Critical,
-            Self::SeatSilent | Self::SensorFault => Severity::Warning,
+            // The room is still watched and paged about; its history is not kept.
+            Self::SeatSilent | Self::SensorFault | Self::StorageFailing => Severity::Warning,
         }
     }
 
-    /// The seat status an open alert of this kind implies.
-    pub const fn seat_status(self) -> SeatStatus {
+    /// The seat status an open alert of this kind implies (`None`: the kind is about the
+    /// daemon itself and colours no seat).
+    pub const fn seat_status(self) -> Option<SeatStatus> {
         match self {
-            Self::OverheatPredicted => SeatStatus::OverheatPredicted,
-            Self::Overheat => SeatStatus::Overheat,
-            Self::SeatSilent | Self::LineDown => SeatStatus::Silent,
-            Self::SensorFault => SeatStatus::SensorFault,
+            Self::OverheatPredicted => Some(SeatStatus::OverheatPredicted),
+            Self::Overheat => Some(SeatStatus::Overheat),
+            Self::SeatSilent | Self::LineDown => Some(SeatStatus::Silent),
+            Self::SensorFault => Some(SeatStatus::SensorFault),
+            Self::StorageFailing => None,
         }
     }
 

@@ -65,6 +65,7 @@ impl AlertEngine {
                 self.seats.get(s).map(|w| w.rules.sector.clone()),
             ),
             Subject::Line(l) => (None, Some(l.clone()), None),
+            Subject::Daemon => (None, None, None),
         };
         AlertView {
             id,

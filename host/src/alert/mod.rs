@@ -61,6 +61,8 @@ const RECENT_RESOLVED: usize = 200;
 enum Subject {
     Seat(SeatId),
     Line(String),
+    /// The daemon itself (its storage, its own health).
+    Daemon,
 }
 
 /// What the engine asks the daemon to record and do.
@@ -109,6 +111,8 @@ pub struct AlertEngine {
     next_silence_id: i64,
     /// What happened since the last [`Self::drain`].
     changes: Vec<AlertChange>,
+    /// Why storage fails, while it does (the `storage_failing` summary).
+    storage_error: Option<String>,
 }
 
 impl AlertEngine {
@@ -134,6 +138,7 @@ impl AlertEngine {
             next_id: max_alert_id + 1,
             next_silence_id: 1,
             changes: Vec::new(),
+            storage_error: None,
         }
     }
 
@@ -160,7 +165,9 @@ impl AlertEngine {
             .filter_map(|k| {
                 let id = self.by_key.get(&(k, Subject::Seat(seat)))?;
                 let open = self.open.get(id)?;
-                (open.view.state == AlertState::Firing || k.shows_while_pending()).then(|| k.seat_status())
+                (open.view.state == AlertState::Firing || k.shows_while_pending())
+                    .then(|| k.seat_status())
+                    .flatten()
             })
             .chain(line_down)
             .max()

@@ -56,7 +56,7 @@ impl SeatWatch {
             Kind::Overheat => self.overheat.assume_firing(),
             Kind::OverheatPredicted => self.trend.assume_firing(),
             Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
-            Kind::SeatSilent | Kind::LineDown => {}
+            Kind::SeatSilent | Kind::LineDown | Kind::StorageFailing => {}
         }
     }
 
@@ -157,6 +157,19 @@ impl AlertEngine {
             self.set(Kind::SeatSilent, Subject::Seat(seat), signal, now_ms);
         }
         self.expire_silences(now_ms);
+    }
+
+    /// What the storage writer says: `Some(why)` while its commits fail. The alert fires at
+    /// once (the writer already retried within the flush interval) and resolves on the first
+    /// commit that succeeds.
+    pub fn on_storage(&mut self, failing: Option<&str>, now_ms: u64) {
+        self.storage_error = failing.map(str::to_owned);
+        let signal = if failing.is_some() {
+            Signal::Firing
+        } else {
+            Signal::Clear
+        };
+        self.set(Kind::StorageFailing, Subject::Daemon, signal, now_ms);
     }
 
     /// Judges a line from its port and its seats; a line alert newly raised stands for its seats.

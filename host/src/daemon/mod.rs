@@ -169,6 +169,7 @@ pub async fn run(
             Arc::new(Mutex::new(store)),
             settings.sinks.clone(),
             doorbell.clone(),
+            storage.held().clone(),
             outbox_counters.clone(),
             outbox_shutdown.clone(),
         )))

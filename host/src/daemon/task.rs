@@ -182,6 +182,9 @@ impl StateTask {
         if self.stall.judge_silence(now, &self.metrics) {
             self.engine.tick(now);
         }
+        let failing = self.storage.counters().failing();
+        self.engine
+            .on_storage(failing.as_ref().map(|(_, why)| why.as_str()), now);
         self.apply_alert_changes(now);
         self.retry_failovers(now);
         self.flush_outbound();

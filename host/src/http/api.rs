@@ -70,12 +70,27 @@ pub async fn status(State(state): State<HttpState>) -> Json<serde_json::Value> {
             })
         })
         .collect();
+    let storage = state.storage_counters.as_deref().map(|c| {
+        let v = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let failing = c.failing();
+        serde_json::json!({
+            "failing": failing.is_some(),
+            "failing_since_ms": failing.as_ref().map(|f| f.0),
+            "last_error": failing.map(|f| f.1),
+            "commit_errors": v(&c.errors),
+            "kept_records": v(&c.kept),
+            "kept_dropped": v(&c.kept_dropped),
+            "held_notifications": v(&c.held),
+            "held_dropped": v(&c.held_dropped),
+        })
+    });
     Json(serde_json::json!({
         "now_ms": crate::unix_ms(),
         "seats": seats,
         "counts": counts,
         "lines": lines,
         "alerts_firing": firing,
+        "storage": storage,
     }))
 }
 

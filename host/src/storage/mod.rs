@@ -9,6 +9,8 @@
 //! notification forgotten. Readers (HTTP history, the outbox worker, start-up restore) use their
 //! own connections, which WAL lets run beside the writer.
 
+mod health;
+mod held;
 mod outbox;
 mod reader;
 mod schema;
@@ -27,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AlertView, EventView, SeatPlace};
 use crate::sink::Notification;
 
+pub use held::{HeldNotification, HeldOutbox, HELD_MAX};
 pub use outbox::{OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
 
@@ -125,6 +128,15 @@ pub enum Record {
     Silence(StoredSilence),
     /// Commit everything buffered now and answer (tests, shutdown).
     Flush(mpsc::SyncSender<()>),
+    /// Sets a pragma on the writer's connection, which only that connection sees: how tests
+    /// give the daemon a full disk without filling one (`max_page_count` below the file's size:
+    /// no commit may grow it) or a disk refusing every write (`query_only`), then end the outage.
+    Pragma {
+        /// Pragma name.
+        name: &'static str,
+        /// Its value.
+        value: i64,
+    },
     /// Commit everything buffered and stop the writer (graceful shutdown; later records fail
     /// with [`StorageError::WriterGone`]).
     Close,
@@ -154,15 +166,43 @@ pub struct StorageCounters {
     pub commits: AtomicU64,
     /// Total time spent committing, µs.
     pub commit_micros: AtomicU64,
-    /// Commits that failed (each logged).
+    /// Commits that failed (logged at the start of an outage, then once a minute).
     pub errors: AtomicU64,
+    /// Unix ms since when commits fail; 0 while they succeed.
+    pub failing_since_ms: AtomicU64,
+    /// Why the last failed commit failed.
+    pub last_error: std::sync::Mutex<String>,
+    /// Records (alerts, acknowledgements, events, silences) kept in memory for the next attempt.
+    pub kept: AtomicU64,
+    /// Records dropped because more than [`KEPT_MAX`] waited.
+    pub kept_dropped: AtomicU64,
+    /// Notifications held in memory while the outbox cannot be written.
+    pub held: AtomicU64,
+    /// Notifications dropped from memory beyond [`HELD_MAX`].
+    pub held_dropped: AtomicU64,
 }
+
+impl StorageCounters {
+    /// Since when and why commits fail, while they do.
+    pub fn failing(&self) -> Option<(u64, String)> {
+        let since = self.failing_since_ms.load(Ordering::Relaxed);
+        (since != 0).then(|| {
+            let e = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            (since, e)
+        })
+    }
+}
+
+/// Records kept in memory at most while commits fail (about an hour of a busy hemicycle's alert
+/// changes and events); beyond it the oldest are dropped and counted.
+pub const KEPT_MAX: usize = 20_000;
 
 /// The daemon's handle on storage: cheap to clone, never blocks on the disk for samples.
 #[derive(Clone, Debug)]
 pub struct Storage {
     tx: SyncSender<Record>,
     counters: Arc<StorageCounters>,
+    held: HeldOutbox,
     path: PathBuf,
 }
 
@@ -176,14 +216,23 @@ impl Storage {
         let mut conn = open_connection(&settings.path)?;
         let restored = reader::restore(&conn)?;
         let counters = Arc::new(StorageCounters::default());
+        let held = HeldOutbox::new(counters.clone());
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         // A fresh start compacts what aged while the daemon was down.
         writer::housekeeping(&mut conn, settings, crate::unix_ms())?;
-        let thread = writer::spawn(conn, rx, settings.clone(), counters.clone(), doorbell)?;
+        let thread = writer::spawn(
+            conn,
+            rx,
+            settings.clone(),
+            counters.clone(),
+            doorbell,
+            held.clone(),
+        )?;
         Ok((
             Self {
                 tx,
                 counters,
+                held,
                 path: settings.path.clone(),
             },
             restored,
@@ -220,6 +269,19 @@ impl Storage {
     /// Commits what is buffered and stops the writer thread, even while other handles exist.
     pub fn close(&self) {
         let _ = self.tx.send(Record::Close);
+    }
+
+    /// Sets a pragma on the writer's connection (see [`Record::Pragma`]).
+    pub fn set_writer_pragma(&self, name: &'static str, value: i64) -> Result<(), StorageError> {
+        self.tx
+            .send(Record::Pragma { name, value })
+            .map_err(|_| StorageError::WriterGone)
+    }
+
+    /// Notifications held in memory while the outbox cannot be written (the delivery worker
+    /// delivers them).
+    pub fn held(&self) -> &HeldOutbox {
+        &self.held
     }
 
     /// Counters of the writer.
