@@ -37,17 +37,21 @@ pub enum Kind {
     /// The daemon cannot write its database (disk full, I/O error): history is not kept and
     /// notifications are held in memory. About the daemon itself, not a seat.
     StorageFailing,
+    /// The database could not be opened at start-up and was replaced by a fresh one: part of the
+    /// history may be lost. Stands until someone acknowledges it.
+    StorageRecovered,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
         Self::SensorFault,
         Self::LineDown,
         Self::StorageFailing,
+        Self::StorageRecovered,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -59,6 +63,7 @@ impl Kind {
             Self::SensorFault => "sensor_fault",
             Self::LineDown => "line_down",
             Self::StorageFailing => "storage_failing",
+            Self::StorageRecovered => "storage_recovered",
         }
     }
 
@@ -72,7 +77,9 @@ impl Kind {
         match self {
             Self::OverheatPredicted | Self::Overheat | Self::LineDown => Severity::Critical,
             // The room is still watched and paged about; its history is not kept.
-            Self::SeatSilent | Self::SensorFault | Self::StorageFailing => Severity::Warning,
+            Self::SeatSilent | Self::SensorFault | Self::StorageFailing | Self::StorageRecovered => {
+                Severity::Warning
+            }
         }
     }
 
@@ -84,7 +91,7 @@ impl Kind {
             Self::Overheat => Some(SeatStatus::Overheat),
             Self::SeatSilent | Self::LineDown => Some(SeatStatus::Silent),
             Self::SensorFault => Some(SeatStatus::SensorFault),
-            Self::StorageFailing => None,
+            Self::StorageFailing | Self::StorageRecovered => None,
         }
     }
 
@@ -92,6 +99,12 @@ impl Kind {
     /// notifications, not safety).
     pub const fn orders_failover(self) -> bool {
         matches!(self, Self::OverheatPredicted | Self::Overheat)
+    }
+
+    /// Whether acknowledging the alert resolves it: nothing will clear it on its own (a loss
+    /// that happened), so "I have seen it" is its end.
+    pub const fn resolved_by_ack(self) -> bool {
+        matches!(self, Self::StorageRecovered)
     }
 
     /// Whether an open alert shows on its seat while still pending: a prediction shows once it

@@ -113,6 +113,8 @@ pub struct AlertEngine {
     changes: Vec<AlertChange>,
     /// Why storage fails, while it does (the `storage_failing` summary).
     storage_error: Option<String>,
+    /// What the last database recovery kept and lost (the `storage_recovered` summary).
+    recovery_note: Option<String>,
 }
 
 impl AlertEngine {
@@ -139,6 +141,7 @@ impl AlertEngine {
             next_silence_id: 1,
             changes: Vec::new(),
             storage_error: None,
+            recovery_note: None,
         }
     }
 

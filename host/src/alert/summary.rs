@@ -65,6 +65,10 @@ impl AlertEngine {
                 "the daemon cannot write its database ({}): history is not kept and notifications are held in memory; free space on its disk",
                 self.storage_error.as_deref().unwrap_or("unknown error")
             ),
+            (Kind::StorageRecovered, _) => {
+                let what = self.recovery_note.as_deref().unwrap_or("the database was replaced");
+                format!("{what}; acknowledge once you have looked")
+            }
             (_, Subject::Daemon) => format!("the daemon: {}", kind.name()),
             (_, Subject::Line(l)) => {
                 let n = self.lines.get(l).map_or(0, |l| l.seats.len());

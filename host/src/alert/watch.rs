@@ -56,7 +56,7 @@ impl SeatWatch {
             Kind::Overheat => self.overheat.assume_firing(),
             Kind::OverheatPredicted => self.trend.assume_firing(),
             Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
-            Kind::SeatSilent | Kind::LineDown | Kind::StorageFailing => {}
+            Kind::SeatSilent | Kind::LineDown | Kind::StorageFailing | Kind::StorageRecovered => {}
         }
     }
 
@@ -170,6 +170,18 @@ impl AlertEngine {
             Signal::Clear
         };
         self.set(Kind::StorageFailing, Subject::Daemon, signal, now_ms);
+    }
+
+    /// The database was replaced at start-up (`what`: what was kept and lost): fires at once and
+    /// stands until acknowledged; an earlier one still open is resolved first, so the alert says
+    /// what happened last.
+    pub fn on_storage_recovered(&mut self, what: &str, now_ms: u64) {
+        self.recovery_note = Some(what.to_owned());
+        let key = (Kind::StorageRecovered, Subject::Daemon);
+        if let Some(id) = self.by_key.get(&key).copied() {
+            self.resolve(id, now_ms);
+        }
+        self.set(key.0, key.1, Signal::Firing, now_ms);
     }
 
     /// Judges a line from its port and its seats; a line alert newly raised stands for its seats.

@@ -82,6 +82,9 @@ impl StateTask {
             })
             .collect();
         engine.restore(restored.open_alerts.clone(), silences, restored.max_silence_id);
+        if let Some(r) = &restored.recovery {
+            engine.on_storage_recovered(&r.describe(), now);
+        }
         {
             let mut model = live.model.write().unwrap_or_else(|p| p.into_inner());
             for a in engine.alerts() {

@@ -13,6 +13,7 @@ mod health;
 mod held;
 mod outbox;
 mod reader;
+mod recover;
 mod schema;
 mod writer;
 
@@ -32,6 +33,7 @@ use crate::sink::Notification;
 pub use held::{HeldNotification, HeldOutbox, HELD_MAX};
 pub use outbox::{OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
+pub use recover::Recovery;
 
 /// How many operations may wait for the writer before samples are dropped (and counted): about
 /// 40 s of a full hemicycle at 2 Hz, so a slow disk stalls nothing upstream.
@@ -213,8 +215,24 @@ impl Storage {
         settings: &StorageSettings,
         doorbell: OutboxDoorbell,
     ) -> Result<(Self, Restored, std::thread::JoinHandle<()>), StorageError> {
-        let mut conn = open_connection(&settings.path)?;
-        let restored = reader::restore(&conn)?;
+        let (mut conn, restored) = match open_and_restore(&settings.path) {
+            Ok(opened) => opened,
+            Err(e) if recover::is_file_fault(&e) && settings.path.exists() => {
+                let moved = recover::move_aside(&settings.path)?;
+                tracing::error!(
+                    error = %e,
+                    moved_to = %moved.display(),
+                    "the database cannot be opened; moved aside, starting on a fresh file"
+                );
+                let mut conn = open_connection(&settings.path)?;
+                let recovery = recover::salvage(&mut conn, &moved, &e);
+                tracing::warn!("{}", recovery.describe());
+                let mut restored = reader::restore(&conn)?;
+                restored.recovery = Some(recovery);
+                (conn, restored)
+            }
+            Err(e) => return Err(e),
+        };
         let counters = Arc::new(StorageCounters::default());
         let held = HeldOutbox::new(counters.clone());
         let (tx, rx) = mpsc::sync_channel(QUEUE);
@@ -298,6 +316,14 @@ impl Storage {
     pub fn outbox(&self) -> Result<SqliteOutbox, StorageError> {
         SqliteOutbox::open(&self.path)
     }
+}
+
+/// Opens the database and reads back what a restart needs: everything that fails when the file
+/// itself is damaged.
+fn open_and_restore(path: &Path) -> Result<(Connection, Restored), StorageError> {
+    let conn = open_connection(path)?;
+    let restored = reader::restore(&conn)?;
+    Ok((conn, restored))
 }
 
 /// Opens a connection with the schema prepared.
