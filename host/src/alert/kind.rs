@@ -40,11 +40,16 @@ pub enum Kind {
     /// The database could not be opened at start-up and was replaced by a fresh one: part of the
     /// history may be lost. Stands until someone acknowledges it.
     StorageRecovered,
+    /// The daemon's own state task ran late (an overloaded host, a paused VM): silence checks
+    /// were held back and every judgement was delayed.
+    DaemonStalled,
+    /// The storage writer's queue keeps growing: the disk is slower than the room.
+    StorageBacklog,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
@@ -52,6 +57,8 @@ impl Kind {
         Self::LineDown,
         Self::StorageFailing,
         Self::StorageRecovered,
+        Self::DaemonStalled,
+        Self::StorageBacklog,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -64,6 +71,8 @@ impl Kind {
             Self::LineDown => "line_down",
             Self::StorageFailing => "storage_failing",
             Self::StorageRecovered => "storage_recovered",
+            Self::DaemonStalled => "daemon_stalled",
+            Self::StorageBacklog => "storage_backlog",
         }
     }
 
@@ -75,11 +84,16 @@ impl Kind {
     /// How urgently the on-call technician must act (the Alertmanager `severity` label).
     pub const fn severity(self) -> Severity {
         match self {
-            Self::OverheatPredicted | Self::Overheat | Self::LineDown => Severity::Critical,
-            // The room is still watched and paged about; its history is not kept.
-            Self::SeatSilent | Self::SensorFault | Self::StorageFailing | Self::StorageRecovered => {
-                Severity::Warning
+            // A monitor that runs late may see an overheat too late.
+            Self::OverheatPredicted | Self::Overheat | Self::LineDown | Self::DaemonStalled => {
+                Severity::Critical
             }
+            // The room is still watched and paged about; its history is not kept.
+            Self::SeatSilent
+            | Self::SensorFault
+            | Self::StorageFailing
+            | Self::StorageRecovered
+            | Self::StorageBacklog => Severity::Warning,
         }
     }
 
@@ -91,7 +105,9 @@ impl Kind {
             Self::Overheat => Some(SeatStatus::Overheat),
             Self::SeatSilent | Self::LineDown => Some(SeatStatus::Silent),
             Self::SensorFault => Some(SeatStatus::SensorFault),
-            Self::StorageFailing | Self::StorageRecovered => None,
+            Self::StorageFailing | Self::StorageRecovered | Self::DaemonStalled | Self::StorageBacklog => {
+                None
+            }
         }
     }
 

@@ -115,6 +115,8 @@ pub struct AlertEngine {
     storage_error: Option<String>,
     /// What the last database recovery kept and lost (the `storage_recovered` summary).
     recovery_note: Option<String>,
+    /// The latest summary of each alert about the daemon's own health.
+    daemon_notes: BTreeMap<Kind, String>,
 }
 
 impl AlertEngine {
@@ -142,6 +144,7 @@ impl AlertEngine {
             changes: Vec::new(),
             storage_error: None,
             recovery_note: None,
+            daemon_notes: BTreeMap::new(),
         }
     }
 

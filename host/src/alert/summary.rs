@@ -69,6 +69,11 @@ impl AlertEngine {
                 let what = self.recovery_note.as_deref().unwrap_or("the database was replaced");
                 format!("{what}; acknowledge once you have looked")
             }
+            (Kind::DaemonStalled | Kind::StorageBacklog, _) => self
+                .daemon_notes
+                .get(&kind)
+                .cloned()
+                .unwrap_or_else(|| format!("the daemon: {}", kind.name())),
             (_, Subject::Daemon) => format!("the daemon: {}", kind.name()),
             (_, Subject::Line(l)) => {
                 let n = self.lines.get(l).map_or(0, |l| l.seats.len());

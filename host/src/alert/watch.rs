@@ -56,7 +56,12 @@ impl SeatWatch {
             Kind::Overheat => self.overheat.assume_firing(),
             Kind::OverheatPredicted => self.trend.assume_firing(),
             Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
-            Kind::SeatSilent | Kind::LineDown | Kind::StorageFailing | Kind::StorageRecovered => {}
+            Kind::SeatSilent
+            | Kind::LineDown
+            | Kind::StorageFailing
+            | Kind::StorageRecovered
+            | Kind::DaemonStalled
+            | Kind::StorageBacklog => {}
         }
     }
 
@@ -170,6 +175,19 @@ impl AlertEngine {
             Signal::Clear
         };
         self.set(Kind::StorageFailing, Subject::Daemon, signal, now_ms);
+    }
+
+    /// The daemon's own health for an alert `kind` about itself (`daemon_stalled`,
+    /// `storage_backlog`): `Some(summary)` while it calls for the alert, `None` once it is over.
+    pub fn on_daemon_health(&mut self, kind: Kind, problem: Option<&str>, now_ms: u64) {
+        let signal = match problem {
+            Some(p) => {
+                self.daemon_notes.insert(kind, p.to_owned());
+                Signal::Firing
+            }
+            None => Signal::Clear,
+        };
+        self.set(kind, Subject::Daemon, signal, now_ms);
     }
 
     /// The database was replaced at start-up (`what`: what was kept and lost): fires at once and

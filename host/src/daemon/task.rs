@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::records::store;
 use super::seat_update::TrackedSeat;
+use super::selfwatch::SelfWatch;
 use super::stall::StallGuard;
 use super::{SeatSettings, Settings};
-use crate::alert::{AlertChange, AlertEngine, EventKind, Silence};
+use crate::alert::{AlertChange, AlertEngine, EventKind, Kind, Silence};
 use crate::ingest::{Ingest, IngestEvent};
 use crate::metrics::Metrics;
 use crate::model::{LiveModel, Request};
@@ -51,6 +52,10 @@ pub struct StateTask {
     pub(super) metrics: Arc<Metrics>,
     /// Holds silence judgement back after the daemon itself stalled.
     pub(super) stall: StallGuard,
+    /// Judges the daemon's own lateness and storage backlog.
+    selfwatch: SelfWatch,
+    /// How late the current tick fired.
+    tick_lag: Duration,
 }
 
 impl StateTask {
@@ -109,6 +114,8 @@ impl StateTask {
             engine,
             metrics,
             stall: StallGuard::default(),
+            selfwatch: SelfWatch::default(),
+            tick_lag: Duration::ZERO,
         };
         let ids: Vec<SeatId> = task.seats.keys().copied().collect();
         task.refresh_status(&ids, now);
@@ -133,7 +140,12 @@ impl StateTask {
                     None => break,
                 },
                 Some(req) = requests.recv() => self.on_request(req, crate::unix_ms()),
-                _ = tick.tick() => self.on_tick(crate::unix_ms()),
+                due = tick.tick() => {
+                    let now = crate::unix_ms();
+                    self.tick_lag = due.elapsed();
+                    self.metrics.tick(self.tick_lag, now);
+                    self.on_tick(now);
+                }
                 _ = shutdown.cancelled(), if events.is_closed() => break,
             }
         }
@@ -185,9 +197,16 @@ impl StateTask {
         if self.stall.judge_silence(now, &self.metrics) {
             self.engine.tick(now);
         }
-        let failing = self.storage.counters().failing();
+        let counters = self.storage.counters();
+        let failing = counters.failing();
         self.engine
             .on_storage(failing.as_ref().map(|(_, why)| why.as_str()), now);
+        let queued = counters.queued.load(std::sync::atomic::Ordering::Relaxed);
+        let verdict = self.selfwatch.judge(now, self.tick_lag, queued);
+        self.engine
+            .on_daemon_health(Kind::DaemonStalled, verdict.stalled.as_deref(), now);
+        self.engine
+            .on_daemon_health(Kind::StorageBacklog, verdict.backlog.as_deref(), now);
         self.apply_alert_changes(now);
         self.retry_failovers(now);
         self.flush_outbound();

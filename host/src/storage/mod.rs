@@ -182,6 +182,8 @@ pub struct StorageCounters {
     pub held: AtomicU64,
     /// Notifications dropped from memory beyond [`HELD_MAX`].
     pub held_dropped: AtomicU64,
+    /// Records sent to the writer and not yet taken by it (its queue length).
+    pub queued: AtomicU64,
 }
 
 impl StorageCounters {
@@ -262,11 +264,14 @@ impl Storage {
     /// everything else waits for room, because alerts and events must not be lost.
     pub fn record(&self, record: Record) -> Result<(), StorageError> {
         let Record::Samples(rows) = &record else {
-            return self.tx.send(record).map_err(|_| StorageError::WriterGone);
+            return self.send(record);
         };
         let n = rows.len() as u64;
         match self.tx.try_send(record) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => {
                 self.counters.dropped.fetch_add(n, Ordering::Relaxed);
                 Ok(())
@@ -278,22 +283,27 @@ impl Storage {
     /// Commits everything recorded so far and waits for it (tests; graceful shutdown).
     pub fn flush(&self) -> Result<(), StorageError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.tx
-            .send(Record::Flush(tx))
-            .map_err(|_| StorageError::WriterGone)?;
+        self.send(Record::Flush(tx))?;
         rx.recv().map_err(|_| StorageError::WriterGone)
     }
 
     /// Commits what is buffered and stops the writer thread, even while other handles exist.
     pub fn close(&self) {
-        let _ = self.tx.send(Record::Close);
+        let _ = self.send(Record::Close);
+    }
+
+    /// Sends a record the writer must get, counting it in its queue.
+    fn send(&self, record: Record) -> Result<(), StorageError> {
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(record).map_err(|_| {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            StorageError::WriterGone
+        })
     }
 
     /// Sets a pragma on the writer's connection (see [`Record::Pragma`]).
     pub fn set_writer_pragma(&self, name: &'static str, value: i64) -> Result<(), StorageError> {
-        self.tx
-            .send(Record::Pragma { name, value })
-            .map_err(|_| StorageError::WriterGone)
+        self.send(Record::Pragma { name, value })
     }
 
     /// Notifications held in memory while the outbox cannot be written (the delivery worker

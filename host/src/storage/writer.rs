@@ -102,7 +102,14 @@ impl Writer {
         let mut next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
         loop {
             let timeout = deadline.saturating_duration_since(Instant::now());
-            let (urgent, closed) = match rx.recv_timeout(timeout) {
+            let received = rx.recv_timeout(timeout);
+            if received.is_ok() {
+                let _ = self
+                    .counters
+                    .queued
+                    .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
+            }
+            let (urgent, closed) = match received {
                 Ok(Record::Close) => (true, true),
                 Ok(Record::Pragma { name, value }) => {
                     if let Err(e) = self.conn.pragma_update(None, name, value) {
