@@ -83,6 +83,8 @@ pub struct Metrics {
     /// Times the daemon's own state task was not scheduled for longer than a silence deadline
     /// allows (an overloaded or paused host); silence checks were held back each time.
     pub stalls: prometheus_client::metrics::counter::Counter,
+    /// Steps of the host's wall clock against the monotonic clock detection runs on.
+    pub clock_steps: prometheus_client::metrics::counter::Counter,
     /// How late each state-task tick fired (the time the task could not run when it should).
     pub tick_lag_seconds: Histogram,
     /// The last tick's lateness, µs (for `/api/status`).
@@ -107,6 +109,7 @@ impl Metrics {
             storage_batch_rows: Histogram::new(exponential_buckets(1.0, 4.0, 7)),
             sse_clients: Gauge::default(),
             stalls: Default::default(),
+            clock_steps: Default::default(),
             tick_lag_seconds: Histogram::new(exponential_buckets(1e-4, 4.0, 10)),
             last_tick_lag_micros: Default::default(),
             last_tick_ms: Default::default(),
@@ -150,6 +153,11 @@ impl Metrics {
             "daemon_stalls",
             "Times the daemon itself was not scheduled for over a second (silence checks held back)",
             self.stalls.clone(),
+        );
+        registry.register(
+            "clock_steps",
+            "Steps of the host's wall clock (detection runs on a monotonic clock and ignores them)",
+            self.clock_steps.clone(),
         );
         registry.register_with_unit(
             "state_task_tick_lag",

@@ -216,6 +216,8 @@ pub enum EventKind {
     FailoverOrdered,
     /// The seat answered a failover order.
     FailoverAcked,
+    /// The host's wall clock stepped against the monotonic clock detection runs on.
+    ClockStepped,
     /// The seat reported one of its own event codes (named by the protocol, or `seat_event`
     /// for a code this host does not know).
     Seat(FaultCode),
@@ -223,13 +225,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kinds the host itself records (the seat's own codes come from the protocol).
-    const HOST: [EventKind; 6] = [
+    const HOST: [EventKind; 7] = [
         Self::LineUp,
         Self::LineDown,
         Self::SeatBooted,
         Self::SeatRebooted,
         Self::FailoverOrdered,
         Self::FailoverAcked,
+        Self::ClockStepped,
     ];
 
     /// Name of a seat code the host does not know.
@@ -244,6 +247,7 @@ impl EventKind {
             Self::SeatRebooted => "seat_rebooted",
             Self::FailoverOrdered => "failover_ordered",
             Self::FailoverAcked => "failover_acked",
+            Self::ClockStepped => "clock_stepped",
             Self::Seat(code) => code.name().unwrap_or(Self::UNKNOWN_SEAT_CODE),
         }
     }

@@ -30,6 +30,7 @@
 //! after the daemon itself stalled; `daemon/selfwatch.rs` turns the daemon's own lateness and
 //! storage backlog into alerts; `daemon/publish.rs` throttles seat publication.
 
+mod clock;
 mod failover;
 mod publish;
 mod records;

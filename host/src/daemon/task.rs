@@ -13,6 +13,7 @@ use hemiwatch_protocol::SeatId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::Clock;
 use super::records::store;
 use super::seat_update::TrackedSeat;
 use super::selfwatch::SelfWatch;
@@ -131,17 +132,24 @@ impl StateTask {
     ) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let started = tokio::time::Instant::now();
+        let mut clock = Clock::new(crate::unix_ms());
+        let mono = move || started.elapsed().as_millis() as u64;
         loop {
             tokio::select! {
                 // Frames first: a tick must never judge silence while frames wait in the queue.
                 biased;
                 ev = events.recv() => match ev {
-                    Some(ev) => self.on_line_event(ev, crate::unix_ms()),
+                    Some(ev) => self.on_line_event(ev, clock.now(mono())),
                     None => break,
                 },
-                Some(req) = requests.recv() => self.on_request(req, crate::unix_ms()),
+                Some(req) = requests.recv() => self.on_request(req, clock.now(mono())),
                 due = tick.tick() => {
-                    let now = crate::unix_ms();
+                    let m = mono();
+                    let now = clock.now(m);
+                    if let Some(step) = clock.check(m, crate::unix_ms()) {
+                        self.clock_stepped(step.by_ms, now);
+                    }
                     self.tick_lag = due.elapsed();
                     self.metrics.tick(self.tick_lag, now);
                     self.on_tick(now);
@@ -211,6 +219,19 @@ impl StateTask {
         self.retry_failovers(now);
         self.flush_outbound();
         self.publish_throttled(now);
+    }
+
+    /// The wall clock stepped by `by_ms`: detection is unaffected (it runs on the monotonic
+    /// clock); recorded, logged and counted.
+    fn clock_stepped(&mut self, by_ms: i64, now: u64) {
+        self.metrics.clock_steps.inc();
+        let detail = format!(
+            "the host's wall clock stepped {} by {:.1} s; detection runs on the monotonic clock and was not affected; stamps stay on the daemon's clock until it restarts",
+            if by_ms > 0 { "forward" } else { "back" },
+            by_ms.unsigned_abs() as f64 / 1e3
+        );
+        tracing::warn!(by_ms, "{detail}");
+        self.record_event(now, None, None, EventKind::ClockStepped, detail);
     }
 
     /// Answers an API request (ack, silence) through the engine.
