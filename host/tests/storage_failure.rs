@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use hemiwatch::alert::{AlertState, Kind};
 use hemiwatch::sim::{Scenario, SimSeat};
-use hemiwatch::sink::{Sink, WebhookSink};
-use hemiwatch::testkit::{place, seat_key, wait_until, SettingsBuilder, TestDaemon, WebhookReceiver};
+use hemiwatch::sink::{AlertmanagerSink, Sink, WebhookSink};
+use hemiwatch::testkit::{
+    place, seat_key, wait_until, Alertmanager, SettingsBuilder, TestDaemon, WebhookReceiver,
+};
 use serde_json::Value;
 
 const TOKEN: &str = "t0ken";
@@ -39,6 +41,7 @@ async fn get_text(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_an_alert_and_an_overheat_still_reaches_the_webhook() -> anyhow::Result<()> {
     let hook = tokio::task::spawn_blocking(|| WebhookReceiver::start(0)).await??;
+    let am = std::sync::Arc::new(tokio::task::spawn_blocking(Alertmanager::start).await??);
     // Seat 1 runs away from 1 s; fifteen steady neighbours fill pages fast enough that the
     // capped file needs a new one within a second or two.
     let seats: Vec<SimSeat> = (1..=16)
@@ -60,6 +63,10 @@ async fn a_full_disk_is_an_alert_and_an_overheat_still_reaches_the_webhook() -> 
         .token(TOKEN)
         .flush_interval(Duration::from_millis(200))
         .sink(Sink::Webhook(WebhookSink::new(&hook.url, Duration::from_secs(2))))
+        .sink(Sink::Alertmanager(AlertmanagerSink::new(
+            &am.url,
+            Duration::from_secs(2),
+        )))
         .pty_line("a", seats);
     let mut d = TestDaemon::start(builder).await?;
     // The disk is full: the file may not grow by a page.
@@ -91,6 +98,18 @@ async fn a_full_disk_is_an_alert_and_an_overheat_still_reaches_the_webhook() -> 
     // Seat 1 overheats during the outage: the webhook still hears of it.
     wait_until(Duration::from_secs(30), "the overheat delivered", || async {
         Ok(received(&hook, "overheat_predicted", "firing") || received(&hook, "overheat", "firing"))
+    })
+    .await?;
+    // A real Alertmanager too.
+    wait_until(Duration::from_secs(10), "the overheat in Alertmanager", || {
+        let am = am.clone();
+        async move {
+            let alerts = tokio::task::spawn_blocking(move || am.alerts()).await??;
+            Ok(alerts.iter().any(|a| {
+                let name = &a["labels"]["alertname"];
+                name == "overheat_predicted" || name == "overheat"
+            }))
+        }
     })
     .await?;
     let overheat = open_alert(&d, Kind::OverheatPredicted)

@@ -8,6 +8,12 @@
 //! once, together with the outbox rows they owe, so a firing alert is never lost nor its
 //! notification forgotten. Readers (HTTP history, the outbox worker, start-up restore) use their
 //! own connections, which WAL lets run beside the writer.
+//!
+//! A failing disk does not silence the monitor: a commit SQLite refuses keeps its alert changes,
+//! acknowledgements, events and silences in memory for the next attempt (samples are dropped),
+//! the notifications they owe are delivered from memory (`held`), and the state task raises
+//! `storage_failing` from [`StorageCounters::failing`] (`health`). A file that cannot be opened
+//! is moved aside and replaced (`recover`).
 
 mod health;
 mod held;
