@@ -12,6 +12,11 @@
 //! `SeatWatch`, the `set` call that feeds its signal, the `hold_episode` arm). Metrics, the API,
 //! the sinks' severity and storage follow from here; `alert/summary.rs` gives it a generic
 //! sentence until it is given its own.
+//!
+//! Kinds about the daemon itself (`storage_failing`, `storage_recovered`, `daemon_stalled`,
+//! `storage_backlog`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
+//! keys them by the daemon, the state task feeds them (`AlertEngine::on_storage`,
+//! `on_daemon_health`, `on_storage_recovered`), and the dashboard shows them as a banner.
 
 use std::fmt;
 
