@@ -339,7 +339,17 @@ function alertItem(a) {
     acts, h('div', { class: 'meta' }, meta.join(' · ')));
 }
 
+// Alerts about the daemon itself (no seat, no line: its storage, its own health) show as a
+// banner above the map: they say what the dashboard cannot show about the room.
+function renderBanner() {
+  const mine = [...alerts.values()].filter((a) => a.seat == null && a.line == null && a.state !== 'resolved');
+  const b = $('daemon-banner');
+  b.hidden = !mine.length;
+  b.replaceChildren(...mine.map((a) => h('div', { 'data-kind': a.kind }, h('strong', {}, a.kind.replace(/_/g, ' ')), ': ', a.summary)));
+}
+
 function renderAlerts() {
+  renderBanner();
   const sector = $('f-sector').value, state = $('f-state').value;
   const list = [...alerts.values()]
     .filter((a) => !sector || a.sector === sector)

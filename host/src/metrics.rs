@@ -83,6 +83,14 @@ pub struct Metrics {
     /// Times the daemon's own state task was not scheduled for longer than a silence deadline
     /// allows (an overloaded or paused host); silence checks were held back each time.
     pub stalls: prometheus_client::metrics::counter::Counter,
+    /// Steps of the host's wall clock against the monotonic clock detection runs on.
+    pub clock_steps: prometheus_client::metrics::counter::Counter,
+    /// How late each state-task tick fired (the time the task could not run when it should).
+    pub tick_lag_seconds: Histogram,
+    /// The last tick's lateness, µs (for `/api/status`).
+    pub last_tick_lag_micros: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Unix ms of the last tick (a stuck state task shows as its age growing).
+    pub last_tick_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -101,7 +109,19 @@ impl Metrics {
             storage_batch_rows: Histogram::new(exponential_buckets(1.0, 4.0, 7)),
             sse_clients: Gauge::default(),
             stalls: Default::default(),
+            clock_steps: Default::default(),
+            tick_lag_seconds: Histogram::new(exponential_buckets(1e-4, 4.0, 10)),
+            last_tick_lag_micros: Default::default(),
+            last_tick_ms: Default::default(),
         }
+    }
+
+    /// A state-task tick fired `lag` after it was due, at unix ms `now`.
+    pub fn tick(&self, lag: std::time::Duration, now: u64) {
+        self.tick_lag_seconds.observe(lag.as_secs_f64());
+        self.last_tick_lag_micros
+            .store(lag.as_micros() as u64, Ordering::Relaxed);
+        self.last_tick_ms.store(now, Ordering::Relaxed);
     }
 
     /// The whole exposition: the handles plus the scrape-time view of `model` and `sources`.
@@ -134,7 +154,21 @@ impl Metrics {
             "Times the daemon itself was not scheduled for over a second (silence checks held back)",
             self.stalls.clone(),
         );
-        registry.register_collector(Box::new(LiveView::new(model, sources)));
+        registry.register(
+            "clock_steps",
+            "Steps of the host's wall clock (detection runs on a monotonic clock and ignores them)",
+            self.clock_steps.clone(),
+        );
+        registry.register_with_unit(
+            "state_task_tick_lag",
+            "How late the state task's ticks fired",
+            Unit::Seconds,
+            self.tick_lag_seconds.clone(),
+        );
+        let mut view = LiveView::new(model, sources);
+        let last = self.last_tick_ms.load(Ordering::Relaxed);
+        view.tick_age_s = (last > 0).then(|| crate::unix_ms().saturating_sub(last) as f64 / 1e3);
+        registry.register_collector(Box::new(view));
         let mut out = String::with_capacity(64 * 1024);
         prometheus_client::encoding::text::encode(&mut out, &registry)?;
         Ok(out)
@@ -167,8 +201,52 @@ struct LiveView {
     storage: Vec<(&'static str, &'static str, u64)>,
     /// Total time spent in SQLite commits, seconds (with `storage_commits_total`: mean commit).
     storage_commit_time_s: Option<f64>,
+    /// name, help, value (gauges of the storage writer).
+    storage_gauges: Vec<(&'static str, &'static str, i64)>,
     /// Outbox delivered, failed.
     outbox: Option<(u64, u64)>,
+    /// The daemon process itself (`/proc/self`), when readable.
+    process: Option<ProcessStats>,
+    /// Seconds since the state task last ticked.
+    tick_age_s: Option<f64>,
+}
+
+/// The daemon process's own resources, from `/proc/self` (Linux).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct ProcessStats {
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// User + system CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+}
+
+impl ProcessStats {
+    /// Reads `/proc/self`; `None` where it is not available (not Linux).
+    pub fn read() -> Option<Self> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let rss_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces and parentheses): state is the
+        // first, utime and stime the 12th and 13th, in clock ticks (USER_HZ, 100 on Linux).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // The listing's own descriptor is not counted.
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count().saturating_sub(1) as u64;
+        Some(Self {
+            rss_bytes: rss_kb * 1024,
+            cpu_seconds: ticks as f64 / 100.0,
+            open_fds,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -229,12 +307,52 @@ impl LiveView {
                         ),
                         ("storage_commits", "SQLite transactions committed", v(&c.commits)),
                         ("storage_errors", "SQLite commits that failed", v(&c.errors)),
+                        (
+                            "storage_kept_dropped",
+                            "Alert changes and events dropped because too many waited for a failing storage",
+                            v(&c.kept_dropped),
+                        ),
+                        (
+                            "outbox_held_dropped",
+                            "Notifications dropped from the in-memory queue used while storage fails",
+                            v(&c.held_dropped),
+                        ),
+                    ]
+                })
+                .unwrap_or_default(),
+            storage_gauges: sources
+                .storage
+                .map(|c| {
+                    let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
+                    vec![
+                        (
+                            "storage_failing",
+                            "1 while SQLite commits fail (disk full, I/O error)",
+                            i64::from(c.failing().is_some()),
+                        ),
+                        (
+                            "storage_kept_records",
+                            "Alert changes and events kept in memory until storage writes succeed",
+                            v(&c.kept),
+                        ),
+                        (
+                            "outbox_held",
+                            "Notifications held in memory because the outbox cannot be written",
+                            v(&c.held),
+                        ),
+                        (
+                            "storage_queue",
+                            "Records waiting for the storage writer",
+                            v(&c.queued),
+                        ),
                     ]
                 })
                 .unwrap_or_default(),
             storage_commit_time_s: sources
                 .storage
                 .map(|c| c.commit_micros.load(Ordering::Relaxed) as f64 / 1e6),
+            process: ProcessStats::read(),
+            tick_age_s: None,
             outbox: sources.outbox.map(|o| {
                 (
                     o.delivered.load(Ordering::Relaxed),
@@ -392,6 +510,42 @@ impl Collector for LiveView {
         for (name, help, value) in &self.storage {
             let c = ConstCounter::new(*value);
             c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        for (name, help, value) in &self.storage_gauges {
+            let g = ConstGauge::new(*value);
+            g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        if let Some(p) = self.process {
+            let g = ConstGauge::new(p.rss_bytes as i64);
+            g.encode(e.encode_descriptor(
+                "process_resident_memory",
+                "Resident memory of the daemon process",
+                Some(&Unit::Bytes),
+                g.metric_type(),
+            )?)?;
+            let c = ConstCounter::new(p.cpu_seconds);
+            c.encode(e.encode_descriptor(
+                "process_cpu",
+                "CPU time (user + system) the daemon process used",
+                Some(&Unit::Seconds),
+                c.metric_type(),
+            )?)?;
+            let g = ConstGauge::new(p.open_fds as i64);
+            g.encode(e.encode_descriptor(
+                "process_open_fds",
+                "File descriptors the daemon process has open",
+                None,
+                g.metric_type(),
+            )?)?;
+        }
+        if let Some(age) = self.tick_age_s {
+            let g = ConstGauge::new(age);
+            g.encode(e.encode_descriptor(
+                "state_task_last_tick_age",
+                "Time since the state task last ticked (grows without bound if it is stuck)",
+                Some(&Unit::Seconds),
+                g.metric_type(),
+            )?)?;
         }
         if let Some(seconds) = self.storage_commit_time_s {
             let c = ConstCounter::new(seconds);

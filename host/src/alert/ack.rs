@@ -1,5 +1,6 @@
 //! Acknowledgements: a technician says "I have this one". The alert keeps its state and its
-//! actions; the views show who took it, when and why.
+//! actions; the views show who took it, when and why. An alert that nothing else can clear
+//! ([`Kind::resolved_by_ack`](super::Kind::resolved_by_ack)) is resolved by it.
 
 use super::{AlertChange, AlertEngine};
 use crate::model::{AckView, AlertView, RequestError};
@@ -29,6 +30,12 @@ impl AlertEngine {
             notify: None,
             failover: None,
         });
+        if view.kind.resolved_by_ack() {
+            self.resolve(id, now_ms);
+            if let Some(resolved) = self.resolved.back().filter(|a| a.id == id) {
+                return Ok(resolved.clone());
+            }
+        }
         Ok(view)
     }
 }

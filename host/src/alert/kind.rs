@@ -12,6 +12,11 @@
 //! `SeatWatch`, the `set` call that feeds its signal, the `hold_episode` arm). Metrics, the API,
 //! the sinks' severity and storage follow from here; `alert/summary.rs` gives it a generic
 //! sentence until it is given its own.
+//!
+//! Kinds about the daemon itself (`storage_failing`, `storage_recovered`, `daemon_stalled`,
+//! `storage_backlog`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
+//! keys them by the daemon, the state task feeds them (`AlertEngine::on_storage`,
+//! `on_daemon_health`, `on_storage_recovered`), and the dashboard shows them as a banner.
 
 use std::fmt;
 
@@ -34,16 +39,31 @@ pub enum Kind {
     SensorFault,
     /// A whole line is down.
     LineDown,
+    /// The daemon cannot write its database (disk full, I/O error): history is not kept and
+    /// notifications are held in memory. About the daemon itself, not a seat.
+    StorageFailing,
+    /// The database could not be opened at start-up and was replaced by a fresh one: part of the
+    /// history may be lost. Stands until someone acknowledges it.
+    StorageRecovered,
+    /// The daemon's own state task ran late (an overloaded host, a paused VM): silence checks
+    /// were held back and every judgement was delayed.
+    DaemonStalled,
+    /// The storage writer's queue keeps growing: the disk is slower than the room.
+    StorageBacklog,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 9] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
         Self::SensorFault,
         Self::LineDown,
+        Self::StorageFailing,
+        Self::StorageRecovered,
+        Self::DaemonStalled,
+        Self::StorageBacklog,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -54,6 +74,10 @@ impl Kind {
             Self::SeatSilent => "seat_silent",
             Self::SensorFault => "sensor_fault",
             Self::LineDown => "line_down",
+            Self::StorageFailing => "storage_failing",
+            Self::StorageRecovered => "storage_recovered",
+            Self::DaemonStalled => "daemon_stalled",
+            Self::StorageBacklog => "storage_backlog",
         }
     }
 
@@ -65,18 +89,30 @@ impl Kind {
     /// How urgently the on-call technician must act (the Alertmanager `severity` label).
     pub const fn severity(self) -> Severity {
         match self {
-            Self::OverheatPredicted | Self::Overheat | Self::LineDown => Severity::Critical,
-            Self::SeatSilent | Self::SensorFault => Severity::Warning,
+            // A monitor that runs late may see an overheat too late.
+            Self::OverheatPredicted | Self::Overheat | Self::LineDown | Self::DaemonStalled => {
+                Severity::Critical
+            }
+            // The room is still watched and paged about; its history is not kept.
+            Self::SeatSilent
+            | Self::SensorFault
+            | Self::StorageFailing
+            | Self::StorageRecovered
+            | Self::StorageBacklog => Severity::Warning,
         }
     }
 
-    /// The seat status an open alert of this kind implies.
-    pub const fn seat_status(self) -> SeatStatus {
+    /// The seat status an open alert of this kind implies (`None`: the kind is about the
+    /// daemon itself and colours no seat).
+    pub const fn seat_status(self) -> Option<SeatStatus> {
         match self {
-            Self::OverheatPredicted => SeatStatus::OverheatPredicted,
-            Self::Overheat => SeatStatus::Overheat,
-            Self::SeatSilent | Self::LineDown => SeatStatus::Silent,
-            Self::SensorFault => SeatStatus::SensorFault,
+            Self::OverheatPredicted => Some(SeatStatus::OverheatPredicted),
+            Self::Overheat => Some(SeatStatus::Overheat),
+            Self::SeatSilent | Self::LineDown => Some(SeatStatus::Silent),
+            Self::SensorFault => Some(SeatStatus::SensorFault),
+            Self::StorageFailing | Self::StorageRecovered | Self::DaemonStalled | Self::StorageBacklog => {
+                None
+            }
         }
     }
 
@@ -84,6 +120,12 @@ impl Kind {
     /// notifications, not safety).
     pub const fn orders_failover(self) -> bool {
         matches!(self, Self::OverheatPredicted | Self::Overheat)
+    }
+
+    /// Whether acknowledging the alert resolves it: nothing will clear it on its own (a loss
+    /// that happened), so "I have seen it" is its end.
+    pub const fn resolved_by_ack(self) -> bool {
+        matches!(self, Self::StorageRecovered)
     }
 
     /// Whether an open alert shows on its seat while still pending: a prediction shows once it
@@ -179,6 +221,8 @@ pub enum EventKind {
     FailoverOrdered,
     /// The seat answered a failover order.
     FailoverAcked,
+    /// The host's wall clock stepped against the monotonic clock detection runs on.
+    ClockStepped,
     /// The seat reported one of its own event codes (named by the protocol, or `seat_event`
     /// for a code this host does not know).
     Seat(FaultCode),
@@ -186,13 +230,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kinds the host itself records (the seat's own codes come from the protocol).
-    const HOST: [EventKind; 6] = [
+    const HOST: [EventKind; 7] = [
         Self::LineUp,
         Self::LineDown,
         Self::SeatBooted,
         Self::SeatRebooted,
         Self::FailoverOrdered,
         Self::FailoverAcked,
+        Self::ClockStepped,
     ];
 
     /// Name of a seat code the host does not know.
@@ -207,6 +252,7 @@ impl EventKind {
             Self::SeatRebooted => "seat_rebooted",
             Self::FailoverOrdered => "failover_ordered",
             Self::FailoverAcked => "failover_acked",
+            Self::ClockStepped => "clock_stepped",
             Self::Seat(code) => code.name().unwrap_or(Self::UNKNOWN_SEAT_CODE),
         }
     }

@@ -65,6 +65,7 @@ impl AlertEngine {
                 self.seats.get(s).map(|w| w.rules.sector.clone()),
             ),
             Subject::Line(l) => (None, Some(l.clone()), None),
+            Subject::Daemon => (None, None, None),
         };
         AlertView {
             id,
@@ -142,7 +143,7 @@ impl AlertEngine {
     }
 
     /// Resolves an open alert, notifying the sinks if they were told it fired.
-    fn resolve(&mut self, id: i64, now_ms: u64) {
+    pub(super) fn resolve(&mut self, id: i64, now_ms: u64) {
         let Some(mut open) = self.open.remove(&id) else {
             return;
         };

@@ -61,6 +61,8 @@ const RECENT_RESOLVED: usize = 200;
 enum Subject {
     Seat(SeatId),
     Line(String),
+    /// The daemon itself (its storage, its own health).
+    Daemon,
 }
 
 /// What the engine asks the daemon to record and do.
@@ -109,6 +111,12 @@ pub struct AlertEngine {
     next_silence_id: i64,
     /// What happened since the last [`Self::drain`].
     changes: Vec<AlertChange>,
+    /// Why storage fails, while it does (the `storage_failing` summary).
+    storage_error: Option<String>,
+    /// What the last database recovery kept and lost (the `storage_recovered` summary).
+    recovery_note: Option<String>,
+    /// The latest summary of each alert about the daemon's own health.
+    daemon_notes: BTreeMap<Kind, String>,
 }
 
 impl AlertEngine {
@@ -134,6 +142,9 @@ impl AlertEngine {
             next_id: max_alert_id + 1,
             next_silence_id: 1,
             changes: Vec::new(),
+            storage_error: None,
+            recovery_note: None,
+            daemon_notes: BTreeMap::new(),
         }
     }
 
@@ -160,7 +171,9 @@ impl AlertEngine {
             .filter_map(|k| {
                 let id = self.by_key.get(&(k, Subject::Seat(seat)))?;
                 let open = self.open.get(id)?;
-                (open.view.state == AlertState::Firing || k.shows_while_pending()).then(|| k.seat_status())
+                (open.view.state == AlertState::Firing || k.shows_while_pending())
+                    .then(|| k.seat_status())
+                    .flatten()
             })
             .chain(line_down)
             .max()

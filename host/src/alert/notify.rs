@@ -10,7 +10,7 @@ impl AlertEngine {
     pub(super) fn label(&self, subject: &Subject) -> Option<String> {
         match subject {
             Subject::Seat(s) => self.seats.get(s).map(|w| w.rules.label.clone()),
-            Subject::Line(_) => None,
+            Subject::Line(_) | Subject::Daemon => None,
         }
     }
 }

@@ -13,7 +13,7 @@ impl AlertEngine {
             let subject = match (&view.seat, &view.line) {
                 (Some(seat), _) => Subject::Seat(*seat),
                 (None, Some(line)) => Subject::Line(line.clone()),
-                _ => continue,
+                (None, None) => Subject::Daemon,
             };
             self.next_id = self.next_id.max(view.id + 1);
             if let Subject::Seat(seat) = &subject {

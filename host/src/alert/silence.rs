@@ -85,7 +85,7 @@ impl AlertEngine {
         let Some(open) = self.open.get(&id) else { return };
         let sector = match &open.subject {
             Subject::Seat(s) => self.seats.get(s).map(|w| w.rules.sector.as_str()),
-            Subject::Line(_) => None,
+            Subject::Line(_) | Subject::Daemon => None,
         };
         let silenced = self
             .silences

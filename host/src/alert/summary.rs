@@ -61,6 +61,20 @@ impl AlertEngine {
                     .map_or("sensor fault", |f| f.describe());
                 format!("{}: {why}; its temperature is not trusted", seat_name(s))
             }
+            (Kind::StorageFailing, _) => format!(
+                "the daemon cannot write its database ({}): history is not kept and notifications are held in memory; free space on its disk",
+                self.storage_error.as_deref().unwrap_or("unknown error")
+            ),
+            (Kind::StorageRecovered, _) => {
+                let what = self.recovery_note.as_deref().unwrap_or("the database was replaced");
+                format!("{what}; acknowledge once you have looked")
+            }
+            (Kind::DaemonStalled | Kind::StorageBacklog, _) => self
+                .daemon_notes
+                .get(&kind)
+                .cloned()
+                .unwrap_or_else(|| format!("the daemon: {}", kind.name())),
+            (_, Subject::Daemon) => format!("the daemon: {}", kind.name()),
             (_, Subject::Line(l)) => {
                 let n = self.lines.get(l).map_or(0, |l| l.seats.len());
                 format!("line {l} is down: none of its {n} seats can be heard")

@@ -56,7 +56,12 @@ impl SeatWatch {
             Kind::Overheat => self.overheat.assume_firing(),
             Kind::OverheatPredicted => self.trend.assume_firing(),
             Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
-            Kind::SeatSilent | Kind::LineDown => {}
+            Kind::SeatSilent
+            | Kind::LineDown
+            | Kind::StorageFailing
+            | Kind::StorageRecovered
+            | Kind::DaemonStalled
+            | Kind::StorageBacklog => {}
         }
     }
 
@@ -157,6 +162,44 @@ impl AlertEngine {
             self.set(Kind::SeatSilent, Subject::Seat(seat), signal, now_ms);
         }
         self.expire_silences(now_ms);
+    }
+
+    /// What the storage writer says: `Some(why)` while its commits fail. The alert fires at
+    /// once (the writer already retried within the flush interval) and resolves on the first
+    /// commit that succeeds.
+    pub fn on_storage(&mut self, failing: Option<&str>, now_ms: u64) {
+        self.storage_error = failing.map(str::to_owned);
+        let signal = if failing.is_some() {
+            Signal::Firing
+        } else {
+            Signal::Clear
+        };
+        self.set(Kind::StorageFailing, Subject::Daemon, signal, now_ms);
+    }
+
+    /// The daemon's own health for an alert `kind` about itself (`daemon_stalled`,
+    /// `storage_backlog`): `Some(summary)` while it calls for the alert, `None` once it is over.
+    pub fn on_daemon_health(&mut self, kind: Kind, problem: Option<&str>, now_ms: u64) {
+        let signal = match problem {
+            Some(p) => {
+                self.daemon_notes.insert(kind, p.to_owned());
+                Signal::Firing
+            }
+            None => Signal::Clear,
+        };
+        self.set(kind, Subject::Daemon, signal, now_ms);
+    }
+
+    /// The database was replaced at start-up (`what`: what was kept and lost): fires at once and
+    /// stands until acknowledged; an earlier one still open is resolved first, so the alert says
+    /// what happened last.
+    pub fn on_storage_recovered(&mut self, what: &str, now_ms: u64) {
+        self.recovery_note = Some(what.to_owned());
+        let key = (Kind::StorageRecovered, Subject::Daemon);
+        if let Some(id) = self.by_key.get(&key).copied() {
+            self.resolve(id, now_ms);
+        }
+        self.set(key.0, key.1, Signal::Firing, now_ms);
     }
 
     /// Judges a line from its port and its seats; a line alert newly raised stands for its seats.

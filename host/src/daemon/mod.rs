@@ -27,12 +27,15 @@
 //!    (or the Alertmanager and exec sinks), retrying with backoff until they are accepted.
 //!
 //! The state task's other jobs each have a file: `daemon/stall.rs` holds silence judgement back
-//! after the daemon itself stalled; `daemon/publish.rs` throttles seat publication.
+//! after the daemon itself stalled; `daemon/selfwatch.rs` turns the daemon's own lateness and
+//! storage backlog into alerts; `daemon/publish.rs` throttles seat publication.
 
+mod clock;
 mod failover;
 mod publish;
 mod records;
 mod seat_update;
+mod selfwatch;
 mod stall;
 mod task;
 
@@ -169,6 +172,7 @@ pub async fn run(
             Arc::new(Mutex::new(store)),
             settings.sinks.clone(),
             doorbell.clone(),
+            storage.held().clone(),
             outbox_counters.clone(),
             outbox_shutdown.clone(),
         )))

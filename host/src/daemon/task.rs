@@ -13,11 +13,13 @@ use hemiwatch_protocol::SeatId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::Clock;
 use super::records::store;
 use super::seat_update::TrackedSeat;
+use super::selfwatch::SelfWatch;
 use super::stall::StallGuard;
 use super::{SeatSettings, Settings};
-use crate::alert::{AlertChange, AlertEngine, EventKind, Silence};
+use crate::alert::{AlertChange, AlertEngine, EventKind, Kind, Silence};
 use crate::ingest::{Ingest, IngestEvent};
 use crate::metrics::Metrics;
 use crate::model::{LiveModel, Request};
@@ -51,6 +53,10 @@ pub struct StateTask {
     pub(super) metrics: Arc<Metrics>,
     /// Holds silence judgement back after the daemon itself stalled.
     pub(super) stall: StallGuard,
+    /// Judges the daemon's own lateness and storage backlog.
+    selfwatch: SelfWatch,
+    /// How late the current tick fired.
+    tick_lag: Duration,
 }
 
 impl StateTask {
@@ -82,6 +88,9 @@ impl StateTask {
             })
             .collect();
         engine.restore(restored.open_alerts.clone(), silences, restored.max_silence_id);
+        if let Some(r) = &restored.recovery {
+            engine.on_storage_recovered(&r.describe(), now);
+        }
         {
             let mut model = live.model.write().unwrap_or_else(|p| p.into_inner());
             for a in engine.alerts() {
@@ -106,6 +115,8 @@ impl StateTask {
             engine,
             metrics,
             stall: StallGuard::default(),
+            selfwatch: SelfWatch::default(),
+            tick_lag: Duration::ZERO,
         };
         let ids: Vec<SeatId> = task.seats.keys().copied().collect();
         task.refresh_status(&ids, now);
@@ -121,16 +132,28 @@ impl StateTask {
     ) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let started = tokio::time::Instant::now();
+        let mut clock = Clock::new(crate::unix_ms());
+        let mono = move || started.elapsed().as_millis() as u64;
         loop {
             tokio::select! {
                 // Frames first: a tick must never judge silence while frames wait in the queue.
                 biased;
                 ev = events.recv() => match ev {
-                    Some(ev) => self.on_line_event(ev, crate::unix_ms()),
+                    Some(ev) => self.on_line_event(ev, clock.now(mono())),
                     None => break,
                 },
-                Some(req) = requests.recv() => self.on_request(req, crate::unix_ms()),
-                _ = tick.tick() => self.on_tick(crate::unix_ms()),
+                Some(req) = requests.recv() => self.on_request(req, clock.now(mono())),
+                due = tick.tick() => {
+                    let m = mono();
+                    let now = clock.now(m);
+                    if let Some(step) = clock.check(m, crate::unix_ms()) {
+                        self.clock_stepped(step.by_ms, now);
+                    }
+                    self.tick_lag = due.elapsed();
+                    self.metrics.tick(self.tick_lag, now);
+                    self.on_tick(now);
+                }
                 _ = shutdown.cancelled(), if events.is_closed() => break,
             }
         }
@@ -182,10 +205,33 @@ impl StateTask {
         if self.stall.judge_silence(now, &self.metrics) {
             self.engine.tick(now);
         }
+        let counters = self.storage.counters();
+        let failing = counters.failing();
+        self.engine
+            .on_storage(failing.as_ref().map(|(_, why)| why.as_str()), now);
+        let queued = counters.queued.load(std::sync::atomic::Ordering::Relaxed);
+        let verdict = self.selfwatch.judge(now, self.tick_lag, queued);
+        self.engine
+            .on_daemon_health(Kind::DaemonStalled, verdict.stalled.as_deref(), now);
+        self.engine
+            .on_daemon_health(Kind::StorageBacklog, verdict.backlog.as_deref(), now);
         self.apply_alert_changes(now);
         self.retry_failovers(now);
         self.flush_outbound();
         self.publish_throttled(now);
+    }
+
+    /// The wall clock stepped by `by_ms`: detection is unaffected (it runs on the monotonic
+    /// clock); recorded, logged and counted.
+    fn clock_stepped(&mut self, by_ms: i64, now: u64) {
+        self.metrics.clock_steps.inc();
+        let detail = format!(
+            "the host's wall clock stepped {} by {:.1} s; detection runs on the monotonic clock and was not affected; stamps stay on the daemon's clock until it restarts",
+            if by_ms > 0 { "forward" } else { "back" },
+            by_ms.unsigned_abs() as f64 / 1e3
+        );
+        tracing::warn!(by_ms, "{detail}");
+        self.record_event(now, None, None, EventKind::ClockStepped, detail);
     }
 
     /// Answers an API request (ack, silence) through the engine.

@@ -70,12 +70,45 @@ pub async fn status(State(state): State<HttpState>) -> Json<serde_json::Value> {
             })
         })
         .collect();
+    let storage = state.storage_counters.as_deref().map(|c| {
+        let v = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let failing = c.failing();
+        serde_json::json!({
+            "failing": failing.is_some(),
+            "failing_since_ms": failing.as_ref().map(|f| f.0),
+            "last_error": failing.map(|f| f.1),
+            "commit_errors": v(&c.errors),
+            "kept_records": v(&c.kept),
+            "kept_dropped": v(&c.kept_dropped),
+            "held_notifications": v(&c.held),
+            "held_dropped": v(&c.held_dropped),
+        })
+    });
+    let lag_us = state
+        .metrics
+        .last_tick_lag_micros
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let last_tick = state
+        .metrics
+        .last_tick_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let daemon = serde_json::json!({
+        "process": crate::metrics::ProcessStats::read(),
+        "tick_lag_ms": lag_us as f64 / 1e3,
+        "last_tick_ms": (last_tick > 0).then_some(last_tick),
+        "storage_queue": state
+            .storage_counters
+            .as_deref()
+            .map(|c| c.queued.load(std::sync::atomic::Ordering::Relaxed)),
+    });
     Json(serde_json::json!({
         "now_ms": crate::unix_ms(),
+        "daemon": daemon,
         "seats": seats,
         "counts": counts,
         "lines": lines,
         "alerts_firing": firing,
+        "storage": storage,
     }))
 }
 

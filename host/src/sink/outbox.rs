@@ -3,6 +3,10 @@
 //! rows, marks them delivered, or schedules a retry with exponential backoff. A daemon killed
 //! between a delivery and its `delivered` mark delivers again after restart (at-least-once), so
 //! receivers should deduplicate on (`id`, `state`).
+//!
+//! While SQLite refuses writes, notifications are held in memory instead
+//! ([`crate::storage::HeldOutbox`]) and this worker delivers them from there too; a delivery whose
+//! `delivered` mark cannot be written is remembered here, so a full disk does not make it repeat.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,11 +66,51 @@ pub async fn run_outbox(
     store: Arc<Mutex<dyn OutboxStore>>,
     sinks: Vec<Sink>,
     doorbell: crate::storage::OutboxDoorbell,
+    held: crate::storage::HeldOutbox,
     counters: Arc<OutboxCounters>,
     shutdown: CancellationToken,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
+    // Rows delivered whose `delivered` mark could not be written yet (a full disk): not
+    // delivered again, marked again each round.
+    let mut unmarked: Vec<(i64, u64)> = Vec::new();
     loop {
+        if !unmarked.is_empty() {
+            let store = store.clone();
+            let pending = std::mem::take(&mut unmarked);
+            unmarked = tokio::task::spawn_blocking(move || {
+                let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                pending
+                    .into_iter()
+                    .filter(|(id, at)| s.delivered(*id, *at).is_err())
+                    .collect()
+            })
+            .await
+            .unwrap_or_default();
+        }
+        for item in held.due(crate::unix_ms()) {
+            let Some(sink) = sinks.iter().find(|s| s.name() == item.sink) else {
+                continue;
+            };
+            let result = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = sink.deliver(&item.notification) => r,
+            };
+            match result {
+                Ok(()) => {
+                    counters.delivered.fetch_add(1, Relaxed);
+                    tracing::info!(sink = sink.name(), alert = item.notification.id, state = %item.notification.state, "alert delivered from memory (storage is failing)");
+                    held.mark_delivered(&item);
+                }
+                Err(e) => {
+                    counters.failed.fetch_add(1, Relaxed);
+                    let (attempts, _) = item.retry_state();
+                    let next = crate::unix_ms() + backoff(attempts).as_millis() as u64;
+                    tracing::warn!(sink = sink.name(), alert = item.notification.id, attempts = attempts + 1, error = %e, "delivery from memory failed, will retry");
+                    item.failed(attempts + 1, next);
+                }
+            }
+        }
         let now = crate::unix_ms();
         let due = {
             let store = store.clone();
@@ -82,6 +126,9 @@ pub async fn run_outbox(
             Err(_) => return,
         };
         for item in due {
+            if unmarked.iter().any(|(id, _)| *id == item.id) {
+                continue;
+            }
             let Some(sink) = sinks.iter().find(|s| s.name() == item.sink) else {
                 // The sink was removed from the config: nothing can deliver it; keep it parked.
                 continue;
@@ -96,13 +143,15 @@ pub async fn run_outbox(
                 Ok(()) => {
                     counters.delivered.fetch_add(1, Relaxed);
                     tracing::info!(sink = sink.name(), alert = item.notification.id, state = %item.notification.state, "alert delivered");
-                    tokio::task::spawn_blocking(move || {
-                        store
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .delivered(item.id, now)
+                    let id = item.id;
+                    let marked = tokio::task::spawn_blocking(move || {
+                        store.lock().unwrap_or_else(|p| p.into_inner()).delivered(id, now)
                     })
-                    .await
+                    .await;
+                    if matches!(marked, Ok(Err(_))) {
+                        unmarked.push((id, now));
+                    }
+                    marked
                 }
                 Err(e) => {
                     counters.failed.fetch_add(1, Relaxed);

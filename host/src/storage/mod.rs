@@ -8,9 +8,18 @@
 //! once, together with the outbox rows they owe, so a firing alert is never lost nor its
 //! notification forgotten. Readers (HTTP history, the outbox worker, start-up restore) use their
 //! own connections, which WAL lets run beside the writer.
+//!
+//! A failing disk does not silence the monitor: a commit SQLite refuses keeps its alert changes,
+//! acknowledgements, events and silences in memory for the next attempt (samples are dropped),
+//! the notifications they owe are delivered from memory (`held`), and the state task raises
+//! `storage_failing` from [`StorageCounters::failing`] (`health`). A file that cannot be opened
+//! is moved aside and replaced (`recover`).
 
+mod health;
+mod held;
 mod outbox;
 mod reader;
+mod recover;
 mod schema;
 mod writer;
 
@@ -27,8 +36,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AlertView, EventView, SeatPlace};
 use crate::sink::Notification;
 
+pub use held::{HeldNotification, HeldOutbox, HELD_MAX};
 pub use outbox::{OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
+pub use recover::Recovery;
 
 /// How many operations may wait for the writer before samples are dropped (and counted): about
 /// 40 s of a full hemicycle at 2 Hz, so a slow disk stalls nothing upstream.
@@ -125,6 +136,15 @@ pub enum Record {
     Silence(StoredSilence),
     /// Commit everything buffered now and answer (tests, shutdown).
     Flush(mpsc::SyncSender<()>),
+    /// Sets a pragma on the writer's connection, which only that connection sees: how tests
+    /// give the daemon a full disk without filling one (`max_page_count` below the file's size:
+    /// no commit may grow it) or a disk refusing every write (`query_only`), then end the outage.
+    Pragma {
+        /// Pragma name.
+        name: &'static str,
+        /// Its value.
+        value: i64,
+    },
     /// Commit everything buffered and stop the writer (graceful shutdown; later records fail
     /// with [`StorageError::WriterGone`]).
     Close,
@@ -154,15 +174,45 @@ pub struct StorageCounters {
     pub commits: AtomicU64,
     /// Total time spent committing, µs.
     pub commit_micros: AtomicU64,
-    /// Commits that failed (each logged).
+    /// Commits that failed (logged at the start of an outage, then once a minute).
     pub errors: AtomicU64,
+    /// Unix ms since when commits fail; 0 while they succeed.
+    pub failing_since_ms: AtomicU64,
+    /// Why the last failed commit failed.
+    pub last_error: std::sync::Mutex<String>,
+    /// Records (alerts, acknowledgements, events, silences) kept in memory for the next attempt.
+    pub kept: AtomicU64,
+    /// Records dropped because more than [`KEPT_MAX`] waited.
+    pub kept_dropped: AtomicU64,
+    /// Notifications held in memory while the outbox cannot be written.
+    pub held: AtomicU64,
+    /// Notifications dropped from memory beyond [`HELD_MAX`].
+    pub held_dropped: AtomicU64,
+    /// Records sent to the writer and not yet taken by it (its queue length).
+    pub queued: AtomicU64,
 }
+
+impl StorageCounters {
+    /// Since when and why commits fail, while they do.
+    pub fn failing(&self) -> Option<(u64, String)> {
+        let since = self.failing_since_ms.load(Ordering::Relaxed);
+        (since != 0).then(|| {
+            let e = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            (since, e)
+        })
+    }
+}
+
+/// Records kept in memory at most while commits fail (about an hour of a busy hemicycle's alert
+/// changes and events); beyond it the oldest are dropped and counted.
+pub const KEPT_MAX: usize = 20_000;
 
 /// The daemon's handle on storage: cheap to clone, never blocks on the disk for samples.
 #[derive(Clone, Debug)]
 pub struct Storage {
     tx: SyncSender<Record>,
     counters: Arc<StorageCounters>,
+    held: HeldOutbox,
     path: PathBuf,
 }
 
@@ -173,17 +223,42 @@ impl Storage {
         settings: &StorageSettings,
         doorbell: OutboxDoorbell,
     ) -> Result<(Self, Restored, std::thread::JoinHandle<()>), StorageError> {
-        let mut conn = open_connection(&settings.path)?;
-        let restored = reader::restore(&conn)?;
+        let (mut conn, restored) = match open_and_restore(&settings.path) {
+            Ok(opened) => opened,
+            Err(e) if recover::is_file_fault(&e) && settings.path.exists() => {
+                let moved = recover::move_aside(&settings.path)?;
+                tracing::error!(
+                    error = %e,
+                    moved_to = %moved.display(),
+                    "the database cannot be opened; moved aside, starting on a fresh file"
+                );
+                let mut conn = open_connection(&settings.path)?;
+                let recovery = recover::salvage(&mut conn, &moved, &e);
+                tracing::warn!("{}", recovery.describe());
+                let mut restored = reader::restore(&conn)?;
+                restored.recovery = Some(recovery);
+                (conn, restored)
+            }
+            Err(e) => return Err(e),
+        };
         let counters = Arc::new(StorageCounters::default());
+        let held = HeldOutbox::new(counters.clone());
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         // A fresh start compacts what aged while the daemon was down.
         writer::housekeeping(&mut conn, settings, crate::unix_ms())?;
-        let thread = writer::spawn(conn, rx, settings.clone(), counters.clone(), doorbell)?;
+        let thread = writer::spawn(
+            conn,
+            rx,
+            settings.clone(),
+            counters.clone(),
+            doorbell,
+            held.clone(),
+        )?;
         Ok((
             Self {
                 tx,
                 counters,
+                held,
                 path: settings.path.clone(),
             },
             restored,
@@ -195,11 +270,14 @@ impl Storage {
     /// everything else waits for room, because alerts and events must not be lost.
     pub fn record(&self, record: Record) -> Result<(), StorageError> {
         let Record::Samples(rows) = &record else {
-            return self.tx.send(record).map_err(|_| StorageError::WriterGone);
+            return self.send(record);
         };
         let n = rows.len() as u64;
         match self.tx.try_send(record) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => {
                 self.counters.dropped.fetch_add(n, Ordering::Relaxed);
                 Ok(())
@@ -211,15 +289,33 @@ impl Storage {
     /// Commits everything recorded so far and waits for it (tests; graceful shutdown).
     pub fn flush(&self) -> Result<(), StorageError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.tx
-            .send(Record::Flush(tx))
-            .map_err(|_| StorageError::WriterGone)?;
+        self.send(Record::Flush(tx))?;
         rx.recv().map_err(|_| StorageError::WriterGone)
     }
 
     /// Commits what is buffered and stops the writer thread, even while other handles exist.
     pub fn close(&self) {
-        let _ = self.tx.send(Record::Close);
+        let _ = self.send(Record::Close);
+    }
+
+    /// Sends a record the writer must get, counting it in its queue.
+    fn send(&self, record: Record) -> Result<(), StorageError> {
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(record).map_err(|_| {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            StorageError::WriterGone
+        })
+    }
+
+    /// Sets a pragma on the writer's connection (see [`Record::Pragma`]).
+    pub fn set_writer_pragma(&self, name: &'static str, value: i64) -> Result<(), StorageError> {
+        self.send(Record::Pragma { name, value })
+    }
+
+    /// Notifications held in memory while the outbox cannot be written (the delivery worker
+    /// delivers them).
+    pub fn held(&self) -> &HeldOutbox {
+        &self.held
     }
 
     /// Counters of the writer.
@@ -236,6 +332,14 @@ impl Storage {
     pub fn outbox(&self) -> Result<SqliteOutbox, StorageError> {
         SqliteOutbox::open(&self.path)
     }
+}
+
+/// Opens the database and reads back what a restart needs: everything that fails when the file
+/// itself is damaged.
+fn open_and_restore(path: &Path) -> Result<(Connection, Restored), StorageError> {
+    let conn = open_connection(path)?;
+    let restored = reader::restore(&conn)?;
+    Ok((conn, restored))
 }
 
 /// Opens a connection with the schema prepared.

@@ -27,6 +27,8 @@ pub struct Restored {
     pub max_silence_id: i64,
     /// What was last known of each seat.
     pub seats: Vec<SeatRecord>,
+    /// The file could not be opened and was replaced: what was kept and lost.
+    pub recovery: Option<super::Recovery>,
 }
 
 /// Last known facts about a seat.
@@ -92,6 +94,7 @@ pub(super) fn restore(conn: &Connection) -> Result<Restored, StorageError> {
         max_alert_id,
         max_silence_id,
         seats,
+        recovery: None,
     })
 }
 

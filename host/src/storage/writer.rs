@@ -8,7 +8,13 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Transaction};
 
-use super::{OutboxDoorbell, Record, StorageCounters, StorageError, StorageSettings};
+use super::health::Health;
+use super::{
+    HeldNotification, HeldOutbox, OutboxDoorbell, Record, StorageCounters, StorageError, StorageSettings,
+    KEPT_MAX,
+};
+use crate::model::AlertView;
+use crate::sink::Notification;
 
 /// How often raw samples past retention are rolled up and old rollups deleted.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
@@ -25,80 +31,137 @@ pub(super) fn spawn(
     settings: StorageSettings,
     counters: Arc<StorageCounters>,
     doorbell: OutboxDoorbell,
+    held: HeldOutbox,
 ) -> Result<std::thread::JoinHandle<()>, StorageError> {
     std::thread::Builder::new()
         .name("hemiwatch-storage".into())
-        .spawn(move || run(conn, rx, settings, counters, doorbell))
+        .spawn(move || {
+            let mut w = Writer {
+                conn,
+                settings,
+                counters,
+                doorbell,
+                held,
+                kept: Vec::new(),
+                health: Health::default(),
+            };
+            w.run(rx)
+        })
         .map_err(|source| StorageError::Folder {
             path: "writer thread".into(),
             source,
         })
 }
 
-fn run(
-    mut conn: Connection,
-    rx: Receiver<Record>,
-    settings: StorageSettings,
-    counters: Arc<StorageCounters>,
-    doorbell: OutboxDoorbell,
-) {
-    let mut batch: Vec<Record> = Vec::with_capacity(4096);
-    // Samples buffered (an `Record::Samples` carries many).
-    let mut rows = 0usize;
-    let mut deadline = Instant::now() + settings.flush_interval;
-    let mut next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
-    loop {
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        let (urgent, closed) = match rx.recv_timeout(timeout) {
-            Ok(Record::Close) => (true, true),
-            Ok(op) => {
-                let urgent = !matches!(op, Record::Samples(_) | Record::SeatSeen { .. });
-                rows += match &op {
-                    Record::Samples(r) => r.len(),
-                    _ => 1,
-                };
-                batch.push(op);
-                (urgent || rows >= MAX_BATCH, false)
-            }
-            Err(RecvTimeoutError::Timeout) => (true, false),
-            Err(RecvTimeoutError::Disconnected) => (true, true),
-        };
-        if !urgent {
-            continue;
-        }
-        if !batch.is_empty() {
-            commit(&mut conn, &mut batch, &settings, &counters, &doorbell);
-        }
-        rows = 0;
-        deadline = Instant::now() + settings.flush_interval;
-        if Instant::now() >= next_housekeeping {
-            if let Err(e) = housekeeping(&mut conn, &settings, crate::unix_ms()) {
-                tracing::error!(error = %e, "storage housekeeping failed");
-            }
-            next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
-        }
-        if closed {
-            tracing::info!("storage flushed and closed");
-            return;
+/// A record that is not a sample, kept until a commit writes it: a failed commit keeps it for the
+/// next attempt instead of dropping it, so alerts, acknowledgements and events survive an outage.
+#[derive(Debug)]
+enum Kept {
+    /// Seats, a seat seen, an event, a silence.
+    Op(Record),
+    /// An alert change with the notification it owes. Once a commit failed, the notification is
+    /// `held` in memory (one per sink) and delivered from there.
+    Alert {
+        view: Box<AlertView>,
+        notify: Option<Box<Notification>>,
+        held: Vec<Arc<HeldNotification>>,
+    },
+}
+
+impl From<Record> for Kept {
+    fn from(r: Record) -> Self {
+        match r {
+            Record::Alert { view, notify } => Self::Alert {
+                view,
+                notify,
+                held: Vec::new(),
+            },
+            other => Self::Op(other),
         }
     }
 }
 
-/// Commits a batch in one transaction; on failure the batch is logged, counted and dropped
-/// (retrying a transaction SQLite refused would wedge the writer).
-fn commit(
-    conn: &mut Connection,
-    batch: &mut Vec<Record>,
-    settings: &StorageSettings,
-    counters: &StorageCounters,
-    doorbell: &OutboxDoorbell,
-) {
-    let started = Instant::now();
-    let mut acks = Vec::new();
-    let mut outbox_rows = 0usize;
-    let mut samples = 0u64;
-    let result = (|| -> Result<(), StorageError> {
-        let tx = conn.transaction()?;
+/// The writer thread's state.
+struct Writer {
+    conn: Connection,
+    settings: StorageSettings,
+    counters: Arc<StorageCounters>,
+    doorbell: OutboxDoorbell,
+    held: HeldOutbox,
+    /// Records not written yet (a failed commit keeps them), oldest first.
+    kept: Vec<Kept>,
+    health: Health,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Record>) {
+        let mut batch: Vec<Record> = Vec::with_capacity(4096);
+        // Samples buffered (an `Record::Samples` carries many).
+        let mut rows = 0usize;
+        let mut deadline = Instant::now() + self.settings.flush_interval;
+        let mut next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
+        loop {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            let received = rx.recv_timeout(timeout);
+            if received.is_ok() {
+                let _ = self
+                    .counters
+                    .queued
+                    .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
+            }
+            let (urgent, closed) = match received {
+                Ok(Record::Close) => (true, true),
+                Ok(Record::Pragma { name, value }) => {
+                    if let Err(e) = self.conn.pragma_update(None, name, value) {
+                        tracing::error!(error = %e, pragma = name, "cannot set a pragma on the writer");
+                    }
+                    (false, false)
+                }
+                Ok(op) => {
+                    let urgent = !matches!(op, Record::Samples(_) | Record::SeatSeen { .. });
+                    rows += match &op {
+                        Record::Samples(r) => r.len(),
+                        _ => 1,
+                    };
+                    batch.push(op);
+                    (urgent || rows >= MAX_BATCH, false)
+                }
+                Err(RecvTimeoutError::Timeout) => (true, false),
+                Err(RecvTimeoutError::Disconnected) => (true, true),
+            };
+            if !urgent {
+                continue;
+            }
+            if !batch.is_empty() || !self.kept.is_empty() || self.health.in_outage() {
+                self.commit(&mut batch);
+            }
+            rows = 0;
+            deadline = Instant::now() + self.settings.flush_interval;
+            if Instant::now() >= next_housekeeping {
+                if let Err(e) = housekeeping(&mut self.conn, &self.settings, crate::unix_ms()) {
+                    tracing::error!(error = %e, "storage housekeeping failed");
+                }
+                next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
+            }
+            if closed {
+                if !self.kept.is_empty() {
+                    tracing::error!(
+                        lost = self.kept.len(),
+                        "storage closed with records it could not write"
+                    );
+                }
+                tracing::info!("storage flushed and closed");
+                return;
+            }
+        }
+    }
+
+    /// Commits the records kept from failed commits and `batch` in one transaction. On failure
+    /// the samples are dropped (and counted), everything else is kept for the next attempt (at
+    /// most [`KEPT_MAX`]), and the notifications owed are held in memory for the delivery worker.
+    fn commit(&mut self, batch: &mut Vec<Record>) {
+        let started = Instant::now();
+        let mut acks = Vec::new();
         let mut rows: Vec<[i64; 4]> = Vec::with_capacity(batch.len());
         for op in batch.drain(..) {
             match op {
@@ -111,33 +174,76 @@ fn commit(
                         i64::from(r.flags),
                     ]
                 })),
-                op => outbox_rows += apply(&tx, op, settings)?,
+                Record::Close | Record::Pragma { .. } => {}
+                op => self.kept.push(op.into()),
             }
         }
-        samples = rows.len() as u64;
-        insert_samples(&tx, &mut rows)?;
-        tx.commit()?;
-        Ok(())
-    })();
-    batch.clear();
-    match result {
-        Ok(()) => {
-            counters.commits.fetch_add(1, Relaxed);
-            counters.samples.fetch_add(samples, Relaxed);
-            counters
-                .commit_micros
-                .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-            if outbox_rows > 0 {
-                doorbell.ring();
+        let samples = rows.len() as u64;
+        let mut outbox_rows = 0usize;
+        let result = (|| -> Result<(), StorageError> {
+            let tx = self.conn.transaction()?;
+            for k in &self.kept {
+                outbox_rows += apply(&tx, k, &self.settings)?;
+            }
+            insert_samples(&tx, &mut rows)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                let written = self.kept.len();
+                for k in self.kept.drain(..) {
+                    if let Kept::Alert { held, .. } = k {
+                        for h in held {
+                            self.held.written(&h);
+                        }
+                    }
+                }
+                self.counters.kept.store(0, Relaxed);
+                self.counters.commits.fetch_add(1, Relaxed);
+                self.counters.samples.fetch_add(samples, Relaxed);
+                self.counters
+                    .commit_micros
+                    .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+                self.health.commit_succeeded(&self.counters, written);
+                if outbox_rows > 0 {
+                    self.doorbell.ring();
+                }
+            }
+            Err(e) => {
+                self.counters.dropped.fetch_add(samples, Relaxed);
+                self.hold_notifications();
+                if self.kept.len() > KEPT_MAX {
+                    let excess = self.kept.len() - KEPT_MAX;
+                    self.kept.drain(..excess);
+                    self.counters.kept_dropped.fetch_add(excess as u64, Relaxed);
+                }
+                self.counters.kept.store(self.kept.len() as u64, Relaxed);
+                self.health.commit_failed(&self.counters, &e, self.kept.len());
             }
         }
-        Err(e) => {
-            counters.errors.fetch_add(1, Relaxed);
-            tracing::error!(error = %e, "storage commit failed; batch dropped");
+        for ack in acks {
+            let _ = ack.send(());
         }
     }
-    for ack in acks {
-        let _ = ack.send(());
+
+    /// Hands the notifications of kept alert changes not yet held to the in-memory queue, one
+    /// per sink, and wakes the delivery worker.
+    fn hold_notifications(&mut self) {
+        let mut rang = false;
+        for k in &mut self.kept {
+            if let Kept::Alert { notify, held, .. } = k {
+                if let Some(n) = notify.take() {
+                    for sink in &self.settings.sinks {
+                        held.push(self.held.hold(sink, (*n).clone()));
+                    }
+                    rang = true;
+                }
+            }
+        }
+        if rang {
+            self.doorbell.ring();
+        }
     }
 }
 
@@ -162,8 +268,14 @@ fn insert_samples(tx: &Transaction<'_>, rows: &mut [[i64; 4]]) -> Result<(), Sto
     Ok(())
 }
 
-/// Writes one operation; returns how many outbox rows it added.
-fn apply(tx: &Transaction<'_>, op: Record, settings: &StorageSettings) -> Result<usize, StorageError> {
+/// Writes one kept record; returns how many outbox rows it added.
+fn apply(tx: &Transaction<'_>, kept: &Kept, settings: &StorageSettings) -> Result<usize, StorageError> {
+    let op = match kept {
+        Kept::Op(op) => op,
+        Kept::Alert { view, notify, held } => {
+            return apply_alert(tx, view, notify.as_deref(), held, settings)
+        }
+    };
     match op {
         Record::Seats(places) => {
             let mut stmt = tx.prepare_cached(
@@ -181,6 +293,7 @@ fn apply(tx: &Transaction<'_>, op: Record, settings: &StorageSettings) -> Result
             board,
             at_ms,
         } => {
+            let at_ms = *at_ms;
             tx.prepare_cached(
                 "UPDATE seats SET boot_id = COALESCE(?2, boot_id), firmware = COALESCE(?3, firmware),
                  board = COALESCE(?4, board), last_seen_ms = ?5 WHERE id = ?1",
@@ -193,38 +306,6 @@ fn apply(tx: &Transaction<'_>, op: Record, settings: &StorageSettings) -> Result
             )?
             .execute(params![e.at_ms as i64, e.seat, e.line, e.kind.name(), e.detail])?;
         }
-        Record::Alert { view, notify } => {
-            let json = serde_json::to_string(&view)?;
-            tx.prepare_cached(
-                "INSERT INTO alerts (id, view, state, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET view = ?2, state = ?3, updated_at_ms = ?4",
-            )?
-            .execute(params![
-                view.id,
-                json,
-                view.state.name(),
-                view.updated_at_ms as i64
-            ])?;
-            tx.prepare_cached(
-                "INSERT INTO alert_history (alert_id, at_ms, state, view) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                view.id,
-                view.updated_at_ms as i64,
-                view.state.name(),
-                json
-            ])?;
-            if let Some(n) = notify {
-                let body = serde_json::to_string(&n)?;
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO outbox (sink, notification, next_attempt_ms) VALUES (?1, ?2, ?3)",
-                )?;
-                for sink in &settings.sinks {
-                    stmt.execute(params![sink, body, view.updated_at_ms as i64])?;
-                }
-                return Ok(settings.sinks.len());
-            }
-        }
         Record::Silence(s) => {
             tx.prepare_cached(
                 "INSERT INTO silences (id, view, until_ms) VALUES (?1, ?2, ?3)
@@ -232,9 +313,60 @@ fn apply(tx: &Transaction<'_>, op: Record, settings: &StorageSettings) -> Result
             )?
             .execute(params![s.id, serde_json::to_string(&s.view)?, s.until_ms as i64])?;
         }
-        Record::Samples(_) | Record::Flush(_) | Record::Close => {}
+        Record::Alert { .. }
+        | Record::Samples(_)
+        | Record::Flush(_)
+        | Record::Pragma { .. }
+        | Record::Close => {}
     }
     Ok(0)
+}
+
+/// Writes an alert change, its history row, and the outbox rows it owes: one per sink for a
+/// fresh notification, or one per held notification (marked delivered if the worker delivered
+/// it from memory meanwhile).
+fn apply_alert(
+    tx: &Transaction<'_>,
+    view: &AlertView,
+    notify: Option<&Notification>,
+    held: &[Arc<HeldNotification>],
+    settings: &StorageSettings,
+) -> Result<usize, StorageError> {
+    let json = serde_json::to_string(view)?;
+    tx.prepare_cached(
+        "INSERT INTO alerts (id, view, state, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET view = ?2, state = ?3, updated_at_ms = ?4",
+    )?
+    .execute(params![
+        view.id,
+        json,
+        view.state.name(),
+        view.updated_at_ms as i64
+    ])?;
+    tx.prepare_cached("INSERT INTO alert_history (alert_id, at_ms, state, view) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
+            view.id,
+            view.updated_at_ms as i64,
+            view.state.name(),
+            json
+        ])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO outbox (sink, notification, next_attempt_ms, delivered_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    if let Some(n) = notify {
+        let body = serde_json::to_string(n)?;
+        for sink in &settings.sinks {
+            stmt.execute(params![sink, body, view.updated_at_ms as i64, None::<i64>])?;
+        }
+        return Ok(settings.sinks.len());
+    }
+    let now = crate::unix_ms() as i64;
+    for h in held {
+        let body = serde_json::to_string(&h.notification)?;
+        let delivered = h.delivered().then_some(now);
+        stmt.execute(params![h.sink, body, view.updated_at_ms as i64, delivered])?;
+    }
+    Ok(held.iter().filter(|h| !h.delivered()).count())
 }
 
 /// Rolls raw samples older than the raw retention into 1-minute min/max/mean rows, deletes them,
