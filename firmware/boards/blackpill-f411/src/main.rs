@@ -6,7 +6,7 @@
 //! | what | where |
 //! |---|---|
 //! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1 |
-//! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 |
+//! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 (bounded register-level driver, bus clear on error: `i2c.rs`) |
 //! | status LED (safe mode steady, identify blinking) | PC13, active low |
 //! | watchdog | IWDG (LSI, independent of the main clock), 2 s |
 //! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
@@ -20,25 +20,29 @@
 #![no_std]
 #![no_main]
 
+mod i2c;
+
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
 use hemiwatch_protocol::{BoardKind, ResetCause};
 use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
 use stm32f4xx_hal::adc::{Adc, Temperature, Vref};
-use stm32f4xx_hal::i2c::{I2c, Mode};
 use stm32f4xx_hal::pac::{self, USART1};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
 use stm32f4xx_hal::serial::{self, Serial};
 use stm32f4xx_hal::signature::Uid;
 use stm32f4xx_hal::watchdog::IndependentWatchdog;
+
+use i2c::I2c1Bus;
 
 /// Milliseconds since boot, advanced by the SysTick handler.
 static MILLIS: AtomicU32 = AtomicU32::new(0);
@@ -97,12 +101,8 @@ fn main() -> ! {
         }
     };
     let mut port = Port { serial, peek: None };
-    let i2c = I2c::new(
-        dp.I2C1,
-        (gpiob.pb6, gpiob.pb7),
-        Mode::standard(100.kHz()),
-        &mut rcc,
-    );
+    // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
+    let i2c = Recovering::new(I2c1Bus::new(dp.I2C1, gpiob.pb6, gpiob.pb7, &mut rcc));
     let sensor = Tmp105::new(i2c, DEFAULT_ADDRESS);
     let boot = BootInfo {
         board: BoardKind::BlackPillF411,
@@ -111,8 +111,7 @@ fn main() -> ! {
         provisioned,
     };
     // In a static (.bss), not on the stack, so the size report's static RAM is the real footprint.
-    let Some(seat) =
-        cortex_m::singleton!(: Seat<Tmp105<I2c<pac::I2C1>>> = Seat::new(prov.seat, &prov.key, boot, sensor))
+    let Some(seat) = cortex_m::singleton!(: Seat<Tmp105<Recovering<I2c1Bus>>> = Seat::new(prov.seat, &prov.key, boot, sensor))
     else {
         loop {
             cortex_m::asm::wfi(); // unreachable: main runs once
@@ -190,6 +189,9 @@ fn pad(lot: &str) -> [u8; 4] {
     out
 }
 
+/// Polls of USART1 for a first byte in `read` before giving up: about one byte time.
+const RX_SPINS: u32 = 10_000;
+
 /// USART1 as the non-blocking byte port the seat core polls (embedded-io `Read` + `ReadReady` +
 /// `Write`), over the HAL's one-byte `nb` interface.
 struct Port {
@@ -226,12 +228,17 @@ impl embedded_io::Read for Port {
         if buf.is_empty() {
             return Ok(0);
         }
+        // Bounded wait for the first byte (the seat reads only after `read_ready`): ~1 byte time.
         let mut n = 0;
-        while n == 0 {
+        for _ in 0..RX_SPINS {
             if let Some(b) = self.try_byte() {
                 buf[0] = b;
                 n = 1;
+                break;
             }
+        }
+        if n == 0 {
+            return Err(serial::Error::Other);
         }
         while n < buf.len() {
             match self.try_byte() {

@@ -30,6 +30,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_semihosting as _;
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
@@ -91,7 +92,8 @@ fn main() -> ! {
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
 
     let mut uart = Uart0::init();
-    let sensor = Tmp105::new(I2c0::init(), DEFAULT_ADDRESS);
+    // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
+    let sensor = Tmp105::new(Recovering::new(I2c0::init()), DEFAULT_ADDRESS);
     let boot = BootInfo {
         board: BoardKind::QemuLm3s6965,
         reset,
@@ -99,8 +101,7 @@ fn main() -> ! {
         provisioned,
     };
     // In a static (.bss), not on the stack, so the size report's static RAM is the real footprint.
-    let Some(seat) =
-        cortex_m::singleton!(: Seat<Tmp105<I2c0>> = Seat::new(prov.seat, &prov.key, boot, sensor))
+    let Some(seat) = cortex_m::singleton!(: Seat<Tmp105<Recovering<I2c0>>> = Seat::new(prov.seat, &prov.key, boot, sensor))
     else {
         loop {
             cortex_m::asm::wfi(); // unreachable: main runs once

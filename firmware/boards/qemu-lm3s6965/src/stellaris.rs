@@ -6,7 +6,9 @@
 
 use core::ptr::{read_volatile, write_volatile};
 
+use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{self, ErrorKind, NoAcknowledgeSource, Operation, SevenBitAddress};
+use hemiwatch_firmware::i2c_bus::{clear_bus, BusRecovery, ClearError};
 
 #[inline(always)]
 fn rd(addr: usize) -> u32 {
@@ -55,6 +57,9 @@ pub mod sysctl {
     const RCGC0: usize = BASE + 0x100;
     const RCGC1: usize = BASE + 0x104;
     const RCGC2: usize = BASE + 0x108;
+    /// Software reset control 1; bit 12 resets I2C0 (DS "System Control", register SRCR1).
+    const SRCR1: usize = BASE + 0x044;
+    const SRCR1_I2C0: u32 = 1 << 12;
 
     const RCC_BYPASS: u32 = 1 << 11;
     const RCC_PWRDN: u32 = 1 << 13;
@@ -95,6 +100,13 @@ pub mod sysctl {
         set_bits(RCGC2, 1 << 0 | 1 << 1 | 1 << 5); // GPIOA, GPIOB, GPIOF
     }
 
+    /// Puts I2C0 through a reset (set then clear its SRCR1 bit): its master state machine is back
+    /// to idle and its registers to their reset values.
+    pub fn reset_i2c0() {
+        set_bits(SRCR1, SRCR1_I2C0);
+        wr(SRCR1, rd(SRCR1) & !SRCR1_I2C0);
+    }
+
     /// True when the last reset was the watchdog's (RESC.WDT); clears the register so the next
     /// boot reads its own cause.
     pub fn take_watchdog_reset() -> bool {
@@ -106,7 +118,7 @@ pub mod sysctl {
 
 /// GPIO ports in their APB aperture (DS "General-Purpose Input/Outputs").
 pub mod gpio {
-    use super::{set_bits, wr};
+    use super::{rd, set_bits, wr};
 
     const PORTA: usize = 0x4000_4000;
     const PORTB: usize = 0x4000_5000;
@@ -114,6 +126,11 @@ pub mod gpio {
     const DIR: usize = 0x400;
     const AFSEL: usize = 0x420;
     const DEN: usize = 0x51C;
+    /// Open-drain select (DS "General-Purpose Input/Outputs", register GPIOODR).
+    const ODR: usize = 0x50C;
+    /// I2C0's pins on port B: SCL PB2, SDA PB3.
+    pub const I2C0_SCL: u32 = 1 << 2;
+    pub const I2C0_SDA: u32 = 1 << 3;
 
     /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS "Signal Tables",
     /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output.
@@ -124,6 +141,49 @@ pub mod gpio {
         set_bits(PORTB + DEN, 0b1100);
         set_bits(PORTF + DIR, 1);
         set_bits(PORTF + DEN, 1);
+    }
+
+    /// Hands PB2/PB3 to I2C0 (`true`) or takes them back as open-drain GPIO outputs, released
+    /// high (`false`), for a bus clear.
+    pub fn i2c0_pins_to_peripheral(on: bool) {
+        let pins = I2C0_SCL | I2C0_SDA;
+        if on {
+            set_bits(PORTB + AFSEL, pins);
+        } else {
+            wr(PORTB + (pins << 2) as usize, pins); // latch high = released
+            set_bits(PORTB + ODR, pins);
+            set_bits(PORTB + DIR, pins);
+            wr(PORTB + AFSEL, rd(PORTB + AFSEL) & !pins);
+        }
+    }
+
+    /// One port-B pin as an open-drain line for [`hemiwatch_firmware::i2c_bus::clear_bus`]: the
+    /// masked data address writes and reads only its bit (DS "Data Register Operation"); with the
+    /// digital enable on, a read returns the pin's level, so a slave holding it low reads low.
+    pub struct OpenDrainB(pub u32);
+
+    impl embedded_hal::digital::ErrorType for OpenDrainB {
+        type Error = core::convert::Infallible;
+    }
+
+    impl embedded_hal::digital::OutputPin for OpenDrainB {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (self.0 << 2) as usize, 0);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (self.0 << 2) as usize, self.0);
+            Ok(())
+        }
+    }
+
+    impl embedded_hal::digital::InputPin for OpenDrainB {
+        fn is_high(&mut self) -> Result<bool, Self::Error> {
+            Ok(rd(PORTB + (self.0 << 2) as usize) & self.0 != 0)
+        }
+        fn is_low(&mut self) -> Result<bool, Self::Error> {
+            self.is_high().map(|h| !h)
+        }
     }
 
     /// Drives the user LED (PF0) through the masked data address (bit 0 → offset 1 << 2).
@@ -147,6 +207,8 @@ impl Uart0 {
     const CTL: usize = Self::BASE + 0x030;
     const FR_RXFE: u32 = 1 << 4;
     const FR_TXFF: u32 = 1 << 5;
+    /// Bounded wait for a first byte in `read`: about one byte time at 115200 baud.
+    const RX_SPINS: u32 = 10_000;
     /// Bounded wait for TX FIFO room: ~14 byte times at 115200 baud and 50 MHz.
     const TX_SPINS: u32 = 100_000;
 
@@ -167,6 +229,8 @@ impl Uart0 {
 pub enum UartError {
     /// The transmit FIFO stayed full: the transmitter is wedged.
     TxTimeout,
+    /// `read` found no byte within about a byte time (the seat reads only after `read_ready`).
+    RxTimeout,
 }
 
 impl embedded_io::Error for UartError {
@@ -192,7 +256,9 @@ impl embedded_io::Read for Uart0 {
         if buf.is_empty() {
             return Ok(0);
         }
-        while rd(Self::FR) & Self::FR_RXFE != 0 {}
+        if !wait_for(Self::FR, Self::FR_RXFE, false, Self::RX_SPINS) {
+            return Err(UartError::RxTimeout);
+        }
         let mut n = 0;
         while n < buf.len() && rd(Self::FR) & Self::FR_RXFE == 0 {
             buf[n] = rd(Self::DR) as u8;
@@ -257,9 +323,13 @@ impl I2c0 {
     /// Master mode at 100 kHz: TPR = 50 MHz / (2 × (6 + 4) × 100 kHz) − 1 = 24 (DS I2C "Clock
     /// Generation").
     pub fn init() -> Self {
+        Self::configure();
+        Self { _private: () }
+    }
+
+    fn configure() {
         wr(Self::MCR, 0x10);
         wr(Self::MTPR, 24);
-        Self { _private: () }
     }
 
     fn wait(&self) -> Result<(), ErrorKind> {
@@ -323,6 +393,33 @@ impl I2c0 {
             *b = rd(Self::MDR) as u8;
         }
         Ok(())
+    }
+}
+
+impl BusRecovery for I2c0 {
+    /// PB2/PB3 as open-drain GPIO for [`clear_bus`], then back to I2C0, which is reset and
+    /// configured again.
+    fn recover(&mut self) -> Result<u8, ClearError> {
+        gpio::i2c0_pins_to_peripheral(false);
+        let result = clear_bus(
+            &mut gpio::OpenDrainB(gpio::I2C0_SCL),
+            &mut gpio::OpenDrainB(gpio::I2C0_SDA),
+            &mut SpinDelay,
+        );
+        gpio::i2c0_pins_to_peripheral(true);
+        sysctl::reset_i2c0();
+        Self::configure();
+        result
+    }
+}
+
+/// A busy-wait [`DelayNs`] at the 50 MHz system clock (SysTick is the millisecond clock, so the
+/// short delays of a bus clear are counted in CPU cycles; at least as long as asked).
+pub struct SpinDelay;
+
+impl DelayNs for SpinDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        cortex_m::asm::delay((sysctl::SYSCLK_HZ / 1_000_000).saturating_mul(ns.div_ceil(1_000)));
     }
 }
 
