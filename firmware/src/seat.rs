@@ -274,6 +274,12 @@ impl<S: Thermometer> Seat<S> {
         self.core.frames_sent
     }
 
+    /// Queues an event for the host, sent once a session is open: how a board reports what only
+    /// it can see (e.g. a clock fall-back at start-up).
+    pub fn queue_event(&mut self, code: FaultCode, detail: i16) {
+        self.core.queue(code, detail);
+    }
+
     /// Gives access to the sensor (tests, board diagnostics).
     pub fn sensor_mut(&mut self) -> &mut S {
         &mut self.sensor

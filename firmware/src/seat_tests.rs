@@ -531,3 +531,18 @@ fn a_seat_may_boot_with_a_kept_configuration_but_never_an_invalid_one() {
     let seat = Seat::new(SEAT, &KEY, boot(ResetCause::PowerOn, true), Fake(Ok(2_500))).with_config(invalid);
     assert_eq!(seat.config(), Config::default());
 }
+
+#[test]
+fn a_board_event_queued_at_boot_reaches_the_host_once_it_listens() {
+    let mut r = Rig::new();
+    r.seat.queue_event(FaultCode::CLOCK_FALLBACK, 0);
+    let before = r.run(500);
+    assert!(
+        events(&before).is_empty(),
+        "no event before a session: {before:?}"
+    );
+    r.handshake();
+    let all: Vec<Message> = r.log.iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(events(&all), [(FaultCode::CLOCK_FALLBACK, 0)]);
+    assert_eq!(FaultCode::CLOCK_FALLBACK.name(), Some("clock_fallback"));
+}

@@ -291,6 +291,9 @@ impl FaultCode {
     pub const UNPROVISIONED: Self = Self(6);
     /// The UART receive buffer overflowed: host commands may have been lost.
     pub const LINK_OVERRUN: Self = Self(7);
+    /// The seat's crystal did not start (or failed and the clock security system switched it
+    /// off): the seat runs from its internal RC oscillator, whose drift may corrupt UART bytes.
+    pub const CLOCK_FALLBACK: Self = Self(8);
 
     /// Stable name for logs and JSON; `None` for codes this version does not know.
     pub const fn name(self) -> Option<&'static str> {
@@ -302,6 +305,7 @@ impl FaultCode {
             5 => "config_rejected",
             6 => "unprovisioned",
             7 => "link_overrun",
+            8 => "clock_fallback",
             _ => return None,
         })
     }

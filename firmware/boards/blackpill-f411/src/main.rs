@@ -1,6 +1,9 @@
 //! # hemiwatch-board-blackpill — the seat firmware on an STM32F411 "Black Pill"
 //!
-//! The real seat board: WeAct's STM32F411CEU6 board (25 MHz crystal) on `stm32f4xx-hal`. This
+//! The real seat board: WeAct's STM32F411CEU6 board (25 MHz crystal) on `stm32f4xx-hal`.
+//! Start-up order: IWDG first, then the crystal with a bounded wait (no crystal → 96 MHz from
+//! the HSI and a `CLOCK_FALLBACK` event), then the clock security system (HSE failure → NMI →
+//! reset). This
 //! file only wires it; the behaviour is the board-independent core ([`hemiwatch_firmware`]).
 //!
 //! | what | where |
@@ -32,7 +35,7 @@ use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
-use hemiwatch_protocol::{BoardKind, ResetCause};
+use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
 use stm32f4xx_hal::adc::{Adc, Temperature, Vref};
 use stm32f4xx_hal::pac::{self, USART1};
@@ -53,7 +56,28 @@ fn millis() -> u32 {
     MILLIS.load(Ordering::Relaxed)
 }
 
-/// System clock: 96 MHz from the 25 MHz crystal (a multiple of 48 MHz, within the F411's 100).
+/// The Black Pill's crystal, MHz.
+const HSE_MHZ: u32 = 25;
+
+/// Polls of HSERDY before giving up on the crystal. From the 16 MHz HSI a poll takes at least 4
+/// cycles: 200 000 polls last 50 ms or more, 25 times the HSE's typical 2 ms start-up
+/// (STM32F411 datasheet DS10314, "High-speed external user clock", t_SU(HSE)).
+const HSE_SPINS: u32 = 200_000;
+
+/// Turns the HSE on and waits for HSERDY (RM0383 §6.3.1 "RCC clock control register"), bounded;
+/// on a time-out switches it off again and says false.
+fn start_hse(rcc: &pac::RCC) -> bool {
+    rcc.cr().modify(|_, w| w.hseon().set_bit());
+    for _ in 0..HSE_SPINS {
+        if rcc.cr().read().hserdy().bit_is_set() {
+            return true;
+        }
+    }
+    rcc.cr().modify(|_, w| w.hseon().clear_bit());
+    false
+}
+
+/// System clock: 96 MHz through the PLL (a multiple of 48 MHz, within the F411's 100).
 const SYSCLK_MHZ: u32 = 96;
 
 #[entry]
@@ -64,11 +88,25 @@ fn main() -> ! {
             cortex_m::asm::wfi();
         }
     };
-    let reset = take_reset_cause(&dp.RCC);
-    let mut rcc = dp.RCC.freeze(Config::hse(25.MHz()).sysclk(SYSCLK_MHZ.MHz()));
-
+    // The watchdog first: the IWDG runs from the LSI, so it guards the clock set-up as well.
     let mut watchdog = IndependentWatchdog::new(dp.IWDG);
     watchdog.start(2_000.millis());
+
+    let reset = take_reset_cause(&dp.RCC);
+    // The HAL's `freeze` waits for HSERDY without a limit: start the crystal here with a bounded
+    // wait, and build the clock tree from the HSI (the same 96 MHz through the PLL) without it.
+    let hse = start_hse(&dp.RCC);
+    let config = if hse {
+        Config::hse(HSE_MHZ.MHz())
+    } else {
+        Config::hsi()
+    };
+    let mut rcc = dp.RCC.freeze(config.sysclk(SYSCLK_MHZ.MHz()));
+    if hse {
+        // Clock security system (RM0383 §6.2.7): if the HSE fails, the hardware switches to the
+        // HSI and raises an NMI (handled below).
+        rcc.cr().modify(|_, w| w.csson().set_bit());
+    }
 
     cp.SYST.set_clock_source(SystClkSource::Core);
     cp.SYST.set_reload(rcc.clocks.sysclk().raw() / 1_000 - 1);
@@ -117,6 +155,10 @@ fn main() -> ! {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
+    if !hse {
+        defmt::error!("HSE crystal did not start: running from the HSI");
+        seat.queue_event(FaultCode::CLOCK_FALLBACK, 0);
+    }
     let mut main_loop = MainLoop::new();
     loop {
         let out = main_loop.pass(seat, millis(), &mut port);
@@ -271,9 +313,29 @@ impl embedded_io::Write for Port {
         Ok(buf.len())
     }
 
+    /// Waits for the last byte to leave (TC), bounded like `write`.
     fn flush(&mut self) -> Result<(), serial::Error> {
-        nb::block!(embedded_hal_nb::serial::Write::flush(&mut self.serial))
+        for _ in 0..100_000u32 {
+            match embedded_hal_nb::serial::Write::flush(&mut self.serial) {
+                Err(nb::Error::WouldBlock) => {}
+                Ok(()) => return Ok(()),
+                Err(nb::Error::Other(e)) => return Err(e),
+            }
+        }
+        Err(serial::Error::Other)
     }
+}
+
+/// The clock security system saw the HSE fail (RM0383 §6.2.7): the core now runs from the HSI
+/// with the PLL off, so SysTick and USART1 are off by the PLL's factor. Clear CSSF (RCC_CIR.CSSC)
+/// and reset: the next boot finds no crystal, builds 96 MHz from the HSI and reports
+/// `CLOCK_FALLBACK`.
+#[exception]
+unsafe fn NonMaskableInt() {
+    // SAFETY: a write-only clear bit of RCC_CIR; the handler then resets the chip.
+    unsafe { pac::RCC::steal() }.cir().write(|w| w.cssc().set_bit());
+    defmt::error!("clock security system: HSE failed, resetting");
+    cortex_m::peripheral::SCB::sys_reset();
 }
 
 #[exception]

@@ -12,7 +12,7 @@
 //! - **Boot identity**: 4 bytes of the host's `/dev/urandom` read over semihosting, mixed with the
 //!   host's clock (`SYS_TIME`, `SYS_CLOCK`) and the SysTick count at that moment, so every QEMU
 //!   start — even two in the same second — gets a new `boot_id`.
-//! - **Watchdog**: WDT0 (QEMU emulates it as `luminary-watchdog`) is fed only while
+//! - **Watchdog**: started first, before the clock set-up; WDT0 (QEMU emulates it as `luminary-watchdog`) is fed only while
 //!   [`Seat::healthy`]; its first time-out interrupt leaves a marker in RAM that survives the
 //!   reset (QEMU's system reset does not clear RAM; a real chip also sets RESC.WDT), so the next
 //!   `Hello` says `ResetCause::Watchdog`.
@@ -66,14 +66,16 @@ fn main() -> ! {
             cortex_m::asm::wfi();
         }
     };
-    sysctl::clock_50mhz();
+    // The watchdog first: nothing after this point (clock set-up included) can hang the seat for
+    // good. Its clock gate comes with the others; LOAD is counted in system clocks, so until the
+    // PLL runs (from the reset clock, slower than 50 MHz) the first time-out is only longer.
     sysctl::enable_peripherals();
-    gpio::init();
-
     let watchdog_reset = take_watchdog_mark() | sysctl::take_watchdog_reset();
     watchdog::start(WATCHDOG_MS);
     // SAFETY: the handler only touches the marker and the watchdog's interrupt mask.
     unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::WATCHDOG_TIMER_0) };
+    sysctl::clock_50mhz();
+    gpio::init();
 
     // 1 ms SysTick from the 50 MHz core clock (ARMv7-M ARM §B3.3 "The system timer, SysTick").
     cp.SYST.set_clock_source(SystClkSource::Core);
