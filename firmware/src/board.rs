@@ -35,6 +35,9 @@ pub struct Outputs {
     pub feed_watchdog: bool,
     /// Light the status LED: steady in safe mode, blinking while identifying.
     pub led: bool,
+    /// Cut the console's load (drive the load switch's enable low): in safe mode, i.e. on a
+    /// local trip or the host's failover. The sensor's ALERT cuts it too, without the MCU.
+    pub load_cut: bool,
 }
 
 /// The main loop's memory beyond the seat itself: the safe-mode state last logged, so a change is
@@ -67,6 +70,7 @@ impl MainLoop {
         Outputs {
             feed_watchdog: seat.healthy(),
             led: safe || (seat.identify() && now_ms % IDENTIFY_BLINK_MS < IDENTIFY_BLINK_MS / 2),
+            load_cut: safe,
         }
     }
 }
@@ -142,10 +146,37 @@ mod tests {
                 out,
                 Outputs {
                     feed_watchdog: true,
-                    led: false
+                    led: false,
+                    load_cut: false,
                 },
                 "at {now} ms"
             );
         }
+    }
+
+    #[test]
+    fn a_local_trip_cuts_the_load_and_lights_the_led() {
+        let boot = BootInfo {
+            board: BoardKind::QemuLm3s6965,
+            reset: ResetCause::PowerOn,
+            boot_id: 1,
+            provisioned: true,
+        };
+        let mut seat = Seat::new(1, &hemiwatch_protocol::SeatKey([7; 16]), boot, At(9_500));
+        let mut main_loop = MainLoop::new();
+        let mut out = main_loop.pass(&mut seat, 0, &mut Quiet);
+        assert!(!out.load_cut, "one conversion is not yet a trip");
+        let mut now = 0;
+        while !out.load_cut && now < 10_000 {
+            now += 100;
+            out = main_loop.pass(&mut seat, now, &mut Quiet);
+        }
+        assert!(out.load_cut && out.led && seat.safe_mode(), "cut at {now} ms");
+        seat.sensor_mut().0 = 2_500;
+        while out.load_cut && now < 20_000 {
+            now += 100;
+            out = main_loop.pass(&mut seat, now, &mut Quiet);
+        }
+        assert!(!out.load_cut && !seat.safe_mode(), "released at {now} ms");
     }
 }

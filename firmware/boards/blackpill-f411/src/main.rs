@@ -11,6 +11,7 @@
 //! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1 |
 //! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 (bounded register-level driver, bus clear on error: `i2c.rs`) |
 //! | status LED (safe mode steady, identify blinking) | PC13, active low |
+//! | load cut (safe mode: load switch enable pulled low) | PB12, open drain |
 //! | watchdog | IWDG (LSI, independent of the main clock), 2 s |
 //! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
 //! | logs | defmt over RTT (`probe-rs run`) |
@@ -38,6 +39,7 @@ use hemiwatch_firmware::{mix32, BootInfo, Seat};
 use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
 use stm32f4xx_hal::adc::{Adc, Temperature, Vref};
+use stm32f4xx_hal::gpio::PinState;
 use stm32f4xx_hal::pac::{self, USART1};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
@@ -123,6 +125,9 @@ fn main() -> ! {
     let gpiob = dp.GPIOB.split(&mut rcc);
     let gpioc = dp.GPIOC.split(&mut rcc);
     let mut led = gpioc.pc13.into_push_pull_output();
+    // The load-cut line: open drain, released (load on) until the seat cuts it; wired-AND with
+    // the TMP105's ALERT on the load switch's enable (see `firmware/README.md`).
+    let mut load_cut = gpiob.pb12.into_open_drain_output_in_state(PinState::High);
     let serial: Serial<USART1> = match dp.USART1.serial(
         (gpioa.pa9, gpioa.pa10),
         serial::Config::default().baudrate(115_200.bps()),
@@ -164,6 +169,11 @@ fn main() -> ! {
         let out = main_loop.pass(seat, millis(), &mut port);
         if out.feed_watchdog {
             watchdog.feed();
+        }
+        if out.load_cut {
+            load_cut.set_low();
+        } else {
+            load_cut.set_high();
         }
         // PC13 LED is active low.
         if out.led {

@@ -116,6 +116,7 @@ fn main() -> ! {
             feed_watchdog();
         }
         gpio::led(out.led);
+        gpio::load_cut(out.load_cut);
         // Sleep until the next SysTick: the 16-byte RX FIFO holds 1.4 ms at 115200 baud.
         cortex_m::asm::wfi();
     }

@@ -133,7 +133,8 @@ pub mod gpio {
     pub const I2C0_SDA: u32 = 1 << 3;
 
     /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS "Signal Tables",
-    /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output.
+    /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output; PB0 as the
+    /// open-drain load-cut line.
     pub fn init() {
         set_bits(PORTA + AFSEL, 0b11);
         set_bits(PORTA + DEN, 0b11);
@@ -141,6 +142,19 @@ pub mod gpio {
         set_bits(PORTB + DEN, 0b1100);
         set_bits(PORTF + DIR, 1);
         set_bits(PORTF + DEN, 1);
+        // PB0: the load-cut line, open drain, released (load on) until the seat says otherwise.
+        load_cut(false);
+        set_bits(PORTB + ODR, LOAD_CUT);
+        set_bits(PORTB + DIR, LOAD_CUT);
+        set_bits(PORTB + DEN, LOAD_CUT);
+    }
+
+    /// PB0, the load-cut line (see `firmware/README.md`).
+    const LOAD_CUT: u32 = 1 << 0;
+
+    /// Pulls the load switch's enable low (`true`: load off) or releases it to its pull-up.
+    pub fn load_cut(cut: bool) {
+        wr(PORTB + (LOAD_CUT << 2) as usize, if cut { 0 } else { LOAD_CUT });
     }
 
     /// Hands PB2/PB3 to I2C0 (`true`) or takes them back as open-drain GPIO outputs, released
