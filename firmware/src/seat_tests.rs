@@ -680,3 +680,19 @@ fn the_sensor_thermostat_gets_the_trip_at_boot_and_on_every_change() {
     r.run(10);
     assert_eq!(r.seat.sensor_mut().limits, [limits(8_500, 3), limits(7_000, 5)]);
 }
+
+#[test]
+fn a_crash_reset_is_reported_as_panic_in_hello_and_is_not_a_watchdog_reset() {
+    for reset in [ResetCause::Panic, ResetCause::BrownOut] {
+        let mut r = Rig::with(Fake(Ok(3_000)), boot(reset, true), 0);
+        let first = r.run(10);
+        let Some(Message::Hello(h)) = first.first() else {
+            panic!("{first:?}")
+        };
+        assert_eq!(h.reset, reset);
+        r.handshake();
+        assert!(telemetry(&r.run(2_000))
+            .iter()
+            .all(|t| !t.flags.contains(Flags::WATCHDOG_RESET)));
+    }
+}

@@ -115,8 +115,12 @@ pub enum ResetCause {
     Watchdog,
     /// The firmware asked for a reset.
     Software,
-    /// Reset pin or brown-out.
+    /// Reset pin (or, on a board that cannot tell, a brown-out).
     External,
+    /// The firmware panicked or took a HardFault, recorded where, and reset itself at once.
+    Panic,
+    /// The supply dipped below the brown-out threshold.
+    BrownOut,
 }
 
 /// Seat → host at boot and whenever the seat has lost the host: identity and capabilities.

@@ -32,6 +32,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
@@ -94,7 +95,9 @@ fn main() -> ! {
     let mut watchdog = IndependentWatchdog::new(dp.IWDG);
     watchdog.start(2_000.millis());
 
+    let crashed = take_crash().is_some();
     let reset = take_reset_cause(&dp.RCC);
+    let reset = if crashed { ResetCause::Panic } else { reset };
     // The HAL's `freeze` waits for HSERDY without a limit: start the crystal here with a bounded
     // wait, and build the clock tree from the HSI (the same 96 MHz through the PLL) without it.
     let hse = start_hse(&dp.RCC);
@@ -199,8 +202,12 @@ fn take_reset_cause(rcc: &pac::RCC) -> ResetCause {
         ResetCause::Software
     } else if csr.porrstf().bit_is_set() {
         ResetCause::PowerOn
+    } else if csr.borrstf().bit_is_set() {
+        // BORRSTF is set by a POR as well ("set by hardware when a POR/PDR or BOR reset
+        // occurs"): alone, it is a brown-out.
+        ResetCause::BrownOut
     } else {
-        ResetCause::External // NRST pin or brown-out
+        ResetCause::External // NRST pin
     };
     rcc.csr().modify(|_, w| w.rmvf().set_bit());
     cause
@@ -353,11 +360,47 @@ fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The crash record (see [`hemiwatch_firmware::crash`]); `.uninit` is not zeroed at boot.
+#[link_section = ".uninit.CRASH"]
+static mut CRASH: core::mem::MaybeUninit<CrashRecord> = core::mem::MaybeUninit::uninit();
+
+/// The crash record in RAM.
+///
+/// # Safety
+/// Only one reference may live at a time: taken once at boot (before interrupts), and by the
+/// panic / HardFault handlers, which never return.
+unsafe fn crash_record() -> &'static mut CrashRecord {
+    // SAFETY: every bit pattern is a valid `CrashRecord` (integers and bytes only).
+    unsafe { &mut *core::ptr::addr_of_mut!(CRASH).cast::<CrashRecord>() }
+}
+
+/// A crash from the last boot, logged where it happened.
+fn take_crash() -> Option<hemiwatch_firmware::crash::Crash> {
+    // SAFETY: at boot, before any handler that could take it.
+    let crash = unsafe { crash_record() }.take()?;
+    defmt::error!(
+        "last boot crashed: {} at {=str}:{=u32:#x}",
+        crash.kind,
+        crash.file(),
+        crash.line
+    );
+    Some(crash)
+}
+
+/// Records where it panicked and resets at once: the next `Hello` says `Panic`.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::Panic, file, line);
     defmt::error!("panic: {}", defmt::Display2Format(info));
-    // Stop feeding: the IWDG resets the seat and the next Hello says so.
-    loop {
-        cortex_m::asm::wfi();
-    }
+    cortex_m::peripheral::SCB::sys_reset()
+}
+
+/// Records the faulting PC and resets at once, like a panic.
+#[exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::HardFault, "", frame.pc());
+    cortex_m::peripheral::SCB::sys_reset()
 }

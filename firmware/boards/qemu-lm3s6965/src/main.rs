@@ -30,6 +30,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_semihosting as _;
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
@@ -70,7 +71,9 @@ fn main() -> ! {
     // good. Its clock gate comes with the others; LOAD is counted in system clocks, so until the
     // PLL runs (from the reset clock, slower than 50 MHz) the first time-out is only longer.
     sysctl::enable_peripherals();
-    let watchdog_reset = take_watchdog_mark() | sysctl::take_watchdog_reset();
+    let crashed = take_crash().is_some();
+    let (watchdog_flag, brown_out) = sysctl::take_reset_cause();
+    let watchdog_reset = take_watchdog_mark() | watchdog_flag;
     watchdog::start(WATCHDOG_MS);
     // SAFETY: the handler only touches the marker and the watchdog's interrupt mask.
     unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::WATCHDOG_TIMER_0) };
@@ -86,8 +89,12 @@ fn main() -> ! {
 
     let (prov, provisioned) = board::load_provision(provision_block());
     let boot_id = boot_id(&prov);
-    let reset = if watchdog_reset {
+    let reset = if crashed {
+        ResetCause::Panic
+    } else if watchdog_reset {
         ResetCause::Watchdog
+    } else if brown_out {
+        ResetCause::BrownOut
     } else {
         ResetCause::PowerOn
     };
@@ -192,11 +199,47 @@ fn WATCHDOG_TIMER_0() {
     }
 }
 
+/// The crash record (see [`hemiwatch_firmware::crash`]); `.uninit` is not zeroed at boot.
+#[link_section = ".uninit.CRASH"]
+static mut CRASH: core::mem::MaybeUninit<CrashRecord> = core::mem::MaybeUninit::uninit();
+
+/// The crash record in RAM.
+///
+/// # Safety
+/// Only one reference may live at a time: taken once at boot (before interrupts), and by the
+/// panic / HardFault handlers, which never return.
+unsafe fn crash_record() -> &'static mut CrashRecord {
+    // SAFETY: every bit pattern is a valid `CrashRecord` (integers and bytes only).
+    unsafe { &mut *core::ptr::addr_of_mut!(CRASH).cast::<CrashRecord>() }
+}
+
+/// A crash from the last boot, logged where it happened.
+fn take_crash() -> Option<hemiwatch_firmware::crash::Crash> {
+    // SAFETY: at boot, before any handler that could take it.
+    let crash = unsafe { crash_record() }.take()?;
+    defmt::error!(
+        "last boot crashed: {} at {=str}:{=u32:#x}",
+        crash.kind,
+        crash.file(),
+        crash.line
+    );
+    Some(crash)
+}
+
+/// Records where it panicked and resets at once: the next `Hello` says `Panic`.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::Panic, file, line);
     defmt::error!("panic: {}", defmt::Display2Format(info));
-    // Stop feeding: the watchdog resets the seat and the next Hello says so.
-    loop {
-        cortex_m::asm::wfi();
-    }
+    cortex_m::peripheral::SCB::sys_reset()
+}
+
+/// Records the faulting PC and resets at once, like a panic.
+#[exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::HardFault, "", frame.pc());
+    cortex_m::peripheral::SCB::sys_reset()
 }

@@ -107,12 +107,12 @@ pub mod sysctl {
         wr(SRCR1, rd(SRCR1) & !SRCR1_I2C0);
     }
 
-    /// True when the last reset was the watchdog's (RESC.WDT); clears the register so the next
-    /// boot reads its own cause.
-    pub fn take_watchdog_reset() -> bool {
+    /// Whether the last reset was the watchdog's (RESC.WDT) and whether it was a brown-out
+    /// (RESC.BOR); clears the register so the next boot reads its own cause.
+    pub fn take_reset_cause() -> (bool, bool) {
         let resc = rd(RESC);
         wr(RESC, 0);
-        resc & (1 << 3) != 0
+        (resc & (1 << 3) != 0, resc & (1 << 2) != 0)
     }
 }
 
