@@ -119,7 +119,8 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (prov, provisioned) = board::load_provision(provision_block());
+    let (prov, provisioned) = board::load_provision(provision_block(), cfg!(feature = "demo"));
+    let on_bus = board::joins_bus(provisioned, cfg!(feature = "demo"));
     let mut adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
     let boot_id = boot_id(&prov, &mut adc);
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
@@ -131,22 +132,25 @@ fn main() -> ! {
     // The load-cut line: open drain, released (load on) until the seat cuts it; wired-AND with
     // the TMP105's ALERT on the load switch's enable (see `firmware/README.md`).
     let mut load_cut = gpiob.pb12.into_open_drain_output_in_state(PinState::High);
-    let serial: Serial<USART1> = match dp.USART1.serial(
-        (gpioa.pa9, gpioa.pa10),
-        serial::Config::default().baudrate(115_200.bps()),
-        &mut rcc,
-    ) {
-        Ok(s) => s,
-        Err(_) => {
+    // An unprovisioned production build never starts its UART: it stays off the bus.
+    let mut port = if on_bus {
+        let serial: Result<Serial<USART1>, _> = dp.USART1.serial(
+            (gpioa.pa9, gpioa.pa10),
+            serial::Config::default().baudrate(115_200.bps()),
+            &mut rcc,
+        );
+        let Ok(serial) = serial else {
             // Only an impossible baud rate fails here; without a line the seat is useless, so
             // let the watchdog reset it (and say so in the next Hello).
             defmt::error!("USART1 configuration refused");
             loop {
                 cortex_m::asm::wfi();
             }
-        }
+        };
+        Some(Port { serial, peek: None })
+    } else {
+        None
     };
-    let mut port = Port { serial, peek: None };
     // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
     let i2c = Recovering::new(I2c1Bus::new(dp.I2C1, gpiob.pb6, gpiob.pb7, &mut rcc));
     let sensor = Tmp105::new(i2c, DEFAULT_ADDRESS);
@@ -169,7 +173,10 @@ fn main() -> ! {
     }
     let mut main_loop = MainLoop::new();
     loop {
-        let out = main_loop.pass(seat, millis(), &mut port);
+        let out = match port.as_mut() {
+            Some(port) => main_loop.pass(seat, millis(), port),
+            None => main_loop.pass_off_the_bus(seat, millis()),
+        };
         if out.feed_watchdog {
             watchdog.feed();
         }
@@ -186,7 +193,10 @@ fn main() -> ! {
         }
         // The 1 kHz SysTick wakes the loop; USART1 holds one byte, so poll it before sleeping
         // only when nothing is pending (at 115200 baud a byte takes 87 µs: no WFI while busy).
-        if !embedded_io::ReadReady::read_ready(&mut port).unwrap_or(true) {
+        let pending = port
+            .as_mut()
+            .is_some_and(|p| embedded_io::ReadReady::read_ready(p).unwrap_or(true));
+        if !pending {
             cortex_m::asm::wfi();
         }
     }

@@ -8,7 +8,9 @@
 //! - **Provisioning**: a [`provision`] block in the last 1 KiB flash page (`0x3FC00`, see
 //!   `memory.x`). The rig writes one per QEMU instance with
 //!   `-device loader,file=prov.bin,addr=0x3FC00,force-raw=on`. Without one (erased flash) the
-//!   seat runs as seat 1 with the public demo key, logs an error and reports `UNPROVISIONED`.
+//!   seat runs as seat 1 with the public demo key, logs an error and reports `UNPROVISIONED`
+//!   — with the `demo` feature, on by default for this rig board; without it (production
+//!   behaviour) it stays off the bus, keeps its local trip and flashes its LED.
 //! - **Boot identity**: 4 bytes of the host's `/dev/urandom` read over semihosting, mixed with the
 //!   host's clock (`SYS_TIME`, `SYS_CLOCK`) and the SysTick count at that moment, so every QEMU
 //!   start — even two in the same second — gets a new `boot_id`.
@@ -87,7 +89,8 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (prov, provisioned) = board::load_provision(provision_block());
+    let (prov, provisioned) = board::load_provision(provision_block(), cfg!(feature = "demo"));
+    let on_bus = board::joins_bus(provisioned, cfg!(feature = "demo"));
     let boot_id = boot_id(&prov);
     let reset = if crashed {
         ResetCause::Panic
@@ -100,7 +103,8 @@ fn main() -> ! {
     };
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
 
-    let mut uart = Uart0::init();
+    // An unprovisioned build without `demo` never starts its UART: it stays off the bus.
+    let mut uart = on_bus.then(Uart0::init);
     // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
     let sensor = Tmp105::new(Recovering::new(I2c0::init()), DEFAULT_ADDRESS);
     let boot = BootInfo {
@@ -118,7 +122,10 @@ fn main() -> ! {
     };
     let mut main_loop = MainLoop::new();
     loop {
-        let out = main_loop.pass(seat, millis(), &mut uart);
+        let out = match uart.as_mut() {
+            Some(uart) => main_loop.pass(seat, millis(), uart),
+            None => main_loop.pass_off_the_bus(seat, millis()),
+        };
         if out.feed_watchdog {
             feed_watchdog();
         }
