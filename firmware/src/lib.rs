@@ -16,6 +16,7 @@
 //! - [`i2c_bus`]: I2C bus recovery (bus clear over GPIO, recovery after every failed transaction);
 //! - [`tmp105`]: the TMP105 temperature sensor driver (12-bit, no repeated START);
 //! - [`seat`]: the seat state machine (hello/session, telemetry, commands, trip, faults);
+//! - [`rs485`]: the RS-485 driver enable, on only while transmitting;
 //! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
 //! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
 //!   and LED decisions), so the board crates only wire pins.
@@ -37,6 +38,7 @@ pub mod board;
 pub mod crash;
 pub mod i2c_bus;
 pub mod provision;
+pub mod rs485;
 pub mod seat;
 pub mod tmp105;
 

@@ -11,6 +11,7 @@
 //! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1 |
 //! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 (bounded register-level driver, bus clear on error: `i2c.rs`) |
 //! | status LED (safe mode steady, identify blinking) | PC13, active low |
+//! | RS-485 driver enable (DE + /RE tied), high while transmitting until TC | PA8, 10 kΩ pull-down |
 //! | load cut (safe mode: load switch enable pulled low) | PB12, open drain |
 //! | watchdog | IWDG (LSI, independent of the main clock), 2 s |
 //! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
@@ -35,6 +36,7 @@ use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::rs485::Rs485;
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
 use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
@@ -147,7 +149,9 @@ fn main() -> ! {
                 cortex_m::asm::wfi();
             }
         };
-        Some(Port { serial, peek: None })
+        // DE/RE of the RS-485 transceiver: high only while a frame is sent (until TC).
+        let de = gpioa.pa8.into_push_pull_output_in_state(PinState::Low);
+        Some(Rs485::new(Port { serial, peek: None }, de))
     } else {
         None
     };
