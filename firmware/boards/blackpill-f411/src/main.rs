@@ -8,7 +8,7 @@
 //!
 //! | what | where |
 //! |---|---|
-//! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1 |
+//! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1; RX by the RXNE interrupt into a 256-byte queue, line errors counted |
 //! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 (bounded register-level driver, bus clear on error: `i2c.rs`) |
 //! | status LED (safe mode steady, identify blinking) | PC13, active low |
 //! | RS-485 driver enable (DE + /RE tied), high while transmitting until TC | PA8, 10 kΩ pull-down |
@@ -32,23 +32,27 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
+use heapless::spsc::{Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::rs485::Rs485;
+use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
 use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
 use stm32f4xx_hal::adc::{Adc, Temperature, Vref};
 use stm32f4xx_hal::gpio::PinState;
+use stm32f4xx_hal::interrupt;
 use stm32f4xx_hal::pac::{self, USART1};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
 use stm32f4xx_hal::serial::{self, Serial};
 use stm32f4xx_hal::signature::Uid;
 use stm32f4xx_hal::watchdog::IndependentWatchdog;
+use stm32f4xx_hal::Listen;
 
 use i2c::I2c1Bus;
 
@@ -151,7 +155,20 @@ fn main() -> ! {
         };
         // DE/RE of the RS-485 transceiver: high only while a frame is sent (until TC).
         let de = gpioa.pa8.into_push_pull_output_in_state(PinState::Low);
-        Some(Rs485::new(Port { serial, peek: None }, de))
+        let Some(queue) = cortex_m::singleton!(: Queue<u8, { rx::QUEUE_LEN + 1 }> = Queue::new()) else {
+            loop {
+                cortex_m::asm::wfi(); // unreachable: main runs once
+            }
+        };
+        let (producer, consumer) = queue.split();
+        // SAFETY: the interrupt is still masked; from here on only it touches the producer.
+        unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
+        let mut serial = serial;
+        serial.listen(serial::Event::RxNotEmpty);
+        // SAFETY: the handler only touches USART1's receive side, the producer and the counters.
+        unsafe { cortex_m::peripheral::NVIC::unmask(pac::Interrupt::USART1) };
+        let rx = QueueRx::new(consumer);
+        Some(Rs485::new(Port { serial, rx }, de))
     } else {
         None
     };
@@ -176,7 +193,21 @@ fn main() -> ! {
         seat.queue_event(FaultCode::CLOCK_FALLBACK, 0);
     }
     let mut main_loop = MainLoop::new();
+    let mut rx_errors_seen = 0u32;
+    let mut last_rx_report = 0u32;
     loop {
+        // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
+        // most once a second so a noisy line cannot flood the bus with events.
+        let errors = RX_ERRORS.snapshot();
+        if errors.total() != rx_errors_seen && millis().wrapping_sub(last_rx_report) >= 1_000 {
+            last_rx_report = millis();
+            rx_errors_seen = errors.total();
+            defmt::warn!("USART1 line errors: {}", errors);
+            seat.queue_event(
+                FaultCode::LINK_OVERRUN,
+                rx_errors_seen.min(i16::MAX as u32) as i16,
+            );
+        }
         let out = match port.as_mut() {
             Some(port) => main_loop.pass(seat, millis(), port),
             None => main_loop.pass_off_the_bus(seat, millis()),
@@ -262,25 +293,12 @@ fn pad(lot: &str) -> [u8; 4] {
     out
 }
 
-/// Polls of USART1 for a first byte in `read` before giving up: about one byte time.
-const RX_SPINS: u32 = 10_000;
-
-/// USART1 as the non-blocking byte port the seat core polls (embedded-io `Read` + `ReadReady` +
-/// `Write`), over the HAL's one-byte `nb` interface.
+/// USART1 as the byte port the seat core polls (embedded-io `Read` + `ReadReady` + `Write`):
+/// reception through the RXNE interrupt into [`RX_QUEUE`], transmission over the HAL's one-byte
+/// `nb` interface with bounded waits.
 struct Port {
     serial: Serial<USART1>,
-    /// A byte `read_ready` already took out of the data register.
-    peek: Option<u8>,
-}
-
-impl Port {
-    fn try_byte(&mut self) -> Option<u8> {
-        if let Some(b) = self.peek.take() {
-            return Some(b);
-        }
-        // Overrun / framing / noise errors drop the byte; the frame CRC catches the damage.
-        embedded_hal_nb::serial::Read::read(&mut self.serial).ok()
-    }
+    rx: QueueRx<'static>,
 }
 
 impl embedded_io::ErrorType for Port {
@@ -289,40 +307,46 @@ impl embedded_io::ErrorType for Port {
 
 impl embedded_io::ReadReady for Port {
     fn read_ready(&mut self) -> Result<bool, serial::Error> {
-        if self.peek.is_none() {
-            self.peek = self.try_byte();
-        }
-        Ok(self.peek.is_some())
+        Ok(self.rx.read_ready().unwrap_or(false))
     }
 }
 
 impl embedded_io::Read for Port {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, serial::Error> {
-        if buf.is_empty() {
-            return Ok(0);
+        Ok(self.rx.read(buf).unwrap_or(0))
+    }
+}
+
+/// The receive queue's producer, owned by the USART1 interrupt once `main` has put it here.
+static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
+/// Line errors seen by the USART1 interrupt.
+static RX_ERRORS: RxCounters = RxCounters::new();
+
+/// RXNE (and the error flags that come with it, RM0383 §19.6.1 "Status register (USART_SR)":
+/// ORE bit 3, NF bit 2, FE bit 1, RXNE bit 5): count the errors, queue the byte. Reading SR then
+/// DR clears all of them.
+#[interrupt]
+fn USART1() {
+    // SAFETY: read-only access to USART1's SR and DR from its own interrupt; the main loop only
+    // transmits (TXE/TC) and never reads DR.
+    let usart = unsafe { &*pac::USART1::ptr() };
+    let sr = usart.sr().read().bits();
+    if sr & (1 << 3) != 0 {
+        RX_ERRORS.note(LineError::Overrun);
+    }
+    if sr & (1 << 2) != 0 {
+        RX_ERRORS.note(LineError::Noise);
+    }
+    if sr & (1 << 1) != 0 {
+        RX_ERRORS.note(LineError::Framing);
+    }
+    if sr & (1 << 5 | 1 << 3) != 0 {
+        let byte = usart.dr().read().bits() as u8;
+        // SAFETY: only this interrupt touches the producer after `main` stored it (before
+        // unmasking the interrupt).
+        if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
+            rx::on_byte(p, &RX_ERRORS, byte);
         }
-        // Bounded wait for the first byte (the seat reads only after `read_ready`): ~1 byte time.
-        let mut n = 0;
-        for _ in 0..RX_SPINS {
-            if let Some(b) = self.try_byte() {
-                buf[0] = b;
-                n = 1;
-                break;
-            }
-        }
-        if n == 0 {
-            return Err(serial::Error::Other);
-        }
-        while n < buf.len() {
-            match self.try_byte() {
-                Some(b) => {
-                    buf[n] = b;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        Ok(n)
     }
 }
 
