@@ -31,13 +31,15 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_semihosting as _;
+use heapless::spsc::{Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::rx::{self, QueueRx, RxCounters};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
-use hemiwatch_protocol::{BoardKind, ResetCause};
+use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use lm3s6965::{interrupt, Interrupt};
 
 use stellaris::{gpio, sysctl, watchdog, I2c0, Uart0};
@@ -104,7 +106,18 @@ fn main() -> ! {
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
 
     // An unprovisioned build without `demo` never starts its UART: it stays off the bus.
-    let mut uart = on_bus.then(Uart0::init);
+    let mut uart = on_bus
+        .then(|| {
+            let queue = cortex_m::singleton!(: Queue<u8, { rx::QUEUE_LEN + 1 }> = Queue::new());
+            let (producer, consumer) = queue?.split();
+            // SAFETY: the interrupt is still masked; from here on only it touches the producer.
+            unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
+            let uart = Uart0::init(QueueRx::new(consumer));
+            // SAFETY: the handler only touches UART0's receive side, the producer and the counters.
+            unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::UART0) };
+            Some(uart)
+        })
+        .flatten();
     // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
     let sensor = Tmp105::new(Recovering::new(I2c0::init()), DEFAULT_ADDRESS);
     let boot = BootInfo {
@@ -121,7 +134,20 @@ fn main() -> ! {
         }
     };
     let mut main_loop = MainLoop::new();
+    let (mut rx_errors_seen, mut last_rx_report) = (0u32, 0u32);
     loop {
+        // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
+        // most once a second so a noisy line cannot flood the bus with events.
+        let errors = RX_ERRORS.snapshot();
+        if errors.total() != rx_errors_seen && millis().wrapping_sub(last_rx_report) >= 1_000 {
+            last_rx_report = millis();
+            rx_errors_seen = errors.total();
+            defmt::warn!("UART0 line errors: {}", errors);
+            seat.queue_event(
+                FaultCode::LINK_OVERRUN,
+                rx_errors_seen.min(i16::MAX as u32) as i16,
+            );
+        }
         let out = match uart.as_mut() {
             Some(uart) => main_loop.pass(seat, millis(), uart),
             None => main_loop.pass_off_the_bus(seat, millis()),
@@ -131,7 +157,7 @@ fn main() -> ! {
         }
         gpio::led(out.led);
         gpio::load_cut(out.load_cut);
-        // Sleep until the next SysTick: the 16-byte RX FIFO holds 1.4 ms at 115200 baud.
+        // Sleep until the next SysTick or received byte (the UART0 interrupt wakes the core).
         cortex_m::asm::wfi();
     }
 }
@@ -182,6 +208,19 @@ fn feed_watchdog() {
             p.write_volatile(0);
             cortex_m::peripheral::NVIC::unmask(Interrupt::WATCHDOG_TIMER_0);
         }
+    }
+}
+
+/// The receive queue's producer, owned by the UART0 interrupt once `main` has put it here.
+static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
+/// Line errors seen by the UART0 interrupt.
+static RX_ERRORS: RxCounters = RxCounters::new();
+
+#[interrupt]
+fn UART0() {
+    // SAFETY: only this interrupt touches the producer after `main` stored it (before unmasking).
+    if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
+        Uart0::on_interrupt(p, &RX_ERRORS);
     }
 }
 

@@ -8,7 +8,9 @@ use core::ptr::{read_volatile, write_volatile};
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{self, ErrorKind, NoAcknowledgeSource, Operation, SevenBitAddress};
+use heapless::spsc::Producer;
 use hemiwatch_firmware::i2c_bus::{clear_bus, BusRecovery, ClearError};
+use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
 
 #[inline(always)]
 fn rd(addr: usize) -> u32 {
@@ -208,7 +210,7 @@ pub mod gpio {
 
 /// UART0, an ARM PL011 (DS "Universal Asynchronous Receivers/Transmitters", base 0x4000_C000), as an embedded-io byte port.
 pub struct Uart0 {
-    _private: (),
+    rx: QueueRx<'static>,
 }
 
 impl Uart0 {
@@ -219,22 +221,52 @@ impl Uart0 {
     const FBRD: usize = Self::BASE + 0x028;
     const LCRH: usize = Self::BASE + 0x02C;
     const CTL: usize = Self::BASE + 0x030;
+    /// Interrupt mask: RXIM bit 4, RTIM bit 6 (DS UART, register UARTIM).
+    const IM: usize = Self::BASE + 0x038;
+    /// Interrupt clear (DS UART, register UARTICR).
+    const ICR: usize = Self::BASE + 0x044;
+    const INT_RX_RT: u32 = 1 << 4 | 1 << 6;
+    /// Data register error bits: FE 8, OE 11 (DS UART, register UARTDR; no noise flag here).
+    const DR_FE: u32 = 1 << 8;
+    const DR_OE: u32 = 1 << 11;
     const FR_RXFE: u32 = 1 << 4;
     const FR_TXFF: u32 = 1 << 5;
-    /// Bounded wait for a first byte in `read`: about one byte time at 115200 baud.
-    const RX_SPINS: u32 = 10_000;
     /// Bounded wait for TX FIFO room: ~14 byte times at 115200 baud and 50 MHz.
     const TX_SPINS: u32 = 100_000;
 
     /// 115200 8N1 with FIFOs. BRD = 50 MHz / (16 × 115200) = 27.1267: IBRD 27, FBRD
     /// round(0.1267 × 64) = 8 (DS UART "Baud-Rate Generation").
-    pub fn init() -> Self {
+    ///
+    /// Reception is the receive/receive-time-out interrupt's: [`Self::on_interrupt`] moves
+    /// bytes into the queue `rx` reads from; the board unmasks `UART0` in the NVIC.
+    pub fn init(rx: QueueRx<'static>) -> Self {
         wr(Self::CTL, 0);
         wr(Self::IBRD, 27);
         wr(Self::FBRD, 8);
         wr(Self::LCRH, 0x3 << 5 | 1 << 4); // WLEN = 8 bits, FEN
+        wr(Self::IM, Self::INT_RX_RT);
         wr(Self::CTL, 1 | 1 << 8 | 1 << 9); // UARTEN, TXE, RXE
-        Self { _private: () }
+        Self { rx }
+    }
+
+    /// The UART0 interrupt's work: drain the receive FIFO into the queue, counting the errors
+    /// each byte carries, and clear the receive and time-out interrupts.
+    pub fn on_interrupt(producer: &mut Producer<'static, u8>, counters: &RxCounters) {
+        // At most a FIFO's worth (16) plus what arrives meanwhile: bounded.
+        for _ in 0..32 {
+            if rd(Self::FR) & Self::FR_RXFE != 0 {
+                break;
+            }
+            let dr = rd(Self::DR);
+            if dr & Self::DR_OE != 0 {
+                counters.note(LineError::Overrun);
+            }
+            if dr & Self::DR_FE != 0 {
+                counters.note(LineError::Framing);
+            }
+            rx::on_byte(producer, counters, dr as u8);
+        }
+        wr(Self::ICR, Self::INT_RX_RT);
     }
 }
 
@@ -243,8 +275,6 @@ impl Uart0 {
 pub enum UartError {
     /// The transmit FIFO stayed full: the transmitter is wedged.
     TxTimeout,
-    /// `read` found no byte within about a byte time (the seat reads only after `read_ready`).
-    RxTimeout,
 }
 
 impl embedded_io::Error for UartError {
@@ -259,26 +289,14 @@ impl embedded_io::ErrorType for Uart0 {
 
 impl embedded_io::ReadReady for Uart0 {
     fn read_ready(&mut self) -> Result<bool, UartError> {
-        Ok(rd(Self::FR) & Self::FR_RXFE == 0)
+        Ok(self.rx.read_ready().unwrap_or(false))
     }
 }
 
 impl embedded_io::Read for Uart0 {
-    /// Blocks until one byte is there (embedded-io's contract), then drains what the FIFO holds.
-    /// Framing/parity/overrun flags (DR bits 11..8) are dropped: the frame CRC catches the damage.
+    /// What the receive queue holds (the seat reads only after `read_ready`).
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, UartError> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if !wait_for(Self::FR, Self::FR_RXFE, false, Self::RX_SPINS) {
-            return Err(UartError::RxTimeout);
-        }
-        let mut n = 0;
-        while n < buf.len() && rd(Self::FR) & Self::FR_RXFE == 0 {
-            buf[n] = rd(Self::DR) as u8;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.rx.read(buf).unwrap_or(0))
     }
 }
 
