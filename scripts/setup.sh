@@ -24,4 +24,6 @@ installed_targets=$(rustup target list --installed)
 for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
   grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
 done
+# The seat boards link with flip-link (stack overflow protection; see their .cargo/config.toml).
+command -v flip-link >/dev/null 2>&1 || cargo install flip-link --locked
 rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools >/dev/null 2>&1 || true

@@ -13,9 +13,14 @@
 //! - **Commands**: `Ping` → `Ack`; `SetConfig` validated, applied and `Ack`ed, or refused with
 //!   `Ack{Rejected}` and a `CONFIG_REJECTED` event; `Failover` → safe mode + `FAILOVER_ACTIVE` +
 //!   `Ack`; `Identify` → `IDENTIFY` flag for the requested seconds + `Ack`.
-//! - **Local trip**: temperature ≥ trip for `trip_samples` consecutive samples → `LOCAL_TRIP`,
-//!   safe mode and a `LOCAL_TRIP` event, on the seat's own authority; released after as many
-//!   consecutive samples below trip − [`TRIP_HYSTERESIS_CENTI`].
+//! - **Local trip**: temperature ≥ trip for `trip_samples` consecutive conversions (a count
+//!   advances at most once per [`tmp105::CONVERSION_MAX_MS`]) → `LOCAL_TRIP`, safe mode and a
+//!   `LOCAL_TRIP` event, on the seat's own authority; released after as many consecutive
+//!   conversions below trip − [`TRIP_HYSTERESIS_CENTI`]. A sensor lost while hot counts as still
+//!   hot; an unknown reading never releases. A 0 °C reading within the first conversion time after
+//!   the sensor (re)starts is discarded (its register's reset value, not a conversion). The same thresholds
+//!   are programmed into the sensor's own thermostat ([`Thermometer::set_trip`]), whose ALERT
+//!   output cuts the load in hardware while the MCU is hung or rebooting.
 //! - **Faults**: a failing sensor sets `SENSOR_FAULT`, sends no temperature (never a made-up
 //!   value) and raises `SENSOR_LOST` / `SENSOR_RECOVERED` events on the transitions.
 //! - **Watchdog**: [`Seat::healthy`] is what the board feeds its watchdog with.
@@ -28,7 +33,7 @@ use hemiwatch_protocol::{
 };
 
 use crate::fmt::Debug2Format;
-use crate::tmp105;
+use crate::tmp105::{self, AlertLimits};
 use crate::FIRMWARE_VERSION;
 
 /// `Hello` is repeated this often until a host answers.
@@ -65,6 +70,17 @@ pub trait Thermometer {
     /// One reading in centi-°C; `Err(())` when the sensor does not answer or answers garbage.
     #[allow(clippy::result_unit_err)]
     fn read_centi(&mut self) -> Result<i16, ()>;
+
+    /// The trip thresholds, for a sensor with a thermostat output of its own (the TMP105's
+    /// ALERT) that cuts the load in hardware. Called at boot and whenever the trip changes.
+    fn set_trip(&mut self, _limits: AlertLimits) {}
+
+    /// True once after the sensor restarted converting (power-up, reconfiguration): until its
+    /// first conversion completes (at most [`tmp105::CONVERSION_MAX_MS`]) it reads its reset
+    /// value, 0 °C, and such readings are discarded (a real 0 °C then costs one sample at most).
+    fn take_restarted(&mut self) -> bool {
+        false
+    }
 }
 
 impl<I: embedded_hal::i2c::I2c> Thermometer for crate::tmp105::Tmp105<I> {
@@ -72,6 +88,14 @@ impl<I: embedded_hal::i2c::I2c> Thermometer for crate::tmp105::Tmp105<I> {
         crate::tmp105::Tmp105::read_centi(self).map_err(|e| {
             warn!("tmp105: {}", Debug2Format(&e));
         })
+    }
+
+    fn set_trip(&mut self, limits: AlertLimits) {
+        self.set_alert(limits);
+    }
+
+    fn take_restarted(&mut self) -> bool {
+        crate::tmp105::Tmp105::take_restarted(self)
     }
 }
 
@@ -112,6 +136,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The sensor thermostat's limits for this trip: T_HIGH at the trip, T_LOW at its release
+    /// (trip − [`TRIP_HYSTERESIS_CENTI`]), the same count of conversions.
+    pub fn alert_limits(&self) -> AlertLimits {
+        AlertLimits {
+            high_centi: self.trip_centi,
+            low_centi: self.trip_centi.saturating_sub(TRIP_HYSTERESIS_CENTI),
+            faults: self.trip_samples,
+        }
+    }
+
     /// True when every field is within the accepted ranges.
     pub fn is_valid(&self) -> bool {
         (MIN_PERIOD_MS..=MAX_PERIOD_MS).contains(&self.period_ms)
@@ -143,16 +177,25 @@ struct Core {
     flags: Flags,
     over_trip: u8,
     under_release: u8,
+    /// When the trip or release count last advanced: a count advances once per conversion.
+    last_counted: Option<u64>,
+    /// Readings before this time are not conversions yet (the sensor restarted).
+    warm_until: u64,
     last_temp: Option<i16>,
+    /// The last reading the sensor gave, kept when it fails (a sensor lost while hot).
+    last_good: Option<i16>,
     identify_until: Option<u64>,
     events: Deque<Event, EVENT_QUEUE>,
     tx_errors: u8,
     frames_sent: u32,
+    /// The thermostat limits last given to the sensor.
+    alert_sent: AlertLimits,
 }
 
 impl<S: Thermometer> Seat<S> {
     /// A seat at boot (time 0 = the first `poll`). `seat`/`key` come from the provisioning block.
-    pub fn new(seat: u16, key: &SeatKey, boot: BootInfo, sensor: S) -> Self {
+    pub fn new(seat: u16, key: &SeatKey, boot: BootInfo, mut sensor: S) -> Self {
+        sensor.set_trip(Config::default().alert_limits());
         let mut flags = Flags::default();
         flags.set(Flags::WATCHDOG_RESET, boot.reset == ResetCause::Watchdog);
         let mut events = Deque::new();
@@ -177,11 +220,15 @@ impl<S: Thermometer> Seat<S> {
                 flags,
                 over_trip: 0,
                 under_release: 0,
+                last_counted: None,
+                warm_until: 0,
                 last_temp: None,
+                last_good: None,
                 identify_until: None,
                 events,
                 tx_errors: 0,
                 frames_sent: 0,
+                alert_sent: Config::default().alert_limits(),
             },
             sensor,
         }
@@ -193,6 +240,7 @@ impl<S: Thermometer> Seat<S> {
     pub fn with_config(mut self, config: Config) -> Self {
         if config.is_valid() {
             self.core.config = config;
+            self.sensor.set_trip(config.alert_limits());
         }
         self
     }
@@ -223,7 +271,14 @@ impl<S: Thermometer> Seat<S> {
         self.core.maybe_hello(port);
         if self.core.now >= self.core.next_sample {
             let reading = self.sensor.read_centi();
+            if self.sensor.take_restarted() {
+                self.core.warm_until = self.core.now + u64::from(tmp105::CONVERSION_MAX_MS);
+            }
             self.core.on_sample(reading, port);
+        }
+        if self.core.config.alert_limits() != self.core.alert_sent {
+            self.core.alert_sent = self.core.config.alert_limits();
+            self.sensor.set_trip(self.core.alert_sent);
         }
         self.core.flush_events(port);
         self.core.expire_identify();
@@ -272,6 +327,12 @@ impl<S: Thermometer> Seat<S> {
     /// Frames written so far (for the board's logs).
     pub fn frames_sent(&self) -> u32 {
         self.core.frames_sent
+    }
+
+    /// Queues an event for the host, sent once a session is open: how a board reports what only
+    /// it can see (e.g. a clock fall-back at start-up).
+    pub fn queue_event(&mut self, code: FaultCode, detail: i16) {
+        self.core.queue(code, detail);
     }
 
     /// Gives access to the sensor (tests, board diagnostics).
@@ -340,8 +401,16 @@ impl Core {
                     self.flags.set(Flags::SENSOR_FAULT, false);
                     self.queue(FaultCode::SENSOR_RECOVERED, 0);
                 }
-                self.last_temp = Some(t);
-                self.trip_logic(t);
+                if self.now < self.warm_until && t == 0 {
+                    // The register still holds its reset value (0 °C), not a conversion. Any
+                    // other value is a completed conversion: the window ends there.
+                    self.last_temp = None;
+                } else {
+                    self.warm_until = 0;
+                    self.last_temp = Some(t);
+                    self.last_good = Some(t);
+                    self.trip_logic(t);
+                }
             }
             Err(()) => {
                 if !self.flags.contains(Flags::SENSOR_FAULT) {
@@ -349,9 +418,16 @@ impl Core {
                     self.queue(FaultCode::SENSOR_LOST, 0);
                 }
                 self.last_temp = None;
-                // An unknown temperature neither trips nor releases: keep the current state.
-                self.over_trip = 0;
+                // An unknown temperature never releases the trip. A sensor lost while hot counts
+                // as still hot (a part dying in a fire trips the seat); else nothing counts.
                 self.under_release = 0;
+                match self.last_good {
+                    Some(t) if t >= self.config.trip_centi => self.trip_logic(t),
+                    _ => {
+                        self.over_trip = 0;
+                        self.last_counted = None;
+                    }
+                }
             }
         }
         if !self.link.has_session() {
@@ -372,22 +448,42 @@ impl Core {
 
     /// The local trip with its hysteresis: tripped after `trip_samples` consecutive samples at or
     /// above the threshold, released after as many below threshold − [`TRIP_HYSTERESIS_CENTI`].
+    ///
+    /// A count advances at most once per [`tmp105::CONVERSION_MAX_MS`]: sampled faster, the
+    /// sensor returns the same conversion again, which is no new evidence.
     fn trip_logic(&mut self, t: i16) {
         let cfg = self.config;
         if !self.flags.contains(Flags::LOCAL_TRIP) {
-            self.over_trip = consecutive(self.over_trip, t >= cfg.trip_centi);
+            self.over_trip = self.per_conversion(self.over_trip, t >= cfg.trip_centi);
             if self.over_trip >= cfg.trip_samples {
                 warn!("local trip at {} centi-°C: safe mode", t);
                 self.set_local_trip(true, t);
             }
         } else {
             let release_below = cfg.trip_centi.saturating_sub(TRIP_HYSTERESIS_CENTI);
-            self.under_release = consecutive(self.under_release, t < release_below);
+            self.under_release = self.per_conversion(self.under_release, t < release_below);
             if self.under_release >= cfg.trip_samples {
                 info!("local trip cleared at {} centi-°C", t);
                 self.set_local_trip(false, t);
             }
         }
+    }
+
+    /// Consecutive conversions meeting a condition: one more while it holds, if a new
+    /// conversion can have completed since the last one counted; none once it does not.
+    fn per_conversion(&mut self, count: u8, holds: bool) -> u8 {
+        if !holds {
+            self.last_counted = None;
+            return 0;
+        }
+        let fresh = self
+            .last_counted
+            .is_none_or(|t| self.now.saturating_sub(t) >= u64::from(tmp105::CONVERSION_MAX_MS));
+        if !fresh {
+            return count;
+        }
+        self.last_counted = Some(self.now);
+        consecutive(count, true)
     }
 
     /// Enters or leaves the local trip at temperature `t`: both counts start over and the host
@@ -396,6 +492,7 @@ impl Core {
         self.flags.set(Flags::LOCAL_TRIP, tripped);
         self.over_trip = 0;
         self.under_release = 0;
+        self.last_counted = None;
         let code = if tripped {
             FaultCode::LOCAL_TRIP
         } else {
@@ -460,6 +557,7 @@ impl Core {
                     self.config = new;
                     self.over_trip = 0;
                     self.under_release = 0;
+                    self.last_counted = None;
                     info!("config {}", new);
                     AckStatus::Ok
                 } else {

@@ -426,21 +426,21 @@ fn a_dead_sensor_is_a_fault_flag_and_an_event_never_a_value() {
             Transaction::read(a, raw.to_be_bytes().to_vec()),
         ]
     };
-    let mut expect = vec![
-        // boot sample: configure + read
-        Transaction::write(a, vec![0x01, 0x60]),
+    // 12 bits, comparator mode, two faults (3 samples round down); T_LOW 80 °C, T_HIGH 85 °C.
+    let configure = [
+        Transaction::write(a, vec![0x01, 0x68]),
+        Transaction::write(a, vec![0x02, 0x50, 0x00]),
+        Transaction::write(a, vec![0x03, 0x55, 0x00]),
         Transaction::write(a, vec![0x01]),
-        Transaction::read(a, vec![0x60]),
+        Transaction::read(a, vec![0x68]),
     ];
-    expect.extend(good(0x1900)); // 25 °C at boot
+    let mut expect = configure.to_vec(); // boot sample: configure + read
+    expect.extend(good(0x0000)); // 0 °C: no conversion yet, discarded
     expect.extend(good(0x1900)); // first telemetry after the handshake
     expect.push(Transaction::write(a, vec![0x00]).with_error(nack)); // unplugged
-    expect.push(Transaction::write(a, vec![0x01, 0x60]).with_error(nack)); // still gone
-    expect.extend([
-        Transaction::write(a, vec![0x01, 0x60]),
-        Transaction::write(a, vec![0x01]),
-        Transaction::read(a, vec![0x60]),
-    ]); // back: reconfigured
+    expect.push(Transaction::write(a, vec![0x01, 0x68]).with_error(nack)); // still gone
+    expect.extend(configure.clone()); // back: reconfigured, limits and all
+    expect.extend(good(0x0000)); // restarted: its first reading is discarded
     expect.extend(good(0x4780));
     let mut i2c = Mock::new(&expect);
     let mut r = Rig::with(Tmp105::new(i2c.clone(), a), boot(ResetCause::PowerOn, true), 0);
@@ -455,9 +455,11 @@ fn a_dead_sensor_is_a_fault_flag_and_an_event_never_a_value() {
     let msgs = r.run(1_000);
     let t = telemetry(&msgs);
     assert_eq!(t.len(), 1);
-    assert_eq!(t[0].temps.as_slice(), [7_150]);
+    assert!(t[0].temps.is_empty(), "the restarted part's 0 °C is not sent");
     assert!(!t[0].flags.contains(Flags::SENSOR_FAULT));
     assert_eq!(events(&msgs), [(FaultCode::SENSOR_RECOVERED, 0)]);
+    let t = r.run(1_000);
+    assert_eq!(telemetry(&t)[0].temps.as_slice(), [7_150]);
     i2c.done();
 }
 
@@ -530,4 +532,167 @@ fn a_seat_may_boot_with_a_kept_configuration_but_never_an_invalid_one() {
     };
     let seat = Seat::new(SEAT, &KEY, boot(ResetCause::PowerOn, true), Fake(Ok(2_500))).with_config(invalid);
     assert_eq!(seat.config(), Config::default());
+}
+
+#[test]
+fn a_board_event_queued_at_boot_reaches_the_host_once_it_listens() {
+    let mut r = Rig::new();
+    r.seat.queue_event(FaultCode::CLOCK_FALLBACK, 0);
+    let before = r.run(500);
+    assert!(
+        events(&before).is_empty(),
+        "no event before a session: {before:?}"
+    );
+    r.handshake();
+    let all: Vec<Message> = r.log.iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(events(&all), [(FaultCode::CLOCK_FALLBACK, 0)]);
+    assert_eq!(FaultCode::CLOCK_FALLBACK.name(), Some("clock_fallback"));
+}
+
+/// A thermometer that counts its reads and reports a restart on demand.
+struct Counting {
+    centi: Result<i16, ()>,
+    reads: u32,
+    restart: bool,
+    limits: Vec<crate::tmp105::AlertLimits>,
+}
+
+impl Counting {
+    fn at(centi: i16) -> Self {
+        Self {
+            centi: Ok(centi),
+            reads: 0,
+            restart: false,
+            limits: Vec::new(),
+        }
+    }
+}
+
+impl Thermometer for Counting {
+    fn read_centi(&mut self) -> Result<i16, ()> {
+        self.reads += 1;
+        self.centi
+    }
+    fn set_trip(&mut self, limits: crate::tmp105::AlertLimits) {
+        self.limits.push(limits);
+    }
+    fn take_restarted(&mut self) -> bool {
+        core::mem::take(&mut self.restart)
+    }
+}
+
+#[test]
+fn trip_samples_are_counted_per_conversion_not_per_poll() {
+    let mut r = Rig::with(Counting::at(2_500), boot(ResetCause::PowerOn, true), 0);
+    r.handshake();
+    configure_period(&mut r, 50);
+    r.seat.sensor_mut().centi = Ok(9_000);
+    let reads = r.seat.sensor_mut().reads;
+    // Three samples at 50 ms are one conversion: no trip.
+    r.run(150);
+    assert!(r.seat.sensor_mut().reads >= reads + 3);
+    assert!(
+        !r.seat.flags().contains(Flags::LOCAL_TRIP),
+        "one conversion read 3 times"
+    );
+    // Three conversions take two conversion times after the first.
+    r.run(2 * crate::tmp105::CONVERSION_MAX_MS - 200);
+    assert!(!r.seat.flags().contains(Flags::LOCAL_TRIP));
+    r.run(200);
+    assert!(
+        r.seat.flags().contains(Flags::LOCAL_TRIP),
+        "3 conversions ≥ 600 ms apart"
+    );
+}
+
+/// Sets the period (trip and samples at their defaults) and lets the Ack through.
+fn configure_period<S: Thermometer>(r: &mut Rig<S>, period_ms: u16) {
+    r.command(Message::SetConfig(SetConfig {
+        period_ms,
+        trip_centi: DEFAULT_TRIP_CENTI,
+        trip_samples: DEFAULT_TRIP_SAMPLES,
+    }));
+    let msgs = r.run(10);
+    assert_eq!(acks(&msgs)[0].status, AckStatus::Ok, "{msgs:?}");
+}
+
+#[test]
+fn the_first_conversion_after_a_sensor_restart_is_discarded() {
+    let mut r = Rig::with(Counting::at(0), boot(ResetCause::PowerOn, true), 0);
+    r.handshake();
+    configure_period(&mut r, 100);
+    assert_eq!(telemetry(&r.run(200)).last().unwrap().temps.as_slice(), [0]);
+    r.seat.sensor_mut().restart = true; // as the TMP105 driver after (re)configuring the part
+    let early = r.run(crate::tmp105::CONVERSION_MAX_MS - 200);
+    assert!(
+        telemetry(&early).iter().all(|t| t.temps.is_empty()),
+        "the register's 0 °C before the first conversion is no reading: {early:?}"
+    );
+    let later = r.run(300);
+    assert_eq!(telemetry(&later).last().unwrap().temps.as_slice(), [0]);
+    // A value other than the reset value is a completed conversion, kept at once.
+    r.seat.sensor_mut().restart = true;
+    r.seat.sensor_mut().centi = Ok(2_100);
+    let t = r.run(110);
+    assert_eq!(telemetry(&t)[0].temps.as_slice(), [2_100]);
+}
+
+#[test]
+fn a_sensor_lost_while_hot_trips_and_keeps_the_trip() {
+    let mut r = Rig::with(Counting::at(9_000), boot(ResetCause::PowerOn, true), 0);
+    r.run(10); // one hot conversion
+    r.seat.sensor_mut().centi = Err(());
+    r.run(2_000);
+    assert!(
+        r.seat.flags().contains(Flags::LOCAL_TRIP) && r.seat.safe_mode(),
+        "hot, then silent: assumed still hot"
+    );
+    r.run(10_000);
+    assert!(
+        r.seat.flags().contains(Flags::LOCAL_TRIP),
+        "never released while unknown"
+    );
+    // A sensor lost while cool does not trip.
+    let mut cool = Rig::with(Counting::at(2_500), boot(ResetCause::PowerOn, true), 0);
+    cool.run(10);
+    cool.seat.sensor_mut().centi = Err(());
+    cool.run(10_000);
+    assert!(!cool.seat.flags().contains(Flags::LOCAL_TRIP));
+    assert!(cool.seat.flags().contains(Flags::SENSOR_FAULT));
+}
+
+#[test]
+fn the_sensor_thermostat_gets_the_trip_at_boot_and_on_every_change() {
+    let mut r = Rig::with(Counting::at(2_500), boot(ResetCause::PowerOn, true), 0);
+    let limits = |trip_centi, faults| crate::tmp105::AlertLimits {
+        high_centi: trip_centi,
+        low_centi: trip_centi - TRIP_HYSTERESIS_CENTI,
+        faults,
+    };
+    assert_eq!(r.seat.sensor_mut().limits, [limits(8_500, 3)]);
+    r.handshake();
+    configure_period(&mut r, 200); // trip unchanged: nothing new
+    r.command(Message::SetConfig(SetConfig {
+        period_ms: 200,
+        trip_centi: 7_000,
+        trip_samples: 5,
+    }));
+    r.run(10);
+    assert_eq!(r.seat.sensor_mut().limits, [limits(8_500, 3), limits(7_000, 5)]);
+}
+
+#[test]
+fn a_crash_reset_is_reported_as_panic_in_hello_and_is_not_a_watchdog_reset() {
+    for reset in [ResetCause::Panic, ResetCause::BrownOut] {
+        let mut r = Rig::with(Fake(Ok(3_000)), boot(reset, true), 0);
+        let first = r.run(10);
+        let Some(Message::Hello(h)) = first.first() else {
+            panic!("{first:?}")
+        };
+        assert_eq!(h.reset, reset);
+        r.handshake();
+        assert!(telemetry(&r.run(2_000))
+            .iter()
+            .all(|t| !t.flags.contains(Flags::WATCHDOG_RESET)));
+    }
 }

@@ -48,9 +48,22 @@ pub const DEFAULT_ADDRESS: u8 = 0x48;
 const REG_TEMPERATURE: u8 = 0x00;
 /// Pointer value of the configuration register ("Pointer Register").
 const REG_CONFIG: u8 = 0x01;
-/// Configuration byte: R1R0 = 11 (12-bit, 0.0625 °C), continuous conversion, comparator mode,
-/// active-low ALERT, one fault ("Configuration Register").
+/// Pointer values of the T_LOW and T_HIGH limit registers ("Pointer Register"; "High- and
+/// Low-Limit Registers": the temperature register's 12-bit left-justified format).
+const REG_T_LOW: u8 = 0x02;
+const REG_T_HIGH: u8 = 0x03;
+/// Configuration byte: R1R0 = 11 (12-bit, 0.0625 °C), continuous conversion, comparator mode
+/// (TM = 0), active-low ALERT (POL = 0), one fault ("Configuration Register").
 const CONFIG_12_BIT: u8 = 0b0110_0000;
+/// Shift of the fault-queue field F1F0 in the configuration byte ("Fault Queue (F1/F0)": 1, 2,
+/// 4 or 6 consecutive faults before ALERT changes).
+const FAULT_QUEUE_SHIFT: u8 = 3;
+
+/// Worst-case 12-bit conversion time, ms ("Electrical Characteristics", conversion time at
+/// 12 bits: 220 ms typical, 600 ms maximum). Until the first conversion after power-up (or a
+/// reconfiguration) completes, the temperature register holds its reset value, 0 °C; and a
+/// sensor read more often than this returns the same conversion again.
+pub const CONVERSION_MAX_MS: u32 = 600;
 
 /// Why a reading failed: the sensor is missing, not answering, or the bus is stuck.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -69,6 +82,36 @@ pub struct Tmp105<I> {
     i2c: I,
     address: u8,
     configured: bool,
+    /// Set by a successful configuration, taken by [`Self::take_restarted`].
+    restarted: bool,
+    alert: Option<AlertLimits>,
+}
+
+/// The TMP105's own thermostat ("Thermostat Mode (TM)", comparator mode): ALERT goes active
+/// (low) once the temperature is at or above T_HIGH for `faults` consecutive conversions and
+/// inactive again below T_LOW. Wired to the load switch, it cuts the load even while the MCU is
+/// hung or rebooting.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AlertLimits {
+    /// T_HIGH, centi-°C.
+    pub high_centi: i16,
+    /// T_LOW, centi-°C.
+    pub low_centi: i16,
+    /// Consecutive conversions: rounded down to the part's 1, 2, 4 or 6.
+    pub faults: u8,
+}
+
+impl AlertLimits {
+    /// The F1F0 field: the largest of 1, 2, 4, 6 not above `faults` (at least 1).
+    const fn fault_queue(&self) -> u8 {
+        match self.faults {
+            0..=1 => 0b00,
+            2..=3 => 0b01,
+            4..=5 => 0b10,
+            _ => 0b11,
+        }
+    }
 }
 
 impl<I: I2c> Tmp105<I> {
@@ -79,6 +122,8 @@ impl<I: I2c> Tmp105<I> {
             i2c,
             address,
             configured: false,
+            restarted: false,
+            alert: None,
         }
     }
 
@@ -95,19 +140,46 @@ impl<I: I2c> Tmp105<I> {
 
     /// Writes the 12-bit configuration and reads it back. Called by [`Self::read_centi`] whenever
     /// the last transaction failed, so a sensor that lost power comes back at full resolution.
+    /// With [`Self::set_alert`] limits, the fault queue and both limit registers are written too.
     pub fn configure(&mut self) -> Result<(), Error<I::Error>> {
         self.configured = false;
+        let config = match self.alert {
+            Some(a) => CONFIG_12_BIT | a.fault_queue() << FAULT_QUEUE_SHIFT,
+            None => CONFIG_12_BIT,
+        };
         self.i2c
-            .write(self.address, &[REG_CONFIG, CONFIG_12_BIT])
+            .write(self.address, &[REG_CONFIG, config])
             .map_err(Error::Bus)?;
+        if let Some(a) = self.alert {
+            for (reg, centi) in [(REG_T_LOW, a.low_centi), (REG_T_HIGH, a.high_centi)] {
+                let [hi, lo] = centi_to_raw(centi).to_be_bytes();
+                self.i2c.write(self.address, &[reg, hi, lo]).map_err(Error::Bus)?;
+            }
+        }
         let mut cfg = [0u8; 1];
         self.read_register(REG_CONFIG, &mut cfg)?;
         // OS (bit 7) reads back as 0 in continuous mode; compare the bits we set.
-        if cfg[0] & 0x7F != CONFIG_12_BIT {
+        if cfg[0] & 0x7F != config {
             return Err(Error::Config(cfg[0]));
         }
         self.configured = true;
+        self.restarted = true;
         Ok(())
+    }
+
+    /// Programs the part's own thermostat (see [`AlertLimits`]); written at the next read, and
+    /// again whenever the part is reconfigured (after it lost power, it is back at its defaults).
+    pub fn set_alert(&mut self, limits: AlertLimits) {
+        if self.alert != Some(limits) {
+            self.alert = Some(limits);
+            self.configured = false;
+        }
+    }
+
+    /// True once after each successful configuration: the part restarted converting, and its
+    /// temperature register holds no fresh conversion until [`CONVERSION_MAX_MS`] later.
+    pub fn take_restarted(&mut self) -> bool {
+        core::mem::take(&mut self.restarted)
     }
 
     /// Reads the raw 16-bit temperature register (left-justified two's complement).
@@ -131,6 +203,21 @@ impl<I: I2c> Tmp105<I> {
         self.i2c.write(self.address, &[reg]).map_err(Error::Bus)?;
         self.i2c.read(self.address, buf).map_err(Error::Bus)
     }
+}
+
+/// Converts centi-°C to the register format of the limit registers, rounded down to the
+/// 1/16 °C step (a hardware limit never above the one the firmware applies), saturated at the
+/// register's range.
+pub const fn centi_to_raw(centi: i16) -> i16 {
+    let sixteenths = (centi as i32 * LSB_PER_C as i32).div_euclid(100);
+    let clamped = if sixteenths > 2047 {
+        2047
+    } else if sixteenths < -2048 {
+        -2048
+    } else {
+        sixteenths
+    };
+    (clamped << 4) as i16
 }
 
 /// Converts the temperature register to centi-°C.
@@ -237,6 +324,56 @@ mod tests {
         assert_eq!(s.read_centi(), Err(Error::Bus(nack)));
         assert_eq!(s.read_centi(), Ok(2500));
         i2c.done();
+    }
+
+    #[test]
+    fn alert_limits_program_comparator_mode_fault_queue_and_both_limits() {
+        let limits = AlertLimits {
+            high_centi: 8_500,
+            low_centi: 8_000,
+            faults: 3,
+        };
+        let expect = [
+            // 12 bits, comparator, active low, F1F0 = 01 (two faults: 3 rounds down).
+            Transaction::write(A, vec![0x01, 0x68]),
+            Transaction::write(A, vec![0x02, 0x50, 0x00]), // T_LOW 80 °C
+            Transaction::write(A, vec![0x03, 0x55, 0x00]), // T_HIGH 85 °C
+            Transaction::write(A, vec![0x01]),
+            Transaction::read(A, vec![0x68]),
+            Transaction::write(A, vec![0x00]),
+            Transaction::read(A, vec![0x19, 0x00]),
+        ];
+        let mut i2c = Mock::new(&expect);
+        let mut s = Tmp105::new(i2c.clone(), A);
+        s.set_alert(limits);
+        assert_eq!(s.read_centi(), Ok(2500));
+        assert!(s.take_restarted(), "configured: a new conversion is under way");
+        assert!(!s.take_restarted(), "once");
+        s.set_alert(limits); // unchanged: nothing written again
+        i2c.done();
+    }
+
+    #[test]
+    fn limits_convert_down_to_the_sixteenth_and_saturate() {
+        assert_eq!(centi_to_raw(8_500), 0x5500);
+        assert_eq!(centi_to_raw(7_150), 0x4780);
+        assert_eq!(centi_to_raw(2_503), 0x1900, "25.03 °C → 25.0 (down)");
+        assert_eq!(centi_to_raw(-4_000), 0xD800u16 as i16);
+        assert_eq!(centi_to_raw(-1), 0xFFF0u16 as i16, "−0.01 °C → −0.0625 (down)");
+        assert_eq!(centi_to_raw(i16::MAX), 0x7FF0);
+        assert_eq!(centi_to_raw(i16::MIN), i16::MIN);
+        let q = |faults| {
+            AlertLimits {
+                high_centi: 0,
+                low_centi: 0,
+                faults,
+            }
+            .fault_queue()
+        };
+        assert_eq!(
+            [q(0), q(1), q(2), q(3), q(4), q(5), q(6), q(60)],
+            [0, 0, 1, 1, 2, 2, 3, 3]
+        );
     }
 
     #[test]

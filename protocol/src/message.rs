@@ -115,8 +115,12 @@ pub enum ResetCause {
     Watchdog,
     /// The firmware asked for a reset.
     Software,
-    /// Reset pin or brown-out.
+    /// Reset pin (or, on a board that cannot tell, a brown-out).
     External,
+    /// The firmware panicked or took a HardFault, recorded where, and reset itself at once.
+    Panic,
+    /// The supply dipped below the brown-out threshold.
+    BrownOut,
 }
 
 /// Seat → host at boot and whenever the seat has lost the host: identity and capabilities.
@@ -291,6 +295,9 @@ impl FaultCode {
     pub const UNPROVISIONED: Self = Self(6);
     /// The UART receive buffer overflowed: host commands may have been lost.
     pub const LINK_OVERRUN: Self = Self(7);
+    /// The seat's crystal did not start (or failed and the clock security system switched it
+    /// off): the seat runs from its internal RC oscillator, whose drift may corrupt UART bytes.
+    pub const CLOCK_FALLBACK: Self = Self(8);
 
     /// Stable name for logs and JSON; `None` for codes this version does not know.
     pub const fn name(self) -> Option<&'static str> {
@@ -302,6 +309,7 @@ impl FaultCode {
             5 => "config_rejected",
             6 => "unprovisioned",
             7 => "link_overrun",
+            8 => "clock_fallback",
             _ => return None,
         })
     }

@@ -101,6 +101,7 @@ fn every_vector_file_is_checked() {
     let mut names: Vec<&str> = every_message().into_iter().map(|(name, _)| name).collect();
     names.push("telemetry_unauthenticated");
     names.push("beacon");
+    names.extend(later_reset_causes().map(|(name, _)| name));
     names.sort_unstable();
     let dir = vector_path("x").parent().unwrap().to_path_buf();
     let mut files: Vec<String> = std::fs::read_dir(&dir)
@@ -181,4 +182,39 @@ fn the_beacon_matches_its_vector_and_decodes_back() {
         got.push(bus::Beacon::from_frame(&f));
     });
     assert_eq!(got, vec![Some(beacon())]);
+}
+
+/// Reset causes added after the first vectors (wire-additive: new enum indices at the end), each
+/// in a `Hello` from a fresh seat link, so no existing vector moves.
+fn later_reset_causes() -> [(&'static str, ResetCause); 2] {
+    [
+        ("hello_reset_panic", ResetCause::Panic),
+        ("hello_reset_brown_out", ResetCause::BrownOut),
+    ]
+}
+
+#[test]
+fn the_later_reset_causes_match_their_vectors_and_decode_back() {
+    for (name, reset) in later_reset_causes() {
+        let msg = Message::Hello(Hello { reset, ..hello() });
+        let mut seat = SeatLink::new(SEAT, &KEY, 0xDEAD_BEEF);
+        let mut buf = [0u8; MAX_WIRE];
+        let wire = seat.encode(&msg, &mut buf).unwrap().to_vec();
+        if blessing() {
+            std::fs::write(vector_path(name), to_hex(&wire) + "\n").unwrap();
+            continue;
+        }
+        assert_eq!(to_hex(&wire), read_vector(name).trim(), "vector {name} changed");
+        // The same bytes as the original hello vector but for the reset byte.
+        let original = from_hex(&read_vector("hello"));
+        let differing = original.iter().zip(&wire).filter(|(a, b)| a != b).count();
+        assert!(differing >= 1 && original.len() == wire.len(), "{name}");
+        let mut host = HostLink::new(SEAT, Some(&KEY));
+        let v = host_accept(&mut host, &wire).unwrap();
+        assert_eq!(v.message, msg, "{name}");
+    }
+    assert!(
+        !blessing(),
+        "HEMIWATCH_BLESS is set: reset-cause vectors regenerated, nothing compared"
+    );
 }

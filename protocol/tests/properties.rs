@@ -17,7 +17,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
             any::<u32>(),
             any::<u32>(),
             any::<u8>(),
-            0u8..4,
+            0u8..6,
             any::<u16>()
         )
             .prop_map(
@@ -42,6 +42,8 @@ fn arb_message() -> impl Strategy<Value = Message> {
                             ResetCause::Watchdog,
                             ResetCause::Software,
                             ResetCause::External,
+                            ResetCause::Panic,
+                            ResetCause::BrownOut,
                         ][reset as usize],
                         period_ms,
                     })

@@ -1,13 +1,18 @@
 //! # hemiwatch-board-blackpill — the seat firmware on an STM32F411 "Black Pill"
 //!
-//! The real seat board: WeAct's STM32F411CEU6 board (25 MHz crystal) on `stm32f4xx-hal`. This
+//! The real seat board: WeAct's STM32F411CEU6 board (25 MHz crystal) on `stm32f4xx-hal`.
+//! Start-up order: IWDG first, then the crystal with a bounded wait (no crystal → 96 MHz from
+//! the HSI and a `CLOCK_FALLBACK` event), then the clock security system (HSE failure → NMI →
+//! reset). This
 //! file only wires it; the behaviour is the board-independent core ([`hemiwatch_firmware`]).
 //!
 //! | what | where |
 //! |---|---|
-//! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1 |
-//! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 |
+//! | seat line (RS-485 transceiver or USB-serial) | USART1, PA9 TX / PA10 RX, 115200 8N1; RX by the RXNE interrupt into a 256-byte queue, line errors counted |
+//! | TMP105 | I2C1, PB6 SCL / PB7 SDA, 100 kHz, address 0x48 (bounded register-level driver, bus clear on error: `i2c.rs`) |
 //! | status LED (safe mode steady, identify blinking) | PC13, active low |
+//! | RS-485 driver enable (DE + /RE tied), high while transmitting until TC | PA8, 10 kΩ pull-down |
+//! | load cut (safe mode: load switch enable pulled low) | PB12, open drain |
 //! | watchdog | IWDG (LSI, independent of the main clock), 2 s |
 //! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
 //! | logs | defmt over RTT (`probe-rs run`) |
@@ -20,25 +25,36 @@
 #![no_std]
 #![no_main]
 
+mod i2c;
+
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
+use heapless::spsc::{Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
+use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::rs485::Rs485;
+use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
-use hemiwatch_protocol::{BoardKind, ResetCause};
+use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
 use stm32f4xx_hal::adc::{Adc, Temperature, Vref};
-use stm32f4xx_hal::i2c::{I2c, Mode};
+use stm32f4xx_hal::gpio::PinState;
+use stm32f4xx_hal::interrupt;
 use stm32f4xx_hal::pac::{self, USART1};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::Config;
 use stm32f4xx_hal::serial::{self, Serial};
 use stm32f4xx_hal::signature::Uid;
 use stm32f4xx_hal::watchdog::IndependentWatchdog;
+use stm32f4xx_hal::Listen;
+
+use i2c::I2c1Bus;
 
 /// Milliseconds since boot, advanced by the SysTick handler.
 static MILLIS: AtomicU32 = AtomicU32::new(0);
@@ -49,7 +65,28 @@ fn millis() -> u32 {
     MILLIS.load(Ordering::Relaxed)
 }
 
-/// System clock: 96 MHz from the 25 MHz crystal (a multiple of 48 MHz, within the F411's 100).
+/// The Black Pill's crystal, MHz.
+const HSE_MHZ: u32 = 25;
+
+/// Polls of HSERDY before giving up on the crystal. From the 16 MHz HSI a poll takes at least 4
+/// cycles: 200 000 polls last 50 ms or more, 25 times the HSE's typical 2 ms start-up
+/// (STM32F411 datasheet DS10314, "High-speed external user clock", t_SU(HSE)).
+const HSE_SPINS: u32 = 200_000;
+
+/// Turns the HSE on and waits for HSERDY (RM0383 §6.3.1 "RCC clock control register"), bounded;
+/// on a time-out switches it off again and says false.
+fn start_hse(rcc: &pac::RCC) -> bool {
+    rcc.cr().modify(|_, w| w.hseon().set_bit());
+    for _ in 0..HSE_SPINS {
+        if rcc.cr().read().hserdy().bit_is_set() {
+            return true;
+        }
+    }
+    rcc.cr().modify(|_, w| w.hseon().clear_bit());
+    false
+}
+
+/// System clock: 96 MHz through the PLL (a multiple of 48 MHz, within the F411's 100).
 const SYSCLK_MHZ: u32 = 96;
 
 #[entry]
@@ -60,11 +97,27 @@ fn main() -> ! {
             cortex_m::asm::wfi();
         }
     };
-    let reset = take_reset_cause(&dp.RCC);
-    let mut rcc = dp.RCC.freeze(Config::hse(25.MHz()).sysclk(SYSCLK_MHZ.MHz()));
-
+    // The watchdog first: the IWDG runs from the LSI, so it guards the clock set-up as well.
     let mut watchdog = IndependentWatchdog::new(dp.IWDG);
     watchdog.start(2_000.millis());
+
+    let crashed = take_crash().is_some();
+    let reset = take_reset_cause(&dp.RCC);
+    let reset = if crashed { ResetCause::Panic } else { reset };
+    // The HAL's `freeze` waits for HSERDY without a limit: start the crystal here with a bounded
+    // wait, and build the clock tree from the HSI (the same 96 MHz through the PLL) without it.
+    let hse = start_hse(&dp.RCC);
+    let config = if hse {
+        Config::hse(HSE_MHZ.MHz())
+    } else {
+        Config::hsi()
+    };
+    let mut rcc = dp.RCC.freeze(config.sysclk(SYSCLK_MHZ.MHz()));
+    if hse {
+        // Clock security system (RM0383 §6.2.7): if the HSE fails, the hardware switches to the
+        // HSI and raises an NMI (handled below).
+        rcc.cr().modify(|_, w| w.csson().set_bit());
+    }
 
     cp.SYST.set_clock_source(SystClkSource::Core);
     cp.SYST.set_reload(rcc.clocks.sysclk().raw() / 1_000 - 1);
@@ -72,7 +125,8 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (prov, provisioned) = board::load_provision(provision_block());
+    let (prov, provisioned) = board::load_provision(provision_block(), cfg!(feature = "demo"));
+    let on_bus = board::joins_bus(provisioned, cfg!(feature = "demo"));
     let mut adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
     let boot_id = boot_id(&prov, &mut adc);
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
@@ -81,28 +135,45 @@ fn main() -> ! {
     let gpiob = dp.GPIOB.split(&mut rcc);
     let gpioc = dp.GPIOC.split(&mut rcc);
     let mut led = gpioc.pc13.into_push_pull_output();
-    let serial: Serial<USART1> = match dp.USART1.serial(
-        (gpioa.pa9, gpioa.pa10),
-        serial::Config::default().baudrate(115_200.bps()),
-        &mut rcc,
-    ) {
-        Ok(s) => s,
-        Err(_) => {
+    // The load-cut line: open drain, released (load on) until the seat cuts it; wired-AND with
+    // the TMP105's ALERT on the load switch's enable (see `firmware/README.md`).
+    let mut load_cut = gpiob.pb12.into_open_drain_output_in_state(PinState::High);
+    // An unprovisioned production build never starts its UART: it stays off the bus.
+    let mut port = if on_bus {
+        let serial: Result<Serial<USART1>, _> = dp.USART1.serial(
+            (gpioa.pa9, gpioa.pa10),
+            serial::Config::default().baudrate(115_200.bps()),
+            &mut rcc,
+        );
+        let Ok(serial) = serial else {
             // Only an impossible baud rate fails here; without a line the seat is useless, so
             // let the watchdog reset it (and say so in the next Hello).
             defmt::error!("USART1 configuration refused");
             loop {
                 cortex_m::asm::wfi();
             }
-        }
+        };
+        // DE/RE of the RS-485 transceiver: high only while a frame is sent (until TC).
+        let de = gpioa.pa8.into_push_pull_output_in_state(PinState::Low);
+        let Some(queue) = cortex_m::singleton!(: Queue<u8, { rx::QUEUE_LEN + 1 }> = Queue::new()) else {
+            loop {
+                cortex_m::asm::wfi(); // unreachable: main runs once
+            }
+        };
+        let (producer, consumer) = queue.split();
+        // SAFETY: the interrupt is still masked; from here on only it touches the producer.
+        unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
+        let mut serial = serial;
+        serial.listen(serial::Event::RxNotEmpty);
+        // SAFETY: the handler only touches USART1's receive side, the producer and the counters.
+        unsafe { cortex_m::peripheral::NVIC::unmask(pac::Interrupt::USART1) };
+        let rx = QueueRx::new(consumer);
+        Some(Rs485::new(Port { serial, rx }, de))
+    } else {
+        None
     };
-    let mut port = Port { serial, peek: None };
-    let i2c = I2c::new(
-        dp.I2C1,
-        (gpiob.pb6, gpiob.pb7),
-        Mode::standard(100.kHz()),
-        &mut rcc,
-    );
+    // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
+    let i2c = Recovering::new(I2c1Bus::new(dp.I2C1, gpiob.pb6, gpiob.pb7, &mut rcc));
     let sensor = Tmp105::new(i2c, DEFAULT_ADDRESS);
     let boot = BootInfo {
         board: BoardKind::BlackPillF411,
@@ -111,18 +182,43 @@ fn main() -> ! {
         provisioned,
     };
     // In a static (.bss), not on the stack, so the size report's static RAM is the real footprint.
-    let Some(seat) =
-        cortex_m::singleton!(: Seat<Tmp105<I2c<pac::I2C1>>> = Seat::new(prov.seat, &prov.key, boot, sensor))
+    let Some(seat) = cortex_m::singleton!(: Seat<Tmp105<Recovering<I2c1Bus>>> = Seat::new(prov.seat, &prov.key, boot, sensor))
     else {
         loop {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
+    if !hse {
+        defmt::error!("HSE crystal did not start: running from the HSI");
+        seat.queue_event(FaultCode::CLOCK_FALLBACK, 0);
+    }
     let mut main_loop = MainLoop::new();
+    let mut rx_errors_seen = 0u32;
+    let mut last_rx_report = 0u32;
     loop {
-        let out = main_loop.pass(seat, millis(), &mut port);
+        // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
+        // most once a second so a noisy line cannot flood the bus with events.
+        let errors = RX_ERRORS.snapshot();
+        if errors.total() != rx_errors_seen && millis().wrapping_sub(last_rx_report) >= 1_000 {
+            last_rx_report = millis();
+            rx_errors_seen = errors.total();
+            defmt::warn!("USART1 line errors: {}", errors);
+            seat.queue_event(
+                FaultCode::LINK_OVERRUN,
+                rx_errors_seen.min(i16::MAX as u32) as i16,
+            );
+        }
+        let out = match port.as_mut() {
+            Some(port) => main_loop.pass(seat, millis(), port),
+            None => main_loop.pass_off_the_bus(seat, millis()),
+        };
         if out.feed_watchdog {
             watchdog.feed();
+        }
+        if out.load_cut {
+            load_cut.set_low();
+        } else {
+            load_cut.set_high();
         }
         // PC13 LED is active low.
         if out.led {
@@ -132,7 +228,10 @@ fn main() -> ! {
         }
         // The 1 kHz SysTick wakes the loop; USART1 holds one byte, so poll it before sleeping
         // only when nothing is pending (at 115200 baud a byte takes 87 µs: no WFI while busy).
-        if !embedded_io::ReadReady::read_ready(&mut port).unwrap_or(true) {
+        let pending = port
+            .as_mut()
+            .is_some_and(|p| embedded_io::ReadReady::read_ready(p).unwrap_or(true));
+        if !pending {
             cortex_m::asm::wfi();
         }
     }
@@ -148,8 +247,12 @@ fn take_reset_cause(rcc: &pac::RCC) -> ResetCause {
         ResetCause::Software
     } else if csr.porrstf().bit_is_set() {
         ResetCause::PowerOn
+    } else if csr.borrstf().bit_is_set() {
+        // BORRSTF is set by a POR as well ("set by hardware when a POR/PDR or BOR reset
+        // occurs"): alone, it is a brown-out.
+        ResetCause::BrownOut
     } else {
-        ResetCause::External // NRST pin or brown-out
+        ResetCause::External // NRST pin
     };
     rcc.csr().modify(|_, w| w.rmvf().set_bit());
     cause
@@ -190,22 +293,12 @@ fn pad(lot: &str) -> [u8; 4] {
     out
 }
 
-/// USART1 as the non-blocking byte port the seat core polls (embedded-io `Read` + `ReadReady` +
-/// `Write`), over the HAL's one-byte `nb` interface.
+/// USART1 as the byte port the seat core polls (embedded-io `Read` + `ReadReady` + `Write`):
+/// reception through the RXNE interrupt into [`RX_QUEUE`], transmission over the HAL's one-byte
+/// `nb` interface with bounded waits.
 struct Port {
     serial: Serial<USART1>,
-    /// A byte `read_ready` already took out of the data register.
-    peek: Option<u8>,
-}
-
-impl Port {
-    fn try_byte(&mut self) -> Option<u8> {
-        if let Some(b) = self.peek.take() {
-            return Some(b);
-        }
-        // Overrun / framing / noise errors drop the byte; the frame CRC catches the damage.
-        embedded_hal_nb::serial::Read::read(&mut self.serial).ok()
-    }
+    rx: QueueRx<'static>,
 }
 
 impl embedded_io::ErrorType for Port {
@@ -214,35 +307,46 @@ impl embedded_io::ErrorType for Port {
 
 impl embedded_io::ReadReady for Port {
     fn read_ready(&mut self) -> Result<bool, serial::Error> {
-        if self.peek.is_none() {
-            self.peek = self.try_byte();
-        }
-        Ok(self.peek.is_some())
+        Ok(self.rx.read_ready().unwrap_or(false))
     }
 }
 
 impl embedded_io::Read for Port {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, serial::Error> {
-        if buf.is_empty() {
-            return Ok(0);
+        Ok(self.rx.read(buf).unwrap_or(0))
+    }
+}
+
+/// The receive queue's producer, owned by the USART1 interrupt once `main` has put it here.
+static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
+/// Line errors seen by the USART1 interrupt.
+static RX_ERRORS: RxCounters = RxCounters::new();
+
+/// RXNE (and the error flags that come with it, RM0383 §19.6.1 "Status register (USART_SR)":
+/// ORE bit 3, NF bit 2, FE bit 1, RXNE bit 5): count the errors, queue the byte. Reading SR then
+/// DR clears all of them.
+#[interrupt]
+fn USART1() {
+    // SAFETY: read-only access to USART1's SR and DR from its own interrupt; the main loop only
+    // transmits (TXE/TC) and never reads DR.
+    let usart = unsafe { &*pac::USART1::ptr() };
+    let sr = usart.sr().read().bits();
+    if sr & (1 << 3) != 0 {
+        RX_ERRORS.note(LineError::Overrun);
+    }
+    if sr & (1 << 2) != 0 {
+        RX_ERRORS.note(LineError::Noise);
+    }
+    if sr & (1 << 1) != 0 {
+        RX_ERRORS.note(LineError::Framing);
+    }
+    if sr & (1 << 5 | 1 << 3) != 0 {
+        let byte = usart.dr().read().bits() as u8;
+        // SAFETY: only this interrupt touches the producer after `main` stored it (before
+        // unmasking the interrupt).
+        if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
+            rx::on_byte(p, &RX_ERRORS, byte);
         }
-        let mut n = 0;
-        while n == 0 {
-            if let Some(b) = self.try_byte() {
-                buf[0] = b;
-                n = 1;
-            }
-        }
-        while n < buf.len() {
-            match self.try_byte() {
-                Some(b) => {
-                    buf[n] = b;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        Ok(n)
     }
 }
 
@@ -264,9 +368,29 @@ impl embedded_io::Write for Port {
         Ok(buf.len())
     }
 
+    /// Waits for the last byte to leave (TC), bounded like `write`.
     fn flush(&mut self) -> Result<(), serial::Error> {
-        nb::block!(embedded_hal_nb::serial::Write::flush(&mut self.serial))
+        for _ in 0..100_000u32 {
+            match embedded_hal_nb::serial::Write::flush(&mut self.serial) {
+                Err(nb::Error::WouldBlock) => {}
+                Ok(()) => return Ok(()),
+                Err(nb::Error::Other(e)) => return Err(e),
+            }
+        }
+        Err(serial::Error::Other)
     }
+}
+
+/// The clock security system saw the HSE fail (RM0383 §6.2.7): the core now runs from the HSI
+/// with the PLL off, so SysTick and USART1 are off by the PLL's factor. Clear CSSF (RCC_CIR.CSSC)
+/// and reset: the next boot finds no crystal, builds 96 MHz from the HSI and reports
+/// `CLOCK_FALLBACK`.
+#[exception]
+unsafe fn NonMaskableInt() {
+    // SAFETY: a write-only clear bit of RCC_CIR; the handler then resets the chip.
+    unsafe { pac::RCC::steal() }.cir().write(|w| w.cssc().set_bit());
+    defmt::error!("clock security system: HSE failed, resetting");
+    cortex_m::peripheral::SCB::sys_reset();
 }
 
 #[exception]
@@ -274,11 +398,47 @@ fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The crash record (see [`hemiwatch_firmware::crash`]); `.uninit` is not zeroed at boot.
+#[link_section = ".uninit.CRASH"]
+static mut CRASH: core::mem::MaybeUninit<CrashRecord> = core::mem::MaybeUninit::uninit();
+
+/// The crash record in RAM.
+///
+/// # Safety
+/// Only one reference may live at a time: taken once at boot (before interrupts), and by the
+/// panic / HardFault handlers, which never return.
+unsafe fn crash_record() -> &'static mut CrashRecord {
+    // SAFETY: every bit pattern is a valid `CrashRecord` (integers and bytes only).
+    unsafe { &mut *core::ptr::addr_of_mut!(CRASH).cast::<CrashRecord>() }
+}
+
+/// A crash from the last boot, logged where it happened.
+fn take_crash() -> Option<hemiwatch_firmware::crash::Crash> {
+    // SAFETY: at boot, before any handler that could take it.
+    let crash = unsafe { crash_record() }.take()?;
+    defmt::error!(
+        "last boot crashed: {} at {=str}:{=u32:#x}",
+        crash.kind,
+        crash.file(),
+        crash.line
+    );
+    Some(crash)
+}
+
+/// Records where it panicked and resets at once: the next `Hello` says `Panic`.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::Panic, file, line);
     defmt::error!("panic: {}", defmt::Display2Format(info));
-    // Stop feeding: the IWDG resets the seat and the next Hello says so.
-    loop {
-        cortex_m::asm::wfi();
-    }
+    cortex_m::peripheral::SCB::sys_reset()
+}
+
+/// Records the faulting PC and resets at once, like a panic.
+#[exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::HardFault, "", frame.pc());
+    cortex_m::peripheral::SCB::sys_reset()
 }

@@ -8,11 +8,13 @@
 //! - **Provisioning**: a [`provision`] block in the last 1 KiB flash page (`0x3FC00`, see
 //!   `memory.x`). The rig writes one per QEMU instance with
 //!   `-device loader,file=prov.bin,addr=0x3FC00,force-raw=on`. Without one (erased flash) the
-//!   seat runs as seat 1 with the public demo key, logs an error and reports `UNPROVISIONED`.
+//!   seat runs as seat 1 with the public demo key, logs an error and reports `UNPROVISIONED`
+//!   — with the `demo` feature, on by default for this rig board; without it (production
+//!   behaviour) it stays off the bus, keeps its local trip and flashes its LED.
 //! - **Boot identity**: 4 bytes of the host's `/dev/urandom` read over semihosting, mixed with the
 //!   host's clock (`SYS_TIME`, `SYS_CLOCK`) and the SysTick count at that moment, so every QEMU
 //!   start — even two in the same second — gets a new `boot_id`.
-//! - **Watchdog**: WDT0 (QEMU emulates it as `luminary-watchdog`) is fed only while
+//! - **Watchdog**: started first, before the clock set-up; WDT0 (QEMU emulates it as `luminary-watchdog`) is fed only while
 //!   [`Seat::healthy`]; its first time-out interrupt leaves a marker in RAM that survives the
 //!   reset (QEMU's system reset does not clear RAM; a real chip also sets RESC.WDT), so the next
 //!   `Hello` says `ResetCause::Watchdog`.
@@ -29,11 +31,15 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_semihosting as _;
+use heapless::spsc::{Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
+use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::rx::{self, QueueRx, RxCounters};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
-use hemiwatch_protocol::{BoardKind, ResetCause};
+use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use lm3s6965::{interrupt, Interrupt};
 
 use stellaris::{gpio, sysctl, watchdog, I2c0, Uart0};
@@ -65,14 +71,18 @@ fn main() -> ! {
             cortex_m::asm::wfi();
         }
     };
-    sysctl::clock_50mhz();
+    // The watchdog first: nothing after this point (clock set-up included) can hang the seat for
+    // good. Its clock gate comes with the others; LOAD is counted in system clocks, so until the
+    // PLL runs (from the reset clock, slower than 50 MHz) the first time-out is only longer.
     sysctl::enable_peripherals();
-    gpio::init();
-
-    let watchdog_reset = take_watchdog_mark() | sysctl::take_watchdog_reset();
+    let crashed = take_crash().is_some();
+    let (watchdog_flag, brown_out) = sysctl::take_reset_cause();
+    let watchdog_reset = take_watchdog_mark() | watchdog_flag;
     watchdog::start(WATCHDOG_MS);
     // SAFETY: the handler only touches the marker and the watchdog's interrupt mask.
     unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::WATCHDOG_TIMER_0) };
+    sysctl::clock_50mhz();
+    gpio::init();
 
     // 1 ms SysTick from the 50 MHz core clock (ARMv7-M ARM §B3.3 "The system timer, SysTick").
     cp.SYST.set_clock_source(SystClkSource::Core);
@@ -81,17 +91,35 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (prov, provisioned) = board::load_provision(provision_block());
+    let (prov, provisioned) = board::load_provision(provision_block(), cfg!(feature = "demo"));
+    let on_bus = board::joins_bus(provisioned, cfg!(feature = "demo"));
     let boot_id = boot_id(&prov);
-    let reset = if watchdog_reset {
+    let reset = if crashed {
+        ResetCause::Panic
+    } else if watchdog_reset {
         ResetCause::Watchdog
+    } else if brown_out {
+        ResetCause::BrownOut
     } else {
         ResetCause::PowerOn
     };
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
 
-    let mut uart = Uart0::init();
-    let sensor = Tmp105::new(I2c0::init(), DEFAULT_ADDRESS);
+    // An unprovisioned build without `demo` never starts its UART: it stays off the bus.
+    let mut uart = on_bus
+        .then(|| {
+            let queue = cortex_m::singleton!(: Queue<u8, { rx::QUEUE_LEN + 1 }> = Queue::new());
+            let (producer, consumer) = queue?.split();
+            // SAFETY: the interrupt is still masked; from here on only it touches the producer.
+            unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
+            let uart = Uart0::init(QueueRx::new(consumer));
+            // SAFETY: the handler only touches UART0's receive side, the producer and the counters.
+            unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::UART0) };
+            Some(uart)
+        })
+        .flatten();
+    // Bus clear at start-up, and after every failed transaction (a reset may have cut a read).
+    let sensor = Tmp105::new(Recovering::new(I2c0::init()), DEFAULT_ADDRESS);
     let boot = BootInfo {
         board: BoardKind::QemuLm3s6965,
         reset,
@@ -99,21 +127,37 @@ fn main() -> ! {
         provisioned,
     };
     // In a static (.bss), not on the stack, so the size report's static RAM is the real footprint.
-    let Some(seat) =
-        cortex_m::singleton!(: Seat<Tmp105<I2c0>> = Seat::new(prov.seat, &prov.key, boot, sensor))
+    let Some(seat) = cortex_m::singleton!(: Seat<Tmp105<Recovering<I2c0>>> = Seat::new(prov.seat, &prov.key, boot, sensor))
     else {
         loop {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
     let mut main_loop = MainLoop::new();
+    let (mut rx_errors_seen, mut last_rx_report) = (0u32, 0u32);
     loop {
-        let out = main_loop.pass(seat, millis(), &mut uart);
+        // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
+        // most once a second so a noisy line cannot flood the bus with events.
+        let errors = RX_ERRORS.snapshot();
+        if errors.total() != rx_errors_seen && millis().wrapping_sub(last_rx_report) >= 1_000 {
+            last_rx_report = millis();
+            rx_errors_seen = errors.total();
+            defmt::warn!("UART0 line errors: {}", errors);
+            seat.queue_event(
+                FaultCode::LINK_OVERRUN,
+                rx_errors_seen.min(i16::MAX as u32) as i16,
+            );
+        }
+        let out = match uart.as_mut() {
+            Some(uart) => main_loop.pass(seat, millis(), uart),
+            None => main_loop.pass_off_the_bus(seat, millis()),
+        };
         if out.feed_watchdog {
             feed_watchdog();
         }
         gpio::led(out.led);
-        // Sleep until the next SysTick: the 16-byte RX FIFO holds 1.4 ms at 115200 baud.
+        gpio::load_cut(out.load_cut);
+        // Sleep until the next SysTick or received byte (the UART0 interrupt wakes the core).
         cortex_m::asm::wfi();
     }
 }
@@ -167,6 +211,19 @@ fn feed_watchdog() {
     }
 }
 
+/// The receive queue's producer, owned by the UART0 interrupt once `main` has put it here.
+static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
+/// Line errors seen by the UART0 interrupt.
+static RX_ERRORS: RxCounters = RxCounters::new();
+
+#[interrupt]
+fn UART0() {
+    // SAFETY: only this interrupt touches the producer after `main` stored it (before unmasking).
+    if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
+        Uart0::on_interrupt(p, &RX_ERRORS);
+    }
+}
+
 #[exception]
 fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
@@ -188,11 +245,47 @@ fn WATCHDOG_TIMER_0() {
     }
 }
 
+/// The crash record (see [`hemiwatch_firmware::crash`]); `.uninit` is not zeroed at boot.
+#[link_section = ".uninit.CRASH"]
+static mut CRASH: core::mem::MaybeUninit<CrashRecord> = core::mem::MaybeUninit::uninit();
+
+/// The crash record in RAM.
+///
+/// # Safety
+/// Only one reference may live at a time: taken once at boot (before interrupts), and by the
+/// panic / HardFault handlers, which never return.
+unsafe fn crash_record() -> &'static mut CrashRecord {
+    // SAFETY: every bit pattern is a valid `CrashRecord` (integers and bytes only).
+    unsafe { &mut *core::ptr::addr_of_mut!(CRASH).cast::<CrashRecord>() }
+}
+
+/// A crash from the last boot, logged where it happened.
+fn take_crash() -> Option<hemiwatch_firmware::crash::Crash> {
+    // SAFETY: at boot, before any handler that could take it.
+    let crash = unsafe { crash_record() }.take()?;
+    defmt::error!(
+        "last boot crashed: {} at {=str}:{=u32:#x}",
+        crash.kind,
+        crash.file(),
+        crash.line
+    );
+    Some(crash)
+}
+
+/// Records where it panicked and resets at once: the next `Hello` says `Panic`.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::Panic, file, line);
     defmt::error!("panic: {}", defmt::Display2Format(info));
-    // Stop feeding: the watchdog resets the seat and the next Hello says so.
-    loop {
-        cortex_m::asm::wfi();
-    }
+    cortex_m::peripheral::SCB::sys_reset()
+}
+
+/// Records the faulting PC and resets at once, like a panic.
+#[exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    // SAFETY: the handler never returns; nothing else holds the record now.
+    unsafe { crash_record() }.record(CrashKind::HardFault, "", frame.pc());
+    cortex_m::peripheral::SCB::sys_reset()
 }

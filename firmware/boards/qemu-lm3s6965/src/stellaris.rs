@@ -6,7 +6,11 @@
 
 use core::ptr::{read_volatile, write_volatile};
 
+use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{self, ErrorKind, NoAcknowledgeSource, Operation, SevenBitAddress};
+use heapless::spsc::Producer;
+use hemiwatch_firmware::i2c_bus::{clear_bus, BusRecovery, ClearError};
+use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
 
 #[inline(always)]
 fn rd(addr: usize) -> u32 {
@@ -55,6 +59,9 @@ pub mod sysctl {
     const RCGC0: usize = BASE + 0x100;
     const RCGC1: usize = BASE + 0x104;
     const RCGC2: usize = BASE + 0x108;
+    /// Software reset control 1; bit 12 resets I2C0 (DS "System Control", register SRCR1).
+    const SRCR1: usize = BASE + 0x044;
+    const SRCR1_I2C0: u32 = 1 << 12;
 
     const RCC_BYPASS: u32 = 1 << 11;
     const RCC_PWRDN: u32 = 1 << 13;
@@ -95,18 +102,25 @@ pub mod sysctl {
         set_bits(RCGC2, 1 << 0 | 1 << 1 | 1 << 5); // GPIOA, GPIOB, GPIOF
     }
 
-    /// True when the last reset was the watchdog's (RESC.WDT); clears the register so the next
-    /// boot reads its own cause.
-    pub fn take_watchdog_reset() -> bool {
+    /// Puts I2C0 through a reset (set then clear its SRCR1 bit): its master state machine is back
+    /// to idle and its registers to their reset values.
+    pub fn reset_i2c0() {
+        set_bits(SRCR1, SRCR1_I2C0);
+        wr(SRCR1, rd(SRCR1) & !SRCR1_I2C0);
+    }
+
+    /// Whether the last reset was the watchdog's (RESC.WDT) and whether it was a brown-out
+    /// (RESC.BOR); clears the register so the next boot reads its own cause.
+    pub fn take_reset_cause() -> (bool, bool) {
         let resc = rd(RESC);
         wr(RESC, 0);
-        resc & (1 << 3) != 0
+        (resc & (1 << 3) != 0, resc & (1 << 2) != 0)
     }
 }
 
 /// GPIO ports in their APB aperture (DS "General-Purpose Input/Outputs").
 pub mod gpio {
-    use super::{set_bits, wr};
+    use super::{rd, set_bits, wr};
 
     const PORTA: usize = 0x4000_4000;
     const PORTB: usize = 0x4000_5000;
@@ -114,9 +128,15 @@ pub mod gpio {
     const DIR: usize = 0x400;
     const AFSEL: usize = 0x420;
     const DEN: usize = 0x51C;
+    /// Open-drain select (DS "General-Purpose Input/Outputs", register GPIOODR).
+    const ODR: usize = 0x50C;
+    /// I2C0's pins on port B: SCL PB2, SDA PB3.
+    pub const I2C0_SCL: u32 = 1 << 2;
+    pub const I2C0_SDA: u32 = 1 << 3;
 
     /// PA0/PA1 to UART0 RX/TX and PB2/PB3 to I2C0 SCL/SDA (DS "Signal Tables",
-    /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output.
+    /// GPIO pins with alternate functions); PF0 (the EVB's user LED) as an output; PB0 as the
+    /// open-drain load-cut line.
     pub fn init() {
         set_bits(PORTA + AFSEL, 0b11);
         set_bits(PORTA + DEN, 0b11);
@@ -124,6 +144,62 @@ pub mod gpio {
         set_bits(PORTB + DEN, 0b1100);
         set_bits(PORTF + DIR, 1);
         set_bits(PORTF + DEN, 1);
+        // PB0: the load-cut line, open drain, released (load on) until the seat says otherwise.
+        load_cut(false);
+        set_bits(PORTB + ODR, LOAD_CUT);
+        set_bits(PORTB + DIR, LOAD_CUT);
+        set_bits(PORTB + DEN, LOAD_CUT);
+    }
+
+    /// PB0, the load-cut line (see `firmware/README.md`).
+    const LOAD_CUT: u32 = 1 << 0;
+
+    /// Pulls the load switch's enable low (`true`: load off) or releases it to its pull-up.
+    pub fn load_cut(cut: bool) {
+        wr(PORTB + (LOAD_CUT << 2) as usize, if cut { 0 } else { LOAD_CUT });
+    }
+
+    /// Hands PB2/PB3 to I2C0 (`true`) or takes them back as open-drain GPIO outputs, released
+    /// high (`false`), for a bus clear.
+    pub fn i2c0_pins_to_peripheral(on: bool) {
+        let pins = I2C0_SCL | I2C0_SDA;
+        if on {
+            set_bits(PORTB + AFSEL, pins);
+        } else {
+            wr(PORTB + (pins << 2) as usize, pins); // latch high = released
+            set_bits(PORTB + ODR, pins);
+            set_bits(PORTB + DIR, pins);
+            wr(PORTB + AFSEL, rd(PORTB + AFSEL) & !pins);
+        }
+    }
+
+    /// One port-B pin as an open-drain line for [`hemiwatch_firmware::i2c_bus::clear_bus`]: the
+    /// masked data address writes and reads only its bit (DS "Data Register Operation"); with the
+    /// digital enable on, a read returns the pin's level, so a slave holding it low reads low.
+    pub struct OpenDrainB(pub u32);
+
+    impl embedded_hal::digital::ErrorType for OpenDrainB {
+        type Error = core::convert::Infallible;
+    }
+
+    impl embedded_hal::digital::OutputPin for OpenDrainB {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (self.0 << 2) as usize, 0);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (self.0 << 2) as usize, self.0);
+            Ok(())
+        }
+    }
+
+    impl embedded_hal::digital::InputPin for OpenDrainB {
+        fn is_high(&mut self) -> Result<bool, Self::Error> {
+            Ok(rd(PORTB + (self.0 << 2) as usize) & self.0 != 0)
+        }
+        fn is_low(&mut self) -> Result<bool, Self::Error> {
+            self.is_high().map(|h| !h)
+        }
     }
 
     /// Drives the user LED (PF0) through the masked data address (bit 0 → offset 1 << 2).
@@ -134,7 +210,7 @@ pub mod gpio {
 
 /// UART0, an ARM PL011 (DS "Universal Asynchronous Receivers/Transmitters", base 0x4000_C000), as an embedded-io byte port.
 pub struct Uart0 {
-    _private: (),
+    rx: QueueRx<'static>,
 }
 
 impl Uart0 {
@@ -145,6 +221,14 @@ impl Uart0 {
     const FBRD: usize = Self::BASE + 0x028;
     const LCRH: usize = Self::BASE + 0x02C;
     const CTL: usize = Self::BASE + 0x030;
+    /// Interrupt mask: RXIM bit 4, RTIM bit 6 (DS UART, register UARTIM).
+    const IM: usize = Self::BASE + 0x038;
+    /// Interrupt clear (DS UART, register UARTICR).
+    const ICR: usize = Self::BASE + 0x044;
+    const INT_RX_RT: u32 = 1 << 4 | 1 << 6;
+    /// Data register error bits: FE 8, OE 11 (DS UART, register UARTDR; no noise flag here).
+    const DR_FE: u32 = 1 << 8;
+    const DR_OE: u32 = 1 << 11;
     const FR_RXFE: u32 = 1 << 4;
     const FR_TXFF: u32 = 1 << 5;
     /// Bounded wait for TX FIFO room: ~14 byte times at 115200 baud and 50 MHz.
@@ -152,13 +236,37 @@ impl Uart0 {
 
     /// 115200 8N1 with FIFOs. BRD = 50 MHz / (16 × 115200) = 27.1267: IBRD 27, FBRD
     /// round(0.1267 × 64) = 8 (DS UART "Baud-Rate Generation").
-    pub fn init() -> Self {
+    ///
+    /// Reception is the receive/receive-time-out interrupt's: [`Self::on_interrupt`] moves
+    /// bytes into the queue `rx` reads from; the board unmasks `UART0` in the NVIC.
+    pub fn init(rx: QueueRx<'static>) -> Self {
         wr(Self::CTL, 0);
         wr(Self::IBRD, 27);
         wr(Self::FBRD, 8);
         wr(Self::LCRH, 0x3 << 5 | 1 << 4); // WLEN = 8 bits, FEN
+        wr(Self::IM, Self::INT_RX_RT);
         wr(Self::CTL, 1 | 1 << 8 | 1 << 9); // UARTEN, TXE, RXE
-        Self { _private: () }
+        Self { rx }
+    }
+
+    /// The UART0 interrupt's work: drain the receive FIFO into the queue, counting the errors
+    /// each byte carries, and clear the receive and time-out interrupts.
+    pub fn on_interrupt(producer: &mut Producer<'static, u8>, counters: &RxCounters) {
+        // At most a FIFO's worth (16) plus what arrives meanwhile: bounded.
+        for _ in 0..32 {
+            if rd(Self::FR) & Self::FR_RXFE != 0 {
+                break;
+            }
+            let dr = rd(Self::DR);
+            if dr & Self::DR_OE != 0 {
+                counters.note(LineError::Overrun);
+            }
+            if dr & Self::DR_FE != 0 {
+                counters.note(LineError::Framing);
+            }
+            rx::on_byte(producer, counters, dr as u8);
+        }
+        wr(Self::ICR, Self::INT_RX_RT);
     }
 }
 
@@ -181,24 +289,14 @@ impl embedded_io::ErrorType for Uart0 {
 
 impl embedded_io::ReadReady for Uart0 {
     fn read_ready(&mut self) -> Result<bool, UartError> {
-        Ok(rd(Self::FR) & Self::FR_RXFE == 0)
+        Ok(self.rx.read_ready().unwrap_or(false))
     }
 }
 
 impl embedded_io::Read for Uart0 {
-    /// Blocks until one byte is there (embedded-io's contract), then drains what the FIFO holds.
-    /// Framing/parity/overrun flags (DR bits 11..8) are dropped: the frame CRC catches the damage.
+    /// What the receive queue holds (the seat reads only after `read_ready`).
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, UartError> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        while rd(Self::FR) & Self::FR_RXFE != 0 {}
-        let mut n = 0;
-        while n < buf.len() && rd(Self::FR) & Self::FR_RXFE == 0 {
-            buf[n] = rd(Self::DR) as u8;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.rx.read(buf).unwrap_or(0))
     }
 }
 
@@ -257,9 +355,13 @@ impl I2c0 {
     /// Master mode at 100 kHz: TPR = 50 MHz / (2 × (6 + 4) × 100 kHz) − 1 = 24 (DS I2C "Clock
     /// Generation").
     pub fn init() -> Self {
+        Self::configure();
+        Self { _private: () }
+    }
+
+    fn configure() {
         wr(Self::MCR, 0x10);
         wr(Self::MTPR, 24);
-        Self { _private: () }
     }
 
     fn wait(&self) -> Result<(), ErrorKind> {
@@ -323,6 +425,33 @@ impl I2c0 {
             *b = rd(Self::MDR) as u8;
         }
         Ok(())
+    }
+}
+
+impl BusRecovery for I2c0 {
+    /// PB2/PB3 as open-drain GPIO for [`clear_bus`], then back to I2C0, which is reset and
+    /// configured again.
+    fn recover(&mut self) -> Result<u8, ClearError> {
+        gpio::i2c0_pins_to_peripheral(false);
+        let result = clear_bus(
+            &mut gpio::OpenDrainB(gpio::I2C0_SCL),
+            &mut gpio::OpenDrainB(gpio::I2C0_SDA),
+            &mut SpinDelay,
+        );
+        gpio::i2c0_pins_to_peripheral(true);
+        sysctl::reset_i2c0();
+        Self::configure();
+        result
+    }
+}
+
+/// A busy-wait [`DelayNs`] at the 50 MHz system clock (SysTick is the millisecond clock, so the
+/// short delays of a bus clear are counted in CPU cycles; at least as long as asked).
+pub struct SpinDelay;
+
+impl DelayNs for SpinDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        cortex_m::asm::delay((sysctl::SYSCLK_HZ / 1_000_000).saturating_mul(ns.div_ceil(1_000)));
     }
 }
 
