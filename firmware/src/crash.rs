@@ -125,6 +125,62 @@ impl CrashRecord {
     }
 }
 
+/// Defines a board's crash handling, the same on every Cortex-M board: the [`CrashRecord`] in
+/// `.uninit` RAM, `take_crash()` for the boot (it logs where the last boot crashed), and the
+/// panic and HardFault handlers that record the location and reset at once. A macro because the
+/// handlers must live in the board crate (they need `cortex-m`, `cortex-m-rt` and the board's
+/// `defmt` logger, which this core does not depend on); invoke it once at the board's top level.
+#[macro_export]
+macro_rules! crash_handlers {
+    () => {
+        /// The crash record (see [`hemiwatch_firmware::crash`]); `.uninit` is not zeroed at boot.
+        #[link_section = ".uninit.CRASH"]
+        static mut CRASH: core::mem::MaybeUninit<$crate::crash::CrashRecord> =
+            core::mem::MaybeUninit::uninit();
+
+        /// The crash record in RAM.
+        ///
+        /// # Safety
+        /// Only one reference may live at a time: taken once at boot (before interrupts), and by
+        /// the panic / HardFault handlers, which never return.
+        unsafe fn crash_record() -> &'static mut $crate::crash::CrashRecord {
+            // SAFETY: every bit pattern is a valid `CrashRecord` (integers and bytes only).
+            unsafe { &mut *core::ptr::addr_of_mut!(CRASH).cast::<$crate::crash::CrashRecord>() }
+        }
+
+        /// A crash from the last boot, logged where it happened.
+        fn take_crash() -> Option<$crate::crash::Crash> {
+            // SAFETY: at boot, before any handler that could take it.
+            let crash = unsafe { crash_record() }.take()?;
+            defmt::error!(
+                "last boot crashed: {} at {=str}:{=u32:#x}",
+                crash.kind,
+                crash.file(),
+                crash.line
+            );
+            Some(crash)
+        }
+
+        /// Records where it panicked and resets at once: the next `Hello` says `Panic`.
+        #[panic_handler]
+        fn panic(info: &core::panic::PanicInfo) -> ! {
+            let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+            // SAFETY: the handler never returns; nothing else holds the record now.
+            unsafe { crash_record() }.record($crate::crash::CrashKind::Panic, file, line);
+            defmt::error!("panic: {}", defmt::Display2Format(info));
+            cortex_m::peripheral::SCB::sys_reset()
+        }
+
+        /// Records the faulting PC and resets at once, like a panic.
+        #[cortex_m_rt::exception]
+        unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+            // SAFETY: the handler never returns; nothing else holds the record now.
+            unsafe { crash_record() }.record($crate::crash::CrashKind::HardFault, "", frame.pc());
+            cortex_m::peripheral::SCB::sys_reset()
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

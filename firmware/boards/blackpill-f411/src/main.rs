@@ -34,7 +34,6 @@ use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
 use heapless::spsc::{Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
-use hemiwatch_firmware::crash::{CrashKind, CrashRecord};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::rs485::Rs485;
@@ -398,47 +397,5 @@ fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// The crash record (see [`hemiwatch_firmware::crash`]); `.uninit` is not zeroed at boot.
-#[link_section = ".uninit.CRASH"]
-static mut CRASH: core::mem::MaybeUninit<CrashRecord> = core::mem::MaybeUninit::uninit();
-
-/// The crash record in RAM.
-///
-/// # Safety
-/// Only one reference may live at a time: taken once at boot (before interrupts), and by the
-/// panic / HardFault handlers, which never return.
-unsafe fn crash_record() -> &'static mut CrashRecord {
-    // SAFETY: every bit pattern is a valid `CrashRecord` (integers and bytes only).
-    unsafe { &mut *core::ptr::addr_of_mut!(CRASH).cast::<CrashRecord>() }
-}
-
-/// A crash from the last boot, logged where it happened.
-fn take_crash() -> Option<hemiwatch_firmware::crash::Crash> {
-    // SAFETY: at boot, before any handler that could take it.
-    let crash = unsafe { crash_record() }.take()?;
-    defmt::error!(
-        "last boot crashed: {} at {=str}:{=u32:#x}",
-        crash.kind,
-        crash.file(),
-        crash.line
-    );
-    Some(crash)
-}
-
-/// Records where it panicked and resets at once: the next `Hello` says `Panic`.
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
-    // SAFETY: the handler never returns; nothing else holds the record now.
-    unsafe { crash_record() }.record(CrashKind::Panic, file, line);
-    defmt::error!("panic: {}", defmt::Display2Format(info));
-    cortex_m::peripheral::SCB::sys_reset()
-}
-
-/// Records the faulting PC and resets at once, like a panic.
-#[exception]
-unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
-    // SAFETY: the handler never returns; nothing else holds the record now.
-    unsafe { crash_record() }.record(CrashKind::HardFault, "", frame.pc());
-    cortex_m::peripheral::SCB::sys_reset()
-}
+// The crash record, `take_crash()` and the panic and HardFault handlers.
+hemiwatch_firmware::crash_handlers!();
