@@ -184,7 +184,7 @@ fn arrow_keys_move_the_maps_tab_stop_and_enter_opens_the_panel() {
         );
         page.type_into(tab_stop, &Key::Enter.to_string()).await;
         page.until("panel by keyboard", Duration::from_secs(5), &format!(
-            "return !document.getElementById('panel').hidden && document.getElementById('p-title').textContent.length > 5 && {moved} !== null"
+            "return !document.getElementById('panel').hidden && document.getElementById('p-title').textContent.length > 5 && document.querySelector('#map .sel')?.dataset.id === {moved}"
         ))
         .await;
     });
