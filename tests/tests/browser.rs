@@ -550,13 +550,16 @@ async fn watch_live_alert(driver: &str, url: &str, live: &LiveModel) -> anyhow::
     let mut updates = live.updates.subscribe();
     let page = Page::open(driver, url).await?;
     page.js("window.__notReloaded = true; return true").await;
+    let deadline = tokio::time::Instant::now() + PREDICTION_WITHIN;
     let t0 = loop {
-        match tokio::time::timeout(PREDICTION_WITHIN, updates.recv()).await {
+        match tokio::time::timeout_at(deadline, updates.recv()).await {
             Ok(Ok(Update::Seat(s))) if s.place.id == HOT && s.status == SeatStatus::OverheatPredicted => {
                 break Instant::now()
             }
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            other => anyhow::bail!("seat {HOT} never turned overheat_predicted: {other:?}"),
+            other => anyhow::bail!(
+                "seat {HOT} did not turn overheat_predicted within {PREDICTION_WITHIN:?}: {other:?}"
+            ),
         }
     };
     let shown = format!(
