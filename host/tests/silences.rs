@@ -111,7 +111,7 @@ async fn a_silence_mutes_the_notification_but_never_the_failover() {
     // the sink delivers and that the test waited long enough to see seat 1's, had there been one.
     let runaway = Scenario::Runaway {
         start_ms: 2_000,
-        rate_c_per_min: 240.0,
+        rate_c_per_min: 720.0,
     };
     let d = start(
         &[(1, runaway), (2, Scenario::SensorFails { at_ms: 4_000 })],
