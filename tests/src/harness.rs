@@ -100,15 +100,21 @@ pub const TOKEN: &str = "test-token-0123456789";
 
 impl Daemon {
     /// Writes `hemiwatch.toml` in `dir` (the `[daemon]`/`[storage]` header plus `body`) and
-    /// starts the daemon on it; returns once its API answers.
+    /// starts the daemon on it; returns once its API answers. Samples are committed every second.
     pub fn start(dir: &Path, body: &str) -> anyhow::Result<Self> {
+        Self::start_flushing(dir, "1s", body)
+    }
+
+    /// [`Daemon::start`] with `[storage] flush_interval = flush` (e.g. `"30s"`: a test that
+    /// kills the daemon must then not find anything it did not commit at once).
+    pub fn start_flushing(dir: &Path, flush: &str, body: &str) -> anyhow::Result<Self> {
         let port = free_port();
         let config = dir.join("hemiwatch.toml");
         let database = dir.join("hemiwatch.sqlite");
         let mut f = std::fs::File::create(&config)?;
         write!(
             f,
-            "[daemon]\ndata_dir = \"{}\"\nhttp_bind = \"127.0.0.1:{port}\"\napi_token = \"{TOKEN}\"\n\n[storage]\nflush_interval = \"1s\"\n\n{body}",
+            "[daemon]\ndata_dir = \"{}\"\nhttp_bind = \"127.0.0.1:{port}\"\napi_token = \"{TOKEN}\"\n\n[storage]\nflush_interval = \"{flush}\"\n\n{body}",
             dir.display()
         )?;
         drop(f);

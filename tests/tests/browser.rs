@@ -184,7 +184,7 @@ fn arrow_keys_move_the_maps_tab_stop_and_enter_opens_the_panel() {
         );
         page.type_into(tab_stop, &Key::Enter.to_string()).await;
         page.until("panel by keyboard", Duration::from_secs(5), &format!(
-            "return !document.getElementById('panel').hidden && document.getElementById('p-title').textContent.length > 5 && {moved} !== null"
+            "return !document.getElementById('panel').hidden && document.getElementById('p-title').textContent.length > 5 && document.querySelector('#map .sel')?.dataset.id === {moved}"
         ))
         .await;
     });
@@ -550,13 +550,16 @@ async fn watch_live_alert(driver: &str, url: &str, live: &LiveModel) -> anyhow::
     let mut updates = live.updates.subscribe();
     let page = Page::open(driver, url).await?;
     page.js("window.__notReloaded = true; return true").await;
+    let deadline = tokio::time::Instant::now() + PREDICTION_WITHIN;
     let t0 = loop {
-        match tokio::time::timeout(PREDICTION_WITHIN, updates.recv()).await {
+        match tokio::time::timeout_at(deadline, updates.recv()).await {
             Ok(Ok(Update::Seat(s))) if s.place.id == HOT && s.status == SeatStatus::OverheatPredicted => {
                 break Instant::now()
             }
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            other => anyhow::bail!("seat {HOT} never turned overheat_predicted: {other:?}"),
+            other => anyhow::bail!(
+                "seat {HOT} did not turn overheat_predicted within {PREDICTION_WITHIN:?}: {other:?}"
+            ),
         }
     };
     let shown = format!(

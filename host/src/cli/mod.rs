@@ -75,7 +75,14 @@ pub enum Command {
     /// `--out pty:PATH` creates a pty and links PATH to it, for a daemon to read as a serial
     /// line.
     Sim(sim::SimArgs),
-    /// Print a running daemon's summary: seats per state, lines, firing alerts.
+    /// Print a running daemon's summary: seats per state, lines up and down, firing alerts.
+    ///
+    /// One line of seats per state, one of lines (and one per line down), then each firing alert
+    /// on its own line: `#ID KIND seat N|line NAME: SUMMARY`. `--json` prints `/api/status` as
+    /// the daemon answers it, for scripts. The exit status says whether anything is firing.
+    #[command(
+        after_help = "Exit status: 0 = nothing firing, 2 = at least one alert firing, 1 = cannot tell (the daemon cannot be reached, refused, or answered something unreadable)."
+    )]
     Status(status::StatusArgs),
     /// Acknowledge an alert on a running daemon.
     Ack(ack::AckArgs),

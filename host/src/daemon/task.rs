@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hemiwatch_protocol::SeatId;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
@@ -22,7 +22,7 @@ use super::{SeatSettings, Settings};
 use crate::alert::{AlertChange, AlertEngine, EventKind, Kind, Silence};
 use crate::ingest::{Ingest, IngestEvent};
 use crate::metrics::Metrics;
-use crate::model::{LiveModel, Request};
+use crate::model::{LiveModel, Request, RequestError};
 use crate::source::{LineEvent, LineHandle, LineId};
 use crate::storage::{Record, Restored, SampleRow, Storage};
 
@@ -248,7 +248,7 @@ impl StateTask {
                     tracing::info!(alert = a.id, kind = %a.kind, by, "alert acknowledged");
                 }
                 self.apply_alert_changes(now);
-                let _ = reply.send(answer);
+                self.reply_once_committed(reply, answer);
             }
             Request::Silence {
                 matcher,
@@ -265,10 +265,31 @@ impl StateTask {
                         s.id
                     });
                 self.apply_alert_changes(now);
-                let _ = reply.send(answer);
+                self.reply_once_committed(reply, answer);
             }
         }
         self.flush_outbound();
+    }
+
+    /// Sends a write's answer once what it changed is committed, so that a 2xx survives a
+    /// crash right after it (the state task itself does not wait for the commit); a write whose
+    /// storage is gone is answered "unavailable".
+    fn reply_once_committed<T: Send + 'static>(
+        &self,
+        reply: oneshot::Sender<Result<T, RequestError>>,
+        answer: Result<T, RequestError>,
+    ) {
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || {
+            let answer = match storage.flush() {
+                Ok(()) => answer,
+                Err(e) => {
+                    tracing::error!(error = %e, "storage gone before a write was committed");
+                    Err(RequestError::Unavailable)
+                }
+            };
+            let _ = reply.send(answer);
+        });
     }
 
     /// Records, publishes and acts on what the alert engine decided.
