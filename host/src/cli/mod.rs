@@ -8,6 +8,7 @@ mod api;
 mod check_config;
 mod decode;
 mod demo;
+mod docs;
 mod replay;
 mod run;
 mod sim;
@@ -86,6 +87,11 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Acknowledge an alert on a running daemon.
     Ack(ack::AckArgs),
+    /// Write the man pages and shell completions generated from this command line.
+    ///
+    /// Creates OUT/man (one page per command) and OUT/completions (bash, zsh, fish); the
+    /// Debian package ships them.
+    Docs(docs::DocsArgs),
 }
 
 /// Runs the CLI; the binary's `main` calls only this.
@@ -107,6 +113,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Sim(args) => sim::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Ack(args) => ack::run(&args),
+        Command::Docs(args) => docs::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -37,6 +37,7 @@ mod records;
 mod seat_update;
 mod selfwatch;
 mod stall;
+mod systemd;
 mod task;
 
 use std::net::SocketAddr;
@@ -197,12 +198,18 @@ pub async fn run(
         http_addr,
         metrics: metrics.clone(),
     };
+    let (settings_seats, settings_lines) = (settings.seats.len(), settings.lines.len());
     let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics);
     let state_shutdown = shutdown.clone();
     let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
     on_start(&running);
+    systemd::ready(&format!(
+        "monitoring {} seats on {} lines; dashboard http://{http_addr}/",
+        settings_seats, settings_lines
+    ));
     shutdown.cancelled().await;
     tracing::info!("shutting down");
+    systemd::stopping();
     // The HTTP server stops first (SSE streams end on the same token), so no request reaches a
     // stopping state task; a stuck client cannot hold the shutdown for more than 5 s.
     match tokio::time::timeout(Duration::from_secs(5), http_task).await {

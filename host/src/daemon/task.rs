@@ -18,6 +18,7 @@ use super::records::store;
 use super::seat_update::TrackedSeat;
 use super::selfwatch::SelfWatch;
 use super::stall::StallGuard;
+use super::systemd::Watchdog;
 use super::{SeatSettings, Settings};
 use crate::alert::{AlertChange, AlertEngine, EventKind, Kind, Silence};
 use crate::ingest::{Ingest, IngestEvent};
@@ -57,6 +58,8 @@ pub struct StateTask {
     selfwatch: SelfWatch,
     /// How late the current tick fired.
     tick_lag: Duration,
+    /// systemd's watchdog, petted from the tick while the task is on time.
+    watchdog: Watchdog,
 }
 
 impl StateTask {
@@ -117,6 +120,7 @@ impl StateTask {
             stall: StallGuard::default(),
             selfwatch: SelfWatch::default(),
             tick_lag: Duration::ZERO,
+            watchdog: Watchdog::from_env(),
         };
         let ids: Vec<SeatId> = task.seats.keys().copied().collect();
         task.refresh_status(&ids, now);
@@ -211,6 +215,7 @@ impl StateTask {
             .on_storage(failing.as_ref().map(|(_, why)| why.as_str()), now);
         let queued = counters.queued.load(std::sync::atomic::Ordering::Relaxed);
         let verdict = self.selfwatch.judge(now, self.tick_lag, queued);
+        self.watchdog.tick(now, verdict.stalled.is_none());
         self.engine
             .on_daemon_health(Kind::DaemonStalled, verdict.stalled.as_deref(), now);
         self.engine
