@@ -18,6 +18,7 @@
 //! - [`seat`]: the seat state machine (hello/session, telemetry, commands, trip, faults);
 //! - [`rx`]: interrupt-driven UART reception into a queue, with line-error counters;
 //! - [`rs485`]: the RS-485 driver enable, on only while transmitting;
+//! - [`tx`]: interrupt-driven UART transmission from a queue, DE dropped at transmission complete;
 //! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
 //! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
 //!   and LED decisions), so the board crates only wire pins.
@@ -43,6 +44,7 @@ pub mod rs485;
 pub mod rx;
 pub mod seat;
 pub mod tmp105;
+pub mod tx;
 
 use hemiwatch_protocol::FirmwareVersion;
 
