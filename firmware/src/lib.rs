@@ -12,6 +12,7 @@
 //! [`board::MainLoop::pass`] (which calls [`seat::Seat::poll`]) forever. That split is what lets the whole logic be unit-tested on the
 //! host (`cargo test -p hemiwatch-firmware`) and run unchanged in QEMU and on the real board.
 //!
+//! - [`analog`]: the MCU's supply (VDDA from VREFINT) and die temperature, from raw ADC conversions;
 //! - [`crash`]: the panic / HardFault record kept across the reset (magic + CRC-32);
 //! - [`i2c_bus`]: I2C bus recovery (bus clear over GPIO, recovery after every failed transaction);
 //! - [`tmp105`]: the TMP105 temperature sensor driver (12-bit, no repeated START);
@@ -36,6 +37,7 @@ extern crate std;
 // Must go first: the logging macros are visible only to the modules declared after it.
 mod fmt;
 
+pub mod analog;
 pub mod board;
 pub mod crash;
 pub mod i2c_bus;

@@ -260,7 +260,11 @@ mod tests {
                 let before = KICKED.with(Cell::get);
                 tx.write_all(&frame).unwrap();
                 tx.flush().unwrap();
-                assert_eq!(KICKED.with(Cell::get), before + 1, "every write kicks the interrupt");
+                assert_eq!(
+                    KICKED.with(Cell::get),
+                    before + 1,
+                    "every write kicks the interrupt"
+                );
                 interrupt_pending = true;
                 expected.extend_from_slice(&frame);
             }
@@ -297,11 +301,22 @@ mod tests {
         // behind it in the same burst (the next event is a DE rise or the end).
         for (i, e) in uart.log.iter().enumerate() {
             if *e == Ev::De(false) {
-                assert!(matches!(uart.log[i - 1], Ev::Done(_)), "DE dropped before TC: {:?}", &uart.log[i.saturating_sub(3)..=i]);
-                assert!(matches!(uart.log.get(i + 1), None | Some(Ev::De(true))), "DE dropped mid-burst");
+                assert!(
+                    matches!(uart.log[i - 1], Ev::Done(_)),
+                    "DE dropped before TC: {:?}",
+                    &uart.log[i.saturating_sub(3)..=i]
+                );
+                assert!(
+                    matches!(uart.log.get(i + 1), None | Some(Ev::De(true))),
+                    "DE dropped mid-burst"
+                );
             }
         }
-        assert_eq!(uart.log.first(), Some(&Ev::De(true)), "DE up before the first byte");
+        assert_eq!(
+            uart.log.first(),
+            Some(&Ev::De(true)),
+            "DE up before the first byte"
+        );
         let releases = uart.log.iter().filter(|e| **e == Ev::De(false)).count();
         assert!(releases > 5, "the queue ran dry between bursts {releases} times");
     }
@@ -383,8 +398,14 @@ mod tests {
             now += 100;
         }
         let queued = port.0.queued();
-        assert!(queued > QUEUE_LEN - hemiwatch_protocol::MAX_WIRE, "the queue filled: {queued}");
+        assert!(
+            queued > QUEUE_LEN - hemiwatch_protocol::MAX_WIRE,
+            "the queue filled: {queued}"
+        );
         let t = healthy_until.expect("a wedged transmitter must make the seat unhealthy");
-        assert!(t > 8_000, "not before the queue is full and 8 Hellos were refused: {t} ms");
+        assert!(
+            t > 8_000,
+            "not before the queue is full and 8 Hellos were refused: {t} ms"
+        );
     }
 }
