@@ -27,18 +27,18 @@
 
 mod adc;
 mod i2c;
-mod tx;
+mod usart;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
-use heapless::spsc::{Producer, Queue};
+use heapless::spsc::Queue;
 use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
-use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
+use hemiwatch_firmware::rx::{self, QueueRx};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::tx::{self as txq, QueueTx};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
@@ -171,10 +171,8 @@ fn main() -> ! {
             }
         };
         let (tx_producer, tx_consumer) = tx_queue.split();
-        // SAFETY: the interrupt is still masked; from here on only it touches the producer.
-        unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
-        // Transmission and DE belong to the interrupt too (`tx.rs`).
-        tx::install(tx_consumer, de);
+        // Reception, transmission and DE belong to the USART1 interrupt (`usart.rs`).
+        usart::install(producer, tx_consumer, de);
         let mut serial = serial;
         serial.listen(serial::Event::RxNotEmpty);
         // SAFETY: the handler only touches USART1, the queues' interrupt ends, DE and the counters.
@@ -183,7 +181,7 @@ fn main() -> ! {
         Some(Port {
             _serial: serial,
             rx,
-            tx: QueueTx::new(tx_producer, tx::kick),
+            tx: QueueTx::new(tx_producer, usart::kick),
         })
     } else {
         None
@@ -217,7 +215,7 @@ fn main() -> ! {
     loop {
         // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
         // most once a second so a noisy line cannot flood the bus with events.
-        let errors = RX_ERRORS.snapshot();
+        let errors = usart::RX_ERRORS.snapshot();
         if errors.total() != rx_errors_seen && millis().wrapping_sub(last_rx_report) >= 1_000 {
             last_rx_report = millis();
             rx_errors_seen = errors.total();
@@ -316,7 +314,7 @@ fn pad(lot: &str) -> [u8; 4] {
 
 /// USART1 as the byte port the seat core polls (embedded-io `Read` + `ReadReady` + `Write`):
 /// reception through the RXNE interrupt into the receive queue, transmission through the
-/// transmit queue the TXE/TC interrupt drains (`tx.rs`, which also drives DE).
+/// transmit queue the TXE/TC interrupt drains (`usart.rs`, which also drives DE).
 struct Port {
     /// Kept so the configured USART stays owned (its registers are the interrupt's).
     _serial: Serial<USART1>,
@@ -340,38 +338,10 @@ impl embedded_io::Read for Port {
     }
 }
 
-/// The receive queue's producer, owned by the USART1 interrupt once `main` has put it here.
-static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
-/// Line errors seen by the USART1 interrupt.
-static RX_ERRORS: RxCounters = RxCounters::new();
-
-/// RXNE (and the error flags that come with it, RM0383 §19.6.1 "Status register (USART_SR)":
-/// ORE bit 3, NF bit 2, FE bit 1, RXNE bit 5): count the errors, queue the byte. Reading SR then
-/// DR clears all of them.
+/// Both directions of the seat line (see `usart.rs`).
 #[interrupt]
 fn USART1() {
-    // SAFETY: read-only access to USART1's SR and DR from its own interrupt (the transmit half,
-    // `tx.rs`, writes DR and CR1 from here too); the main loop never touches USART1.
-    let usart = unsafe { &*pac::USART1::ptr() };
-    let sr = usart.sr().read().bits();
-    if sr & (1 << 3) != 0 {
-        RX_ERRORS.note(LineError::Overrun);
-    }
-    if sr & (1 << 2) != 0 {
-        RX_ERRORS.note(LineError::Noise);
-    }
-    if sr & (1 << 1) != 0 {
-        RX_ERRORS.note(LineError::Framing);
-    }
-    if sr & (1 << 5 | 1 << 3) != 0 {
-        let byte = usart.dr().read().bits() as u8;
-        // SAFETY: only this interrupt touches the producer after `main` stored it (before
-        // unmasking the interrupt).
-        if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
-            rx::on_byte(p, &RX_ERRORS, byte);
-        }
-    }
-    tx::on_interrupt();
+    usart::on_interrupt();
 }
 
 impl embedded_io::Write for Port {
