@@ -16,4 +16,10 @@ fn main() {
     println!("cargo:rustc-link-arg=--nmagic");
     println!("cargo:rustc-link-arg=-Tlink.x");
     println!("cargo:rustc-link-arg=-Tdefmt.x");
+    // On-target test binaries (`tests/*.rs`, embedded-test: the Black Pill) keep their test table
+    // with its script; cargo refuses the instruction from a board without test targets.
+    if board.join("tests").is_dir() {
+        println!("cargo:rustc-link-arg-tests=-Tembedded-test.x");
+        println!("cargo:rustc-check-cfg=cfg(rust_analyzer)");
+    }
 }

@@ -51,6 +51,15 @@ pub struct Crash {
 }
 
 impl Crash {
+    /// The detail of the `CRASHED` event the seat sends once a host listens: the panic's line
+    /// (saturated), 0 for a HardFault (a PC does not fit; it is in the log).
+    pub fn event_detail(&self) -> i16 {
+        match self.kind {
+            CrashKind::Panic => i16::try_from(self.line).unwrap_or(i16::MAX),
+            CrashKind::HardFault => 0,
+        }
+    }
+
     /// The end of the source path (empty for a HardFault).
     pub fn file(&self) -> &str {
         let bytes = self.file.get(..self.file_len).unwrap_or(&[]);

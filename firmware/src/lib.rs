@@ -12,12 +12,14 @@
 //! [`board::MainLoop::pass`] (which calls [`seat::Seat::poll`]) forever. That split is what lets the whole logic be unit-tested on the
 //! host (`cargo test -p hemiwatch-firmware`) and run unchanged in QEMU and on the real board.
 //!
+//! - [`analog`]: the MCU's supply (VDDA from VREFINT) and die temperature, from raw ADC conversions;
 //! - [`crash`]: the panic / HardFault record kept across the reset (magic + CRC-32);
 //! - [`i2c_bus`]: I2C bus recovery (bus clear over GPIO, recovery after every failed transaction);
 //! - [`tmp105`]: the TMP105 temperature sensor driver (12-bit, no repeated START);
 //! - [`seat`]: the seat state machine (hello/session, telemetry, commands, trip, faults);
 //! - [`rx`]: interrupt-driven UART reception into a queue, with line-error counters;
 //! - [`rs485`]: the RS-485 driver enable, on only while transmitting;
+//! - [`tx`]: interrupt-driven UART transmission from a queue, DE dropped at transmission complete;
 //! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
 //! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
 //!   and LED decisions), so the board crates only wire pins.
@@ -35,6 +37,7 @@ extern crate std;
 // Must go first: the logging macros are visible only to the modules declared after it.
 mod fmt;
 
+pub mod analog;
 pub mod board;
 pub mod crash;
 pub mod i2c_bus;
@@ -43,6 +46,7 @@ pub mod rs485;
 pub mod rx;
 pub mod seat;
 pub mod tmp105;
+pub mod tx;
 
 use hemiwatch_protocol::FirmwareVersion;
 

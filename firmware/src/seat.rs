@@ -28,8 +28,8 @@
 use embedded_io::{Read, ReadReady, Write};
 use heapless::Deque;
 use hemiwatch_protocol::{
-    Ack, AckStatus, BoardKind, Event, FaultCode, Flags, FrameDecoder, Hello, Message, RawFrame, ResetCause,
-    SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
+    Ack, AckStatus, BoardKind, Channel, Event, FaultCode, Flags, FrameDecoder, Hello, Message, RawFrame,
+    ResetCause, SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
 };
 
 use crate::fmt::Debug2Format;
@@ -64,6 +64,16 @@ pub const MAX_TX_ERRORS: u8 = 8;
 /// Events waiting for a session (boot-time faults before the host answers) are kept up to this
 /// many; the oldest is dropped beyond.
 const EVENT_QUEUE: usize = 4;
+
+/// What a board measures of itself, beside the console's sensor.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct BoardReadings {
+    /// The MCU's die temperature, centi-°C (`hemiwatch_protocol::Channel::Die`); `None` when the
+    /// board has no such sensor (QEMU) or its conversion failed.
+    pub die_centi: Option<i16>,
+    /// The MCU's supply, mV; `None` when not measurable (telemetry then says 0).
+    pub supply_mv: Option<u16>,
+}
 
 /// A temperature sensor as the seat sees it: centi-°C or a failure, nothing in between.
 pub trait Thermometer {
@@ -188,6 +198,10 @@ struct Core {
     events: Deque<Event, EVENT_QUEUE>,
     tx_errors: u8,
     frames_sent: u32,
+    /// The board's own readings (die temperature, supply), sent with the next telemetry.
+    board: BoardReadings,
+    /// Seconds of the last `Identify`, until the board takes it (see [`Seat::take_identify`]).
+    identify_request: Option<u8>,
     /// The thermostat limits last given to the sensor.
     alert_sent: AlertLimits,
 }
@@ -228,6 +242,11 @@ impl<S: Thermometer> Seat<S> {
                 events,
                 tx_errors: 0,
                 frames_sent: 0,
+                board: BoardReadings {
+                    die_centi: None,
+                    supply_mv: None,
+                },
+                identify_request: None,
                 alert_sent: Config::default().alert_limits(),
             },
             sensor,
@@ -329,6 +348,19 @@ impl<S: Thermometer> Seat<S> {
         self.core.frames_sent
     }
 
+    /// The board's own sensors, measured by the board (the Black Pill's ADC, see
+    /// `crate::analog`): carried by every telemetry frame from now on — the die as channel 1
+    /// behind the console's channel 0, the supply as `supply_mv` — until the next call.
+    pub fn set_board_readings(&mut self, readings: BoardReadings) {
+        self.core.board = readings;
+    }
+
+    /// The duration of the last verified `Identify` since the previous call: for a board that
+    /// does more than blink (the QEMU rig's `fault-injection` feature reads magic durations).
+    pub fn take_identify(&mut self) -> Option<u8> {
+        self.core.identify_request.take()
+    }
+
     /// Queues an event for the host, sent once a session is open: how a board reports what only
     /// it can see (e.g. a clock fall-back at start-up).
     pub fn queue_event(&mut self, code: FaultCode, detail: i16) {
@@ -381,7 +413,8 @@ impl Core {
             board: self.boot.board,
             boot_id: 0, // filled in by the link
             counter: 0, // filled in by the link
-            sensors: 0b1,
+            sensors: 1 << Channel::Console as u8
+                | u8::from(self.board.die_centi.is_some()) << Channel::Die as u8,
             reset: self.boot.reset,
             period_ms: self.config.period_ms,
         });
@@ -433,15 +466,20 @@ impl Core {
         if !self.link.has_session() {
             return;
         }
+        // Channel 0 is the console's sensor, channel 1 the MCU's die (`hemiwatch_protocol::Channel`):
+        // the die goes out only behind a console reading, never in its place.
         let mut temps = heapless::Vec::new();
         if let Some(t) = self.last_temp {
             let _ = temps.push(t);
+            if let Some(die) = self.board.die_centi {
+                let _ = temps.push(die);
+            }
         }
         let telemetry = Telemetry {
             uptime_min: (self.now / 60_000) as u32,
             flags: self.flags,
             temps,
-            supply_mv: 0,
+            supply_mv: self.board.supply_mv.unwrap_or(0),
         };
         self.send(&Message::Telemetry(telemetry), port);
     }
@@ -577,6 +615,7 @@ impl Core {
                 let on = i.seconds > 0;
                 self.flags.set(Flags::IDENTIFY, on);
                 self.identify_until = on.then(|| self.now + u64::from(i.seconds) * 1_000);
+                self.identify_request = Some(i.seconds);
                 AckStatus::Ok
             }
             // Uplink kinds never verify here (the link rejects the wrong direction).

@@ -696,3 +696,37 @@ fn a_crash_reset_is_reported_as_panic_in_hello_and_is_not_a_watchdog_reset() {
             .all(|t| !t.flags.contains(Flags::WATCHDOG_RESET)));
     }
 }
+
+/// The board's die temperature and supply travel as channel 1 and `supply_mv`, behind the console's
+/// channel 0; when the console's sensor fails the frame carries no temperature at all, so the die
+/// can never be read as the console. `Hello.sensors` says the die channel is fitted.
+#[test]
+fn the_die_is_channel_1_behind_the_console_and_never_in_its_place() {
+    let mut r = Rig::new();
+    r.seat.set_board_readings(BoardReadings {
+        die_centi: Some(4_100),
+        supply_mv: Some(3_290),
+    });
+    r.handshake();
+    let hello = r.log.iter().find_map(|(_, m)| match m {
+        Message::Hello(h) => Some(h.clone()),
+        _ => None,
+    });
+    assert_eq!(hello.map(|h| h.sensors), Some(0b11));
+    let msgs = r.run(2_000);
+    let t = telemetry(&msgs);
+    assert!(!t.is_empty());
+    for x in &t {
+        assert_eq!(x.temps.as_slice(), &[2_500, 4_100]);
+        assert_eq!(x.supply_mv, 3_290);
+    }
+    r.seat.sensor_mut().0 = Err(());
+    let msgs = r.run(2_000);
+    let t = telemetry(&msgs);
+    assert!(!t.is_empty());
+    for x in &t {
+        assert!(x.temps.is_empty(), "no console reading, no temperature: {x:?}");
+        assert!(x.flags.contains(Flags::SENSOR_FAULT));
+        assert_eq!(x.console(), None);
+    }
+}

@@ -107,8 +107,9 @@ pub struct SeatState {
     pub status: SeatStatus,
     /// Last temperatures in °C, one per channel.
     pub temps_c: Vec<f64>,
-    /// The hottest of them, °C: what the dashboard colours, the chart draws and the metrics
-    /// export, computed once on the server so every view agrees.
+    /// The console's temperature (channel 0, `Telemetry::console`), °C: what the dashboard
+    /// colours, the chart draws and the metrics export, computed once on the server so every view
+    /// agrees. (The name predates the die channel: the MCU's die, channel 1, is in `temps_c` only.)
     #[serde(default)]
     pub hottest_c: Option<f64>,
     /// Last supply voltage in mV.
@@ -300,7 +301,7 @@ pub struct LiveModel {
 pub struct HistoryPoint {
     /// Unix ms of the sample, or of the start of the minute.
     pub t_ms: u64,
-    /// Mean temperature over the point, °C (the hottest channel).
+    /// Mean temperature over the point, °C (the console's channel).
     pub mean_c: f64,
     /// Minimum, °C.
     pub min_c: f64,

@@ -140,7 +140,7 @@ pub struct Hello {
     pub boot_id: u32,
     /// Full frame counter of this `Hello` (see the type docs).
     pub counter: u32,
-    /// Bitmap of temperature channels fitted (bit n = channel n present).
+    /// Bitmap of temperature channels fitted (bit n = [`Channel`] n present).
     pub sensors: u8,
     /// Why the seat last reset.
     pub reset: ResetCause,
@@ -207,17 +207,44 @@ pub struct Telemetry {
     pub uptime_min: u32,
     /// Status bits.
     pub flags: Flags,
-    /// Temperatures in centi-°C (0.01 °C), one per present channel, in channel order.
+    /// Temperatures in centi-°C (0.01 °C), in channel order (see [`Channel`]): channel 0 is the
+    /// console's sensor, channel 1 the seat MCU's die. A channel is present only with every
+    /// channel before it, so when the console's sensor fails the frame carries no temperature at
+    /// all (and `SENSOR_FAULT`) — a die reading can never slide into channel 0's place.
     pub temps: Vec<i16, MAX_TEMPS>,
-    /// Supply rail in millivolts (0 when the board cannot measure it).
+    /// The MCU's supply rail (VDDA on the Black Pill) in millivolts; 0 when the board cannot
+    /// measure it (the QEMU rig board).
     pub supply_mv: u16,
 }
 
+/// What each temperature channel of [`Telemetry::temps`] measures (its index), and the bit of
+/// [`Hello::sensors`] that says it is fitted.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum Channel {
+    /// The console's own temperature: the TMP105 on the console's board, next to the parts that
+    /// overheat. The only channel the host detects on, stores as the seat's temperature and
+    /// alerts on; the seat's local trip uses it too.
+    Console = 0,
+    /// The seat MCU's die temperature (STM32F411 internal sensor): a second, independent witness
+    /// that the host stores and shows but never detects on — it follows the MCU's own dissipation,
+    /// and uncalibrated its absolute value is off by up to ~45 °C from chip to chip (RM0383
+    /// §11.10; see `hemiwatch_firmware::analog`). The QEMU board has none.
+    Die = 1,
+}
+
 impl Telemetry {
-    /// The hottest channel, centi-°C (`None` without channels): the one temperature the host
-    /// stores, detects on and shows for a seat, defined here once for every reader.
-    pub fn hottest(&self) -> Option<i16> {
-        self.temps.iter().copied().max()
+    /// The console's temperature (channel 0, [`Channel::Console`]), centi-°C: the one temperature
+    /// the host stores, detects on and shows for a seat, defined here once for every reader.
+    /// `None` when the console's sensor failed (the die channel is never taken instead).
+    pub fn console(&self) -> Option<i16> {
+        self.channel(Channel::Console)
+    }
+
+    /// One channel's reading, centi-°C, if the frame carries it.
+    pub fn channel(&self, c: Channel) -> Option<i16> {
+        self.temps.get(c as usize).copied()
     }
 }
 
@@ -298,6 +325,10 @@ impl FaultCode {
     /// The seat's crystal did not start (or failed and the clock security system switched it
     /// off): the seat runs from its internal RC oscillator, whose drift may corrupt UART bytes.
     pub const CLOCK_FALLBACK: Self = Self(8);
+    /// The last boot ended in a crash (the `Hello` of this boot says `ResetCause::Panic`);
+    /// detail: the panic's source line (saturated at 32 767), or 0 for a HardFault (whose PC is
+    /// in the seat's log).
+    pub const CRASHED: Self = Self(9);
 
     /// Stable name for logs and JSON; `None` for codes this version does not know.
     pub const fn name(self) -> Option<&'static str> {
@@ -310,6 +341,7 @@ impl FaultCode {
             6 => "unprovisioned",
             7 => "link_overrun",
             8 => "clock_fallback",
+            9 => "crashed",
             _ => return None,
         })
     }
@@ -473,5 +505,21 @@ impl Message {
             // A bus-access control frame, not a message of a seat's session: see `crate::bus`.
             MessageKind::Beacon => return Err(postcard::Error::DeserializeBadEncoding),
         })
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+
+    /// A die hotter than the console must not be read as the console's temperature, and a frame
+    /// without the console's channel has no console temperature.
+    #[test]
+    fn the_console_is_channel_0_whatever_the_die_reads() {
+        let mut t = Telemetry::default();
+        assert_eq!(t.console(), None);
+        t.temps.extend_from_slice(&[2_500, 9_000]).unwrap();
+        assert_eq!(t.console(), Some(2_500));
+        assert_eq!(t.channel(Channel::Die), Some(9_000));
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use hemiwatch::testkit::seat_key;
 use hemiwatch_protocol::{
-    Ack, AckStatus, AuthError, BoardKind, Failover, FaultCode, Flags, Message, MessageKind, ResetCause,
-    SeatId, SeatKey, SessionChange, SetConfig, Telemetry,
+    Ack, AckStatus, AuthError, BoardKind, Event, Failover, FaultCode, Flags, Identify, Message, MessageKind,
+    ResetCause, SeatId, SeatKey, SessionChange, SetConfig, Telemetry,
 };
 use hemiwatch_tests::qemu::{HostSide, QemuSeat};
 
@@ -323,4 +323,87 @@ impl HostReplay {
         });
         out
     }
+}
+
+/// The QEMU board's fault injection (`firmware/boards/qemu-lm3s6965/src/fault.rs`, the rig's
+/// `fault-injection` feature): the magic `Identify` duration named `name` there, and the source
+/// line of the statement containing `marker` — read from the board's source, its one home.
+fn fault_injection(name: &str, marker: &str) -> (u8, i16) {
+    let path = hemiwatch_tests::qemu::board_dir().join("src/fault.rs");
+    let src = std::fs::read_to_string(&path).expect("the board's fault.rs");
+    let seconds = src
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("pub const {name}: u8 = ")))
+        .and_then(|v| v.trim_end_matches(';').parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {}", path.display()));
+    let line = src
+        .lines()
+        .position(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("{marker:?} in {}", path.display()));
+    (seconds, line as i16 + 1)
+}
+
+/// Sends `Identify{seconds}` (the seat acks it before acting on it).
+fn identify(q: &mut QemuSeat, host: &mut HostSide, seconds: u8) {
+    host.command(q, &Message::Identify(Identify { seconds })).unwrap();
+}
+
+#[test]
+fn a_panic_resets_at_once_and_the_next_boot_says_panic_and_where() {
+    let _one_at_a_time = serial();
+    let (panic_seconds, panic_line) = fault_injection("PANIC_SECONDS", "panic!(\"fault injection");
+    let (mut q, mut host, _) = session(108);
+    let old_boot = host.link.boot_id().unwrap();
+    identify(&mut q, &mut host, panic_seconds);
+    let fired = Instant::now();
+    let hello = host.wait_hello(&mut q, Duration::from_secs(5)).unwrap();
+    let took = fired.elapsed();
+    assert_eq!(hello.reset, ResetCause::Panic, "{hello:?}");
+    assert_ne!(hello.boot_id, old_boot, "a new boot");
+    // At once, not by the watchdog (2 s + 2 s): the first Hello comes right after the reboot.
+    assert!(took < Duration::from_secs(3), "rebooted {took:?} after the panic");
+    // Once a host listens, the crash's location: the panic's source line.
+    host.handshake(&mut q).unwrap();
+    let crashed = |m: &Message| matches!(m, Message::Event(e) if e.code == FaultCode::CRASHED);
+    // It may be the very frame that confirmed the session.
+    let r = match host.log.iter().rev().find(|r| r.message().is_some_and(crashed)) {
+        Some(r) => r.clone(),
+        None => host.wait_for(&mut q, Duration::from_secs(3), crashed).unwrap(),
+    };
+    assert_eq!(
+        r.message(),
+        Some(&Message::Event(Event {
+            code: FaultCode::CRASHED,
+            detail: panic_line,
+        })),
+        "the panic's line in fault.rs"
+    );
+    // The boot after is an ordinary one: the record was consumed.
+    let (_, t) = next_telemetry(&mut q, &mut host);
+    assert!(!t.flags.contains(Flags::WATCHDOG_RESET));
+}
+
+#[test]
+fn a_stalled_main_loop_is_reset_by_the_watchdog_and_the_next_boot_says_so() {
+    let _one_at_a_time = serial();
+    let (stall_seconds, _) = fault_injection("STALL_SECONDS", "loop {");
+    let (mut q, mut host, _) = session(109);
+    let old_boot = host.link.boot_id().unwrap();
+    identify(&mut q, &mut host, stall_seconds);
+    let stalled = Instant::now();
+    let hello = host.wait_hello(&mut q, Duration::from_secs(10)).unwrap();
+    let took = stalled.elapsed();
+    assert_eq!(hello.reset, ResetCause::Watchdog, "{hello:?}");
+    assert_ne!(hello.boot_id, old_boot, "a new boot");
+    // WDT0's first time-out (2 s) interrupts, the second (2 s more) resets.
+    assert!(
+        (Duration::from_millis(3_500)..Duration::from_secs(8)).contains(&took),
+        "reset {took:?} after the stall; the watchdog needs two 2 s time-outs"
+    );
+    host.handshake(&mut q).unwrap();
+    let (_, t) = next_telemetry(&mut q, &mut host);
+    assert!(
+        t.flags.contains(Flags::WATCHDOG_RESET),
+        "every telemetry frame of that boot says it: {t:?}"
+    );
 }

@@ -14,7 +14,7 @@
 //!    [`IngestEvent::Sample`](crate::ingest::IngestEvent);
 //! 4. `daemon/seat_update.rs` applies it to the seat's entry in the live model
 //!    (`model.rs`), tells the alert engine the seat is alive and hands it the sample, and queues
-//!    the hottest channel as a storage sample;
+//!    the console's channel (0) as a storage sample;
 //! 5. `alert/watch.rs` runs the detectors (`detect/`) and `alert/lifecycle.rs` turns their
 //!    signals into alert changes (with the notification owed and any failover to order);
 //! 6. `daemon/task.rs` drains those changes: `daemon/failover.rs` orders the failover,

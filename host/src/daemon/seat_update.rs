@@ -148,9 +148,11 @@ impl StateTask {
                 state.boot_id = Some(boot_id);
             }
             IngestEvent::Sample { telemetry, lost, .. } => {
-                let hottest = telemetry.hottest();
+                // Channel 0, the console's sensor: the die channel (1) is stored in `temps_c` and
+                // shown, never detected on (see `hemiwatch_protocol::Channel`).
+                let console = telemetry.console();
                 state.temps_c = telemetry.temps.iter().map(|c| f64::from(*c) / 100.0).collect();
-                state.hottest_c = hottest.map(|c| f64::from(c) / 100.0);
+                state.hottest_c = console.map(|c| f64::from(c) / 100.0);
                 state.supply_mv = Some(telemetry.supply_mv);
                 state.flags = flag_names(telemetry.flags)
                     .into_iter()
@@ -173,11 +175,11 @@ impl StateTask {
                 self.metrics
                     .detector_seconds
                     .observe(started.elapsed().as_secs_f64());
-                if let Some(hottest) = hottest {
+                if let Some(console) = console {
                     self.samples.push(SampleRow {
                         seat: seat_id,
                         t_ms: now,
-                        temp_centi: hottest,
+                        temp_centi: console,
                         flags: telemetry.flags.bits(),
                     });
                 }
@@ -229,7 +231,7 @@ pub(super) fn combined_status(sample: SeatStatus, alerts: Option<SeatStatus>) ->
     alerts.map_or(sample, |a| a.max(sample))
 }
 
-/// The status a sample alone implies (alerts may raise it further): the hottest channel against
+/// The status a sample alone implies (alerts may raise it further): the console channel against
 /// the warn threshold.
 fn status_from_sample(settings: &SeatSettings, flags: &Flags, hottest_c: Option<f64>) -> SeatStatus {
     if flags.contains(Flags::SENSOR_FAULT) {

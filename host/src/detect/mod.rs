@@ -74,12 +74,12 @@ impl SeatRules {
     }
 }
 
-/// One telemetry sample as the detectors see it: the hottest trusted channel and the flags.
+/// One telemetry sample as the detectors see it: the console's channel (0) and the flags.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
     /// Unix ms it arrived (or, in replay, the recorded time).
     pub t_ms: u64,
-    /// Hottest channel, °C; `None` when the frame carried no temperature.
+    /// The console's temperature (channel 0), °C; `None` when the frame carried none.
     pub temp_c: Option<f64>,
     /// The seat's own status flags (bits of [`hemiwatch_protocol::Flags`]).
     pub flags: u8,
@@ -90,8 +90,24 @@ impl Sample {
     pub fn from_telemetry(t_ms: u64, t: &hemiwatch_protocol::Telemetry) -> Self {
         Self {
             t_ms,
-            temp_c: t.hottest().map(|c| f64::from(c) / 100.0),
+            temp_c: t.console().map(|c| f64::from(c) / 100.0),
             flags: t.flags.bits(),
         }
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use hemiwatch_protocol::Telemetry;
+
+    use super::Sample;
+
+    /// The detectors see the console's sensor (channel 0): a hot MCU die (channel 1) is not an
+    /// overheating console.
+    #[test]
+    fn detectors_see_the_console_channel_not_the_die() {
+        let mut t = Telemetry::default();
+        t.temps.extend_from_slice(&[2_500, 9_000]).unwrap();
+        assert_eq!(Sample::from_telemetry(0, &t).temp_c, Some(25.0));
     }
 }

@@ -119,7 +119,7 @@ pub enum Record {
         /// Unix ms.
         at_ms: u64,
     },
-    /// Telemetry samples (the hottest channel each), one record per batch of frames: a channel
+    /// Telemetry samples (the console channel, 0, each), one record per batch of frames: a channel
     /// operation (and a wake-up of the writer) per sample cost more than the rest of the ingest
     /// path.
     Samples(Vec<SampleRow>),
@@ -150,7 +150,7 @@ pub enum Record {
     Close,
 }
 
-/// One telemetry sample as stored (the hottest channel).
+/// One telemetry sample as stored (the console channel, 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleRow {
     /// Seat.

@@ -25,20 +25,22 @@
 #![no_std]
 #![no_main]
 
+mod adc;
 mod i2c;
+mod usart;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
-use heapless::spsc::{Producer, Queue};
+use heapless::spsc::Queue;
 use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
-use hemiwatch_firmware::rs485::Rs485;
-use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
+use hemiwatch_firmware::rx::{self, QueueRx};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
+use hemiwatch_firmware::tx::{self as txq, QueueTx};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
 use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use stm32f4xx_hal::adc::config::{AdcConfig, SampleTime};
@@ -100,7 +102,8 @@ fn main() -> ! {
     let mut watchdog = IndependentWatchdog::new(dp.IWDG);
     watchdog.start(2_000.millis());
 
-    let crashed = take_crash().is_some();
+    let crash = take_crash();
+    let crashed = crash.is_some();
     let reset = take_reset_cause(&dp.RCC);
     let reset = if crashed { ResetCause::Panic } else { reset };
     // The HAL's `freeze` waits for HSERDY without a limit: start the crystal here with a bounded
@@ -129,6 +132,8 @@ fn main() -> ! {
     let mut adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
     let boot_id = boot_id(&prov, &mut adc);
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
+    // From here ADC1 is `adc.rs`'s: bounded conversions of VREFINT and the die sensor.
+    let mut analog = adc::Analog::new(adc);
 
     let gpioa = dp.GPIOA.split(&mut rcc);
     let gpiob = dp.GPIOB.split(&mut rcc);
@@ -160,14 +165,24 @@ fn main() -> ! {
             }
         };
         let (producer, consumer) = queue.split();
-        // SAFETY: the interrupt is still masked; from here on only it touches the producer.
-        unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
+        let Some(tx_queue) = cortex_m::singleton!(: Queue<u8, { txq::QUEUE_LEN + 1 }> = Queue::new()) else {
+            loop {
+                cortex_m::asm::wfi(); // unreachable: main runs once
+            }
+        };
+        let (tx_producer, tx_consumer) = tx_queue.split();
+        // Reception, transmission and DE belong to the USART1 interrupt (`usart.rs`).
+        usart::install(producer, tx_consumer, de);
         let mut serial = serial;
         serial.listen(serial::Event::RxNotEmpty);
-        // SAFETY: the handler only touches USART1's receive side, the producer and the counters.
+        // SAFETY: the handler only touches USART1, the queues' interrupt ends, DE and the counters.
         unsafe { cortex_m::peripheral::NVIC::unmask(pac::Interrupt::USART1) };
         let rx = QueueRx::new(consumer);
-        Some(Rs485::new(Port { serial, rx }, de))
+        Some(Port {
+            _serial: serial,
+            rx,
+            tx: QueueTx::new(tx_producer, usart::kick),
+        })
     } else {
         None
     };
@@ -187,6 +202,9 @@ fn main() -> ! {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
+    if let Some(c) = crash {
+        seat.queue_event(FaultCode::CRASHED, c.event_detail());
+    }
     if !hse {
         defmt::error!("HSE crystal did not start: running from the HSI");
         seat.queue_event(FaultCode::CLOCK_FALLBACK, 0);
@@ -197,7 +215,7 @@ fn main() -> ! {
     loop {
         // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
         // most once a second so a noisy line cannot flood the bus with events.
-        let errors = RX_ERRORS.snapshot();
+        let errors = usart::RX_ERRORS.snapshot();
         if errors.total() != rx_errors_seen && millis().wrapping_sub(last_rx_report) >= 1_000 {
             last_rx_report = millis();
             rx_errors_seen = errors.total();
@@ -206,6 +224,9 @@ fn main() -> ! {
                 FaultCode::LINK_OVERRUN,
                 rx_errors_seen.min(i16::MAX as u32) as i16,
             );
+        }
+        if let Some(readings) = analog.due(millis()) {
+            seat.set_board_readings(readings);
         }
         let out = match port.as_mut() {
             Some(port) => main_loop.pass(seat, millis(), port),
@@ -225,8 +246,7 @@ fn main() -> ! {
         } else {
             led.set_high();
         }
-        // The 1 kHz SysTick wakes the loop; USART1 holds one byte, so poll it before sleeping
-        // only when nothing is pending (at 115200 baud a byte takes 87 µs: no WFI while busy).
+        // The 1 kHz SysTick (or USART1) wakes the loop; sleep only when no received byte waits.
         let pending = port
             .as_mut()
             .is_some_and(|p| embedded_io::ReadReady::read_ready(p).unwrap_or(true));
@@ -293,90 +313,45 @@ fn pad(lot: &str) -> [u8; 4] {
 }
 
 /// USART1 as the byte port the seat core polls (embedded-io `Read` + `ReadReady` + `Write`):
-/// reception through the RXNE interrupt into [`RX_QUEUE`], transmission over the HAL's one-byte
-/// `nb` interface with bounded waits.
+/// reception through the RXNE interrupt into the receive queue, transmission through the
+/// transmit queue the TXE/TC interrupt drains (`usart.rs`, which also drives DE).
 struct Port {
-    serial: Serial<USART1>,
+    /// Kept so the configured USART stays owned (its registers are the interrupt's).
+    _serial: Serial<USART1>,
     rx: QueueRx<'static>,
+    tx: QueueTx<'static>,
 }
 
 impl embedded_io::ErrorType for Port {
-    type Error = serial::Error;
+    type Error = txq::TxError;
 }
 
 impl embedded_io::ReadReady for Port {
-    fn read_ready(&mut self) -> Result<bool, serial::Error> {
+    fn read_ready(&mut self) -> Result<bool, txq::TxError> {
         Ok(self.rx.read_ready().unwrap_or(false))
     }
 }
 
 impl embedded_io::Read for Port {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, serial::Error> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, txq::TxError> {
         Ok(self.rx.read(buf).unwrap_or(0))
     }
 }
 
-/// The receive queue's producer, owned by the USART1 interrupt once `main` has put it here.
-static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
-/// Line errors seen by the USART1 interrupt.
-static RX_ERRORS: RxCounters = RxCounters::new();
-
-/// RXNE (and the error flags that come with it, RM0383 §19.6.1 "Status register (USART_SR)":
-/// ORE bit 3, NF bit 2, FE bit 1, RXNE bit 5): count the errors, queue the byte. Reading SR then
-/// DR clears all of them.
+/// Both directions of the seat line (see `usart.rs`).
 #[interrupt]
 fn USART1() {
-    // SAFETY: read-only access to USART1's SR and DR from its own interrupt; the main loop only
-    // transmits (TXE/TC) and never reads DR.
-    let usart = unsafe { &*pac::USART1::ptr() };
-    let sr = usart.sr().read().bits();
-    if sr & (1 << 3) != 0 {
-        RX_ERRORS.note(LineError::Overrun);
-    }
-    if sr & (1 << 2) != 0 {
-        RX_ERRORS.note(LineError::Noise);
-    }
-    if sr & (1 << 1) != 0 {
-        RX_ERRORS.note(LineError::Framing);
-    }
-    if sr & (1 << 5 | 1 << 3) != 0 {
-        let byte = usart.dr().read().bits() as u8;
-        // SAFETY: only this interrupt touches the producer after `main` stored it (before
-        // unmasking the interrupt).
-        if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
-            rx::on_byte(p, &RX_ERRORS, byte);
-        }
-    }
+    usart::on_interrupt();
 }
 
 impl embedded_io::Write for Port {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, serial::Error> {
-        for (i, &b) in buf.iter().enumerate() {
-            // At 115200 baud a byte leaves in 87 µs; 100k polls is ~10 ms: a wedged transmitter.
-            let mut spins = 0u32;
-            loop {
-                match embedded_hal_nb::serial::Write::write(&mut self.serial, b) {
-                    Ok(()) => break,
-                    Err(nb::Error::WouldBlock) if spins < 100_000 => spins += 1,
-                    Err(nb::Error::WouldBlock) if i > 0 => return Ok(i),
-                    Err(nb::Error::WouldBlock) => return Err(serial::Error::Other),
-                    Err(nb::Error::Other(e)) => return Err(e),
-                }
-            }
-        }
-        Ok(buf.len())
+    /// Queues the frame whole (or refuses it: the seat counts that) and returns at once.
+    fn write(&mut self, buf: &[u8]) -> Result<usize, txq::TxError> {
+        self.tx.write(buf)
     }
 
-    /// Waits for the last byte to leave (TC), bounded like `write`.
-    fn flush(&mut self) -> Result<(), serial::Error> {
-        for _ in 0..100_000u32 {
-            match embedded_hal_nb::serial::Write::flush(&mut self.serial) {
-                Err(nb::Error::WouldBlock) => {}
-                Ok(()) => return Ok(()),
-                Err(nb::Error::Other(e)) => return Err(e),
-            }
-        }
-        Err(serial::Error::Other)
+    fn flush(&mut self) -> Result<(), txq::TxError> {
+        self.tx.flush()
     }
 }
 

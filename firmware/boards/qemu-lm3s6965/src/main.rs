@@ -24,6 +24,8 @@
 #![no_std]
 #![no_main]
 
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod stellaris;
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -31,12 +33,13 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_semihosting as _;
-use heapless::spsc::{Producer, Queue};
+use heapless::spsc::{Consumer, Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::rx::{self, QueueRx, RxCounters};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
+use hemiwatch_firmware::tx::{self, QueueTx};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
 use hemiwatch_protocol::{BoardKind, FaultCode, ResetCause};
 use lm3s6965::{interrupt, Interrupt};
@@ -74,7 +77,8 @@ fn main() -> ! {
     // good. Its clock gate comes with the others; LOAD is counted in system clocks, so until the
     // PLL runs (from the reset clock, slower than 50 MHz) the first time-out is only longer.
     sysctl::enable_peripherals();
-    let crashed = take_crash().is_some();
+    let crash = take_crash();
+    let crashed = crash.is_some();
     let (watchdog_flag, brown_out) = sysctl::take_reset_cause();
     let watchdog_reset = take_watchdog_mark() | watchdog_flag;
     watchdog::start(WATCHDOG_MS);
@@ -109,10 +113,16 @@ fn main() -> ! {
         .then(|| {
             let queue = cortex_m::singleton!(: Queue<u8, { rx::QUEUE_LEN + 1 }> = Queue::new());
             let (producer, consumer) = queue?.split();
-            // SAFETY: the interrupt is still masked; from here on only it touches the producer.
-            unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
-            let uart = Uart0::init(QueueRx::new(consumer));
-            // SAFETY: the handler only touches UART0's receive side, the producer and the counters.
+            let tx_queue = cortex_m::singleton!(: Queue<u8, { tx::QUEUE_LEN + 1 }> = Queue::new());
+            let (tx_producer, tx_consumer) = tx_queue?.split();
+            // SAFETY: the interrupt is still masked; from here on only it touches the producer
+            // of the receive queue and the consumer of the transmit queue.
+            unsafe {
+                *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer);
+                *core::ptr::addr_of_mut!(TX_CONSUMER) = Some(tx_consumer);
+            }
+            let uart = Uart0::init(QueueRx::new(consumer), QueueTx::new(tx_producer, kick_uart0));
+            // SAFETY: the handler only touches UART0, the queues' interrupt ends and the counters.
             unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::UART0) };
             Some(uart)
         })
@@ -132,6 +142,9 @@ fn main() -> ! {
             cortex_m::asm::wfi(); // unreachable: main runs once
         }
     };
+    if let Some(c) = crash {
+        seat.queue_event(FaultCode::CRASHED, c.event_detail());
+    }
     let mut main_loop = MainLoop::new();
     let (mut rx_errors_seen, mut last_rx_report) = (0u32, 0u32);
     loop {
@@ -151,6 +164,10 @@ fn main() -> ! {
             Some(uart) => main_loop.pass(seat, millis(), uart),
             None => main_loop.pass_off_the_bus(seat, millis()),
         };
+        #[cfg(feature = "fault-injection")]
+        if let Some(seconds) = seat.take_identify() {
+            fault::on_identify(seconds);
+        }
         if out.feed_watchdog {
             feed_watchdog();
         }
@@ -215,11 +232,24 @@ static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
 /// Line errors seen by the UART0 interrupt.
 static RX_ERRORS: RxCounters = RxCounters::new();
 
+/// The transmit queue's consumer, owned by the UART0 interrupt once `main` has put it here.
+static mut TX_CONSUMER: Option<Consumer<'static, u8>> = None;
+
+/// Runs the UART0 interrupt soon, to start sending what was just queued.
+fn kick_uart0() {
+    cortex_m::peripheral::NVIC::pend(Interrupt::UART0);
+}
+
 #[interrupt]
 fn UART0() {
-    // SAFETY: only this interrupt touches the producer after `main` stored it (before unmasking).
+    // SAFETY: only this interrupt touches the producer and the consumer after `main` stored them
+    // (before unmasking).
     if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
         Uart0::on_interrupt(p, &RX_ERRORS);
+    }
+    // SAFETY: as above.
+    if let Some(c) = unsafe { (*core::ptr::addr_of_mut!(TX_CONSUMER)).as_mut() } {
+        tx::on_interrupt(c, &mut stellaris::Pl011Tx);
     }
 }
 

@@ -11,6 +11,7 @@ use embedded_hal::i2c::{self, ErrorKind, NoAcknowledgeSource, Operation, SevenBi
 use heapless::spsc::Producer;
 use hemiwatch_firmware::i2c_bus::{clear_bus, BusRecovery, ClearError};
 use hemiwatch_firmware::rx::{self, LineError, QueueRx, RxCounters};
+use hemiwatch_firmware::tx::{QueueTx, TxError, TxHardware};
 
 #[inline(always)]
 fn rd(addr: usize) -> u32 {
@@ -209,8 +210,10 @@ pub mod gpio {
 }
 
 /// UART0, an ARM PL011 (DS "Universal Asynchronous Receivers/Transmitters", base 0x4000_C000), as an embedded-io byte port.
+/// Both directions go through queues and the UART0 interrupt: the main loop never waits on it.
 pub struct Uart0 {
     rx: QueueRx<'static>,
+    tx: QueueTx<'static>,
 }
 
 impl Uart0 {
@@ -221,8 +224,11 @@ impl Uart0 {
     const FBRD: usize = Self::BASE + 0x028;
     const LCRH: usize = Self::BASE + 0x02C;
     const CTL: usize = Self::BASE + 0x030;
-    /// Interrupt mask: RXIM bit 4, RTIM bit 6 (DS UART, register UARTIM).
+    /// Interrupt mask: RXIM bit 4, TXIM bit 5, RTIM bit 6 (DS UART, register UARTIM).
     const IM: usize = Self::BASE + 0x038;
+    const INT_TX: u32 = 1 << 5;
+    /// BUSY: the transmitter is sending, stop bit included (DS UART, register UARTFR).
+    const FR_BUSY: u32 = 1 << 3;
     /// Interrupt clear (DS UART, register UARTICR).
     const ICR: usize = Self::BASE + 0x044;
     const INT_RX_RT: u32 = 1 << 4 | 1 << 6;
@@ -231,22 +237,22 @@ impl Uart0 {
     const DR_OE: u32 = 1 << 11;
     const FR_RXFE: u32 = 1 << 4;
     const FR_TXFF: u32 = 1 << 5;
-    /// Bounded wait for TX FIFO room: ~14 byte times at 115200 baud and 50 MHz.
-    const TX_SPINS: u32 = 100_000;
 
     /// 115200 8N1 with FIFOs. BRD = 50 MHz / (16 × 115200) = 27.1267: IBRD 27, FBRD
     /// round(0.1267 × 64) = 8 (DS UART "Baud-Rate Generation").
     ///
     /// Reception is the receive/receive-time-out interrupt's: [`Self::on_interrupt`] moves
-    /// bytes into the queue `rx` reads from; the board unmasks `UART0` in the NVIC.
-    pub fn init(rx: QueueRx<'static>) -> Self {
+    /// bytes into the queue `rx` reads from; transmission the transmit interrupt's
+    /// (`hemiwatch_firmware::tx::on_interrupt` with [`Pl011Tx`]) from the queue `tx` fills. The
+    /// board unmasks `UART0` in the NVIC.
+    pub fn init(rx: QueueRx<'static>, tx: QueueTx<'static>) -> Self {
         wr(Self::CTL, 0);
         wr(Self::IBRD, 27);
         wr(Self::FBRD, 8);
         wr(Self::LCRH, 0x3 << 5 | 1 << 4); // WLEN = 8 bits, FEN
         wr(Self::IM, Self::INT_RX_RT);
         wr(Self::CTL, 1 | 1 << 8 | 1 << 9); // UARTEN, TXE, RXE
-        Self { rx }
+        Self { rx, tx }
     }
 
     /// The UART0 interrupt's work: drain the receive FIFO into the queue, counting the errors
@@ -270,51 +276,60 @@ impl Uart0 {
     }
 }
 
-/// A UART write that could not complete.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, defmt::Format)]
-pub enum UartError {
-    /// The transmit FIFO stayed full: the transmitter is wedged.
-    TxTimeout,
-}
+/// UART0's transmitter for `hemiwatch_firmware::tx::on_interrupt`, used only from the UART0
+/// interrupt (which alone writes UARTIM after `init`). The rig board has no RS-485 transceiver,
+/// so driver enable is a no-op and transmission complete needs no interrupt of its own: BUSY
+/// is read when the queue runs dry (QEMU's PL011 sends every byte at once and never sets it).
+pub struct Pl011Tx;
 
-impl embedded_io::Error for UartError {
-    fn kind(&self) -> embedded_io::ErrorKind {
-        embedded_io::ErrorKind::TimedOut
+impl TxHardware for Pl011Tx {
+    fn ready(&mut self) -> bool {
+        rd(Uart0::FR) & Uart0::FR_TXFF == 0
     }
+    fn write(&mut self, byte: u8) {
+        wr(Uart0::DR, u32::from(byte));
+    }
+    fn complete(&mut self) -> bool {
+        rd(Uart0::FR) & Uart0::FR_BUSY == 0
+    }
+    fn driver_enable(&mut self, _on: bool) {}
+    fn listen_ready(&mut self, on: bool) {
+        let im = rd(Uart0::IM);
+        if on {
+            wr(Uart0::IM, im | Uart0::INT_TX);
+        } else {
+            wr(Uart0::IM, im & !Uart0::INT_TX);
+            wr(Uart0::ICR, Uart0::INT_TX);
+        }
+    }
+    fn listen_complete(&mut self, _on: bool) {}
 }
 
 impl embedded_io::ErrorType for Uart0 {
-    type Error = UartError;
+    type Error = TxError;
 }
 
 impl embedded_io::ReadReady for Uart0 {
-    fn read_ready(&mut self) -> Result<bool, UartError> {
+    fn read_ready(&mut self) -> Result<bool, TxError> {
         Ok(self.rx.read_ready().unwrap_or(false))
     }
 }
 
 impl embedded_io::Read for Uart0 {
     /// What the receive queue holds (the seat reads only after `read_ready`).
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, UartError> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TxError> {
         Ok(self.rx.read(buf).unwrap_or(0))
     }
 }
 
 impl embedded_io::Write for Uart0 {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, UartError> {
-        let mut n = 0;
-        for &b in buf {
-            if !wait_for(Self::FR, Self::FR_TXFF, false, Self::TX_SPINS) {
-                return if n > 0 { Ok(n) } else { Err(UartError::TxTimeout) };
-            }
-            wr(Self::DR, u32::from(b));
-            n += 1;
-        }
-        Ok(n)
+    /// Queues the frame whole (or refuses it: the seat counts that) and returns at once.
+    fn write(&mut self, buf: &[u8]) -> Result<usize, TxError> {
+        self.tx.write(buf)
     }
 
-    fn flush(&mut self) -> Result<(), UartError> {
-        Ok(())
+    fn flush(&mut self) -> Result<(), TxError> {
+        self.tx.flush()
     }
 }
 
