@@ -331,6 +331,18 @@ impl HostLink {
         self.current.is_some()
     }
 
+    /// Forgets the open and the answered sessions (the open one is retired, so its frames are
+    /// still named replays): the host stops commanding the seat, which re-hellos once it stops
+    /// hearing the host. How the host recovers a link whose counters no longer meet (an uplink
+    /// outage longer than the forward window leaves every later frame a bad MAC).
+    pub fn close_session(&mut self) {
+        if let Some(old) = self.current.take() {
+            self.retired[self.next_retired] = Some(old);
+            self.next_retired = (self.next_retired + 1) % RETIRED_SESSIONS;
+        }
+        self.pending = [None; 2];
+    }
+
     /// Verifies an uplink frame addressed to this seat.
     pub fn accept(&mut self, f: &RawFrame<'_>) -> Result<Verified, AuthError> {
         if f.header.seat != self.seat {

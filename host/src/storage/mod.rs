@@ -119,6 +119,18 @@ pub enum Record {
         /// Unix ms.
         at_ms: u64,
     },
+    /// A seat's `Hello` opened a session: remembered so that a replay of it is refused after a
+    /// restart (`hellos` keeps the highest counter per boot, the last boots per seat).
+    HelloSeen {
+        /// Seat.
+        seat: SeatId,
+        /// Boot identity.
+        boot_id: u32,
+        /// The `Hello`'s full frame counter.
+        counter: u32,
+        /// Unix ms.
+        at_ms: u64,
+    },
     /// Telemetry samples (the hottest channel each), one record per batch of frames: a channel
     /// operation (and a wake-up of the writer) per sample cost more than the rest of the ingest
     /// path.
