@@ -19,6 +19,7 @@
 //! - [`rx`]: interrupt-driven UART reception into a queue, with line-error counters;
 //! - [`rs485`]: the RS-485 driver enable, on only while transmitting;
 //! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
+//! - [`boot_count`]: the boot counter kept in flash and mixed into the boot identity;
 //! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
 //!   and LED decisions), so the board crates only wire pins.
 //!
@@ -36,6 +37,7 @@ extern crate std;
 mod fmt;
 
 pub mod board;
+pub mod boot_count;
 pub mod crash;
 pub mod i2c_bus;
 pub mod provision;
