@@ -30,6 +30,20 @@ pub const FORWARD_CANDIDATES: u32 = 32;
 pub const BACKWARD_CANDIDATES: u32 = 16;
 /// Sessions a host link remembers after they are replaced, to name replays of pre-reboot frames.
 pub const RETIRED_SESSIONS: usize = 4;
+/// Forward candidates tried for an answered, unconfirmed session: the seat's first frame under a
+/// new `Session` follows its `Hello` at once, so 32 counter values are plenty.
+pub const PENDING_CANDIDATES: u32 = 2;
+/// Backward candidates tried in a retired session: replays of its last 64 frames are named as
+/// such; older ones are refused as bad MACs (refused all the same).
+pub const RETIRED_CANDIDATES: u32 = 4;
+/// The most CMACs a host link computes for one uplink frame (a forgery, which fails every try):
+/// the open session's forward window, the two answered ones, then the replay classification in
+/// the open session and the retired ones. Was 176 before the pending and retired windows were
+/// narrowed; `tests/forgery_cost.rs` checks it, `benches/forgery.rs` measures the rate.
+pub const MAX_CMACS_PER_FRAME: u32 = FORWARD_CANDIDATES
+    + 2 * PENDING_CANDIDATES
+    + BACKWARD_CANDIDATES
+    + RETIRED_SESSIONS as u32 * RETIRED_CANDIDATES;
 
 /// Why an authenticated link refused a well-formed frame. Each is counted separately; the
 /// interesting ones for security are `BadMac` (forgery or wrong key) and `Replay`.
@@ -102,17 +116,41 @@ fn verify_forward(
     f: &RawFrame<'_>,
     tag: &[u8; 8],
 ) -> Option<u32> {
+    verify_forward_n(a, nonce, last, f, tag, FORWARD_CANDIDATES)
+}
+
+/// [`verify_forward`] over `candidates` steps of 16.
+fn verify_forward_n(
+    a: &mut Authenticator,
+    nonce: u64,
+    last: Option<u32>,
+    f: &RawFrame<'_>,
+    tag: &[u8; 8],
+    candidates: u32,
+) -> Option<u32> {
     let first = next_counter(last, f.header.counter_low);
-    (0..FORWARD_CANDIDATES)
+    (0..candidates)
         .map(|k| first.wrapping_add(k * 16))
         .find(|&c| a.verify(nonce, c, f.signed, tag))
 }
 
 /// Tries the counters at or below `last` that end in the frame's nibble: a hit is a replay.
 fn verifies_backward(a: &mut Authenticator, nonce: u64, last: u32, f: &RawFrame<'_>, tag: &[u8; 8]) -> bool {
+    verifies_backward_n(a, nonce, last, f, tag, BACKWARD_CANDIDATES)
+}
+
+/// [`verifies_backward`] over `candidates` steps of 16.
+fn verifies_backward_n(
+    a: &mut Authenticator,
+    nonce: u64,
+    last: u32,
+    f: &RawFrame<'_>,
+    tag: &[u8; 8],
+    candidates: u32,
+) -> bool {
     let low = u32::from(f.header.counter_low);
     let top = last.wrapping_sub((last.wrapping_sub(low)) & 0x0F);
-    (0..BACKWARD_CANDIDATES)
+    (0..candidates)
         .map(|k| u64::from(top).checked_sub(u64::from(k) * 16))
         .take_while(Option::is_some)
         .flatten()
@@ -326,6 +364,11 @@ impl HostLink {
         self.current.map(|s| s.boot_id)
     }
 
+    /// CMACs this link computed so far (wrapping; 0 without a key): what frames cost it.
+    pub fn cmacs_computed(&self) -> u32 {
+        self.auth.as_ref().map_or(0, Authenticator::computed)
+    }
+
     /// Whether commands can be sent (a session is open).
     pub const fn has_session(&self) -> bool {
         self.current.is_some()
@@ -389,7 +432,9 @@ impl HostLink {
         }
         for i in 0..self.pending.len() {
             let Some(p) = self.pending[i] else { continue };
-            if let Some(counter) = verify_forward(auth, p.nonce, Some(p.rx_last), f, &tag) {
+            if let Some(counter) =
+                verify_forward_n(auth, p.nonce, Some(p.rx_last), f, &tag, PENDING_CANDIDATES)
+            {
                 let message = message_of(f)?;
                 self.pending[i] = None;
                 let new_boot = self.current.is_none_or(|c| c.boot_id != p.boot_id);
@@ -418,8 +463,12 @@ impl HostLink {
         let replay = self
             .current
             .iter()
-            .chain(self.retired.iter().flatten())
-            .any(|s| verifies_backward(auth, s.nonce, s.rx_last, f, &tag));
+            .any(|s| verifies_backward(auth, s.nonce, s.rx_last, f, &tag))
+            || self
+                .retired
+                .iter()
+                .flatten()
+                .any(|s| verifies_backward_n(auth, s.nonce, s.rx_last, f, &tag, RETIRED_CANDIDATES));
         Err(if replay {
             AuthError::Replay
         } else {
