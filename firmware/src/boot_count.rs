@@ -57,7 +57,7 @@ pub fn advance<F: WordFlash>(flash: &mut F) -> Result<u32, F::Error> {
         last = last.max(w);
         used += 1;
     }
-    let next = last.wrapping_add(1).min(ERASED - 1).max(1);
+    let next = last.wrapping_add(1).clamp(1, ERASED - 1);
     if used >= n {
         flash.erase()?;
         used = 0;

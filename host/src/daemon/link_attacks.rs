@@ -241,7 +241,7 @@ fn run_healthy(rig: &mut Rig, seat: &mut Seat, from: u64, secs: u64) -> (u64, Ve
     assert!(seat.link.has_session(), "the daemon answered the Hello");
     let mut t = from;
     while t < from + secs * 1_000 {
-        if (t - from) % PERIOD_MS == 0 {
+        if (t - from).is_multiple_of(PERIOD_MS) {
             let w = seat.say(&telemetry(40.0));
             rig.deliver(&w, t);
         }
@@ -270,7 +270,7 @@ fn a_seat_whose_telemetry_is_dropped_but_acks_forwarded_leaves_ok() {
     let mut left_ok_at = None;
     let mut acks_forwarded = 0;
     while t < attack + 20_000 {
-        if (t - attack) % PERIOD_MS == 0 {
+        if (t - attack).is_multiple_of(PERIOD_MS) {
             // The seat heats towards 90 °C; the attacker drops every telemetry frame.
             let _dropped = seat.say(&telemetry(40.0 + (t - attack) as f64 / 400.0));
         }
@@ -324,7 +324,7 @@ fn old_hellos_replayed_after_the_seat_died_do_not_keep_it_alive() {
     let died = t;
     let mut silent_at = None;
     while t < died + 10_000 {
-        if (t - died) % PERIOD_MS == 0 {
+        if (t - died).is_multiple_of(PERIOD_MS) {
             let h = captured[((t - died) / PERIOD_MS % 2) as usize].clone();
             rig.deliver(&h, t);
         }
@@ -356,7 +356,7 @@ fn a_hello_replayed_after_a_daemon_restart_is_refused_from_what_storage_kept() {
     let mut t = crate::unix_ms();
     let start = t;
     while t < start + 5_000 {
-        if (t - start) % PERIOD_MS == 0 {
+        if (t - start).is_multiple_of(PERIOD_MS) {
             rig.deliver(&old_hello, t);
         }
         rig.task().on_tick(t);
@@ -385,7 +385,7 @@ fn sustained_bad_macs_on_a_line_raise_link_tampering() {
     let start = t;
     let mut fired_at = None;
     while t < start + 10_000 {
-        if (t - start) % PERIOD_MS == 0 {
+        if (t - start).is_multiple_of(PERIOD_MS) {
             rig.deliver(&forged, t);
             let w = seat.say(&telemetry(40.0));
             rig.deliver(&w, t);

@@ -88,7 +88,7 @@ impl StateTask {
             IngestEvent::Sample { .. } => self.engine.on_heard(seat_id, heard_on.as_deref(), now),
             IngestEvent::Ack { .. } | IngestEvent::Event { .. } => self.engine.on_frame(seat_id, now),
             IngestEvent::Rejected {
-                reason: Rejection::Auth(AuthError::BadMac | AuthError::Replay),
+                reason: Rejection::Auth(AuthError::BadMac | AuthError::Replay) | Rejection::Throttled,
                 ..
             } => {
                 if let Some(line) = &heard_on {

@@ -20,8 +20,9 @@ use crate::source::LineId;
 /// verified host frame; this interval leaves room for two lost pings within it.
 pub const PING_INTERVAL_MS: u64 = 2_000;
 
-/// Consecutive bad MACs from a seat with an open session, with no verified frame between them,
-/// after which the host closes the session to force a new handshake. A genuine seat never sends a
+/// Consecutive bad MACs from a seat with an open session, with no verified frame between them
+/// nor for two periods, after which the host closes the session to force a new handshake (the
+/// time condition keeps forgeries injected beside a seat that still verifies from resetting it). A genuine seat never sends a
 /// bad MAC; an uplink outage longer than the forward window
 /// ([`FORWARD_CANDIDATES`](hemiwatch_protocol::link::FORWARD_CANDIDATES) × 16 = 512 frames)
 /// leaves every later frame one, forever, while the seat still hears the pings. Eight is four
@@ -31,6 +32,15 @@ pub const RESYNC_AFTER_BAD_MACS: u32 = 8;
 /// Telemetry periods without verified telemetry from a seat whose session is open after which the
 /// host closes the session to force a new handshake (the seat re-hellos once the pings stop).
 pub const RESYNC_AFTER_PERIODS: u64 = 8;
+
+/// Frames a line may have refused (bad MAC, replay, no session…) within one second before the
+/// rest of that second's frames on it get only the one-CMAC check
+/// ([`HostLink::accept_next`]): with at most
+/// [`MAX_CMACS_PER_FRAME`](hemiwatch_protocol::link::MAX_CMACS_PER_FRAME) CMACs per fully
+/// checked refusal, a flood of forgeries on one line (a `tcp:` line has no baud rate to cap it)
+/// costs at most 100 × 68 CMACs a second plus one per further frame, while the seats that keep
+/// talking stay heard. No honest line comes near it (a seat never sends a bad MAC).
+pub const LINE_REJECTIONS_PER_S: u32 = 100;
 
 /// Boots of a seat whose `Hello` the host remembers (and persists) to refuse replays of them
 /// after they left the link's own few slots, across daemon restarts: years of reboots.
@@ -137,6 +147,9 @@ pub enum Rejection {
     UnknownSeat,
     /// The link refused it (bad MAC, replay…).
     Auth(AuthError),
+    /// Refused by the one-CMAC check its line gets after [`LINE_REJECTIONS_PER_S`] refusals in a
+    /// second (not the open session's next frame).
+    Throttled,
 }
 
 impl Rejection {
@@ -145,6 +158,7 @@ impl Rejection {
         match self {
             Self::UnknownSeat => "unknown_seat",
             Self::Auth(e) => e.name(),
+            Self::Throttled => "throttled",
         }
     }
 }
@@ -184,6 +198,8 @@ struct SeatLinkState {
     last_telemetry_ms: u64,
     /// The seat has a key (an unauthenticated development seat has no sessions).
     keyed: bool,
+    /// When a frame of the seat's session last verified.
+    last_verified_ms: u64,
 }
 
 impl SeatLinkState {
@@ -210,6 +226,8 @@ impl SeatLinkState {
 /// The ingest core. See the module docs.
 pub struct Ingest {
     seats: HashMap<SeatId, SeatLinkState>,
+    /// Per line: the second being counted and the frames refused in it.
+    refused: HashMap<LineId, (u64, u32)>,
     buf: Box<[u8; MAX_WIRE]>,
 }
 
@@ -232,6 +250,7 @@ impl Ingest {
                         bad_macs: 0,
                         period_ms: crate::config::defaults::DEFAULT_PERIOD_MS as u64,
                         keyed: key.is_some(),
+                        last_verified_ms: 0,
                         last_telemetry_ms: 0,
                     },
                 )
@@ -239,6 +258,7 @@ impl Ingest {
             .collect();
         Self {
             seats,
+            refused: HashMap::new(),
             buf: Box::new([0; MAX_WIRE]),
         }
     }
@@ -256,6 +276,38 @@ impl Ingest {
     /// Handles one frame from `line` at `now_ms`, appending what follows to `out`.
     pub fn on_frame(&mut self, line: LineId, frame: &OwnedFrame, now_ms: u64, out: &mut Vec<IngestEvent>) {
         let raw = frame.as_raw();
+        let second = now_ms / 1_000;
+        let refused = self.refused.entry(line).or_insert((second, 0));
+        if refused.0 != second {
+            *refused = (second, 0);
+        }
+        let flooded = refused.1 >= LINE_REJECTIONS_PER_S;
+        let before = out.len();
+        self.verify_frame(line, &raw, now_ms, flooded, out);
+        if out[before..]
+            .iter()
+            .any(|e| matches!(e, IngestEvent::Rejected { .. }))
+        {
+            if let Some(r) = self.refused.get_mut(&line) {
+                r.1 += 1;
+            }
+        }
+    }
+
+    /// CMACs computed for a seat's link so far (wrapping): what its frames cost.
+    pub fn cmacs_computed(&self, seat: SeatId) -> u32 {
+        self.seats.get(&seat).map_or(0, |s| s.link.cmacs_computed())
+    }
+
+    /// Verifies one frame (`flooded`: with the line's cheap check only) and acts on it.
+    fn verify_frame(
+        &mut self,
+        line: LineId,
+        raw: &hemiwatch_protocol::RawFrame<'_>,
+        now_ms: u64,
+        flooded: bool,
+        out: &mut Vec<IngestEvent>,
+    ) {
         let seat = raw.header.seat;
         let Some(state) = self.seats.get_mut(&seat) else {
             out.push(IngestEvent::Rejected {
@@ -265,9 +317,22 @@ impl Ingest {
             });
             return;
         };
-        let verified = match state.link.accept(&raw) {
+        let checked = if flooded && state.keyed {
+            state.link.accept_next(raw).map_err(|_| None)
+        } else {
+            state.link.accept(raw).map_err(Some)
+        };
+        let verified = match checked {
             Ok(v) => v,
-            Err(e) => {
+            Err(None) => {
+                out.push(IngestEvent::Rejected {
+                    seat,
+                    line,
+                    reason: Rejection::Throttled,
+                });
+                return;
+            }
+            Err(Some(e)) => {
                 out.push(IngestEvent::Rejected {
                     seat,
                     line,
@@ -275,7 +340,9 @@ impl Ingest {
                 });
                 if e == AuthError::BadMac && state.link.has_session() {
                     state.bad_macs += 1;
-                    if state.bad_macs >= RESYNC_AFTER_BAD_MACS {
+                    // Forgeries injected beside a seat that still verifies must not reset it.
+                    let quiet = now_ms.saturating_sub(state.last_verified_ms) >= 2 * state.period_ms;
+                    if state.bad_macs >= RESYNC_AFTER_BAD_MACS && quiet {
                         Self::resync(seat, state, ResyncReason::BadMacs, now_ms, out);
                     }
                 }
@@ -290,6 +357,7 @@ impl Ingest {
             return;
         };
         state.bad_macs = 0;
+        state.last_verified_ms = now_ms;
         // Only a verified frame of a session may move the seat to another line: a spoofer on line
         // B must not steer the seat's commands away from line A, nor may a replayed `Hello`.
         state.line = Some(line);
@@ -653,6 +721,58 @@ mod tests {
         assert!(
             out.iter().any(|e| matches!(e, IngestEvent::Sample { .. })),
             "{out:?}"
+        );
+    }
+
+    /// Item 6 of issue 12: a flood of forgeries on one line costs a bounded number of CMACs per
+    /// second, and the seat is heard again the next second.
+    #[test]
+    fn a_flood_of_forgeries_costs_a_bounded_number_of_cmacs_per_line_and_second() {
+        let mut buf = [0u8; MAX_WIRE];
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        let mut seat = SeatLink::new(5, &KEY, 9);
+        handshake(&mut ingest, &mut seat, 0);
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        let mut impostor = SeatLink::new(5, &SeatKey([0xEE; 16]), 9);
+        let forged: Vec<u8> = (0..1_000)
+            .flat_map(|_| impostor.encode(&hello(), &mut buf).unwrap().to_vec())
+            .collect();
+        let before = ingest.cmacs_computed(5);
+        let out = feed(&mut ingest, 0, &forged, 600);
+        let cost = ingest.cmacs_computed(5).wrapping_sub(before);
+        assert!(
+            u64::from(cost)
+                <= u64::from(LINE_REJECTIONS_PER_S)
+                    * u64::from(hemiwatch_protocol::link::MAX_CMACS_PER_FRAME),
+            "1000 forgeries cost {cost} CMACs"
+        );
+        let throttled = out
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    IngestEvent::Rejected {
+                        reason: Rejection::Throttled,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(throttled, 1_000 - LINE_REJECTIONS_PER_S as usize);
+        let out = feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 1_100);
+        assert!(matches!(out[..], [IngestEvent::Sample { .. }]), "{out:?}");
+        // Under the flood, the seat that keeps talking is heard (one CMAC per frame).
+        let mut mixed = forged.clone();
+        mixed.extend_from_slice(telemetry(&mut seat, &mut buf));
+        let out = feed(&mut ingest, 0, &mixed, 1_200);
+        assert!(
+            matches!(out.last(), Some(IngestEvent::Sample { .. })),
+            "{:?}",
+            out.last()
+        );
+        assert!(
+            ingest.has_session(5),
+            "forgeries beside a live seat never reset its session"
         );
     }
 
