@@ -733,9 +733,14 @@ mod tests {
         let mut seat = SeatLink::new(5, &KEY, 9);
         handshake(&mut ingest, &mut seat, 0);
         feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
-        let mut impostor = SeatLink::new(5, &SeatKey([0xEE; 16]), 9);
+        // Forged telemetry (the costly kind: every counter window is searched), from an impostor
+        // with its own session under another key.
+        let wrong = SeatKey([0xEE; 16]);
+        let mut impostor = SeatLink::new(5, &wrong, 9);
+        let mut accomplice = Ingest::new([(5, Some(wrong))]);
+        handshake(&mut accomplice, &mut impostor, 0);
         let forged: Vec<u8> = (0..1_000)
-            .flat_map(|_| impostor.encode(&hello(), &mut buf).unwrap().to_vec())
+            .flat_map(|_| telemetry(&mut impostor, &mut buf).to_vec())
             .collect();
         let before = ingest.cmacs_computed(5);
         let out = feed(&mut ingest, 0, &forged, 600);
