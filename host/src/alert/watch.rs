@@ -190,9 +190,13 @@ impl AlertEngine {
                 .line()
                 .is_some_and(|l| self.lines.get(l).is_some_and(|l| l.alert_open));
             let signal = if inhibited { Signal::Clear } else { signal };
-            // Frames verified since the last telemetry: the seat answers but its measurements do
-            // not reach us. That alert stands for the seat's silence until telemetry returns.
-            let answering = w.last_frame_ms.is_some_and(|f| f > w.last_heard_ms);
+            // A frame verified more than a period after the last telemetry (the daemon probes an
+            // overdue seat at 1.5 periods): the seat answers but its measurements do not reach
+            // us. A dead seat's last ack comes within a period of its last telemetry, so it stays
+            // `seat_silent`. That alert stands for the seat's silence until telemetry returns.
+            let answering = w
+                .last_frame_ms
+                .is_some_and(|f| f > w.last_heard_ms + w.rules.period_ms);
             let (silent, missing) = if answering {
                 (Signal::Clear, signal)
             } else {

@@ -18,6 +18,7 @@ use crate::source::LineId;
 /// How often a seat with an open session hears from the host when nothing else is sent. The seat
 /// re-hellos once [`HOST_TIMEOUT_MS`](hemiwatch_firmware::seat::HOST_TIMEOUT_MS) pass without a
 /// verified host frame; this interval leaves room for two lost pings within it.
+/// A seat whose telemetry is 1.5 periods overdue is also pinged at once (see [`Ingest::tick`]).
 pub const PING_INTERVAL_MS: u64 = 2_000;
 
 /// Consecutive bad MACs from a seat with an open session, with no verified frame between them
@@ -522,9 +523,14 @@ impl Ingest {
             .seats
             .iter()
             .filter(|(_, s)| {
+                // A seat whose telemetry is overdue is probed at once, once per gap: its answer
+                // (or none) tells a seat whose telemetry is withheld from a dead one within the
+                // 2.5 periods a silence takes to show.
+                let overdue = now_ms.saturating_sub(s.last_telemetry_ms) * 2 > 3 * s.period_ms
+                    && s.last_tx_ms <= s.last_telemetry_ms + s.period_ms;
                 s.line.is_some()
                     && s.link.has_session()
-                    && now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS
+                    && (now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS || overdue)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -925,9 +931,17 @@ mod tests {
                 Message::Failover(hemiwatch_protocol::Failover { active: true })
             )
         );
+        // Telemetry keeps flowing (a seat whose telemetry is overdue is probed sooner).
+        feed(
+            &mut ingest,
+            2,
+            seat.encode(&Message::Telemetry(Telemetry::default()), &mut buf)
+                .unwrap(),
+            1_900,
+        );
         let mut out = Vec::new();
         ingest.tick(100 + PING_INTERVAL_MS - 1, &mut out);
-        assert!(out.is_empty());
+        assert!(out.is_empty(), "{out:?}");
         ingest.tick(100 + PING_INTERVAL_MS, &mut out);
         let [IngestEvent::Send { bytes, .. }] = &out[..] else {
             panic!("{out:?}")
