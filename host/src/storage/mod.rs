@@ -40,6 +40,8 @@ pub use held::{HeldNotification, HeldOutbox, HELD_MAX};
 pub use outbox::{OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
 pub use recover::Recovery;
+/// The schema version this build writes (`PRAGMA user_version`), for tests that check a file.
+pub use schema::VERSION as SCHEMA_VERSION;
 
 /// How many operations may wait for the writer before samples are dropped (and counted): about
 /// 40 s of a full hemicycle at 2 Hz, so a slow disk stalls nothing upstream.
