@@ -21,6 +21,7 @@
 //! - [`rs485`]: the RS-485 driver enable, on only while transmitting;
 //! - [`tx`]: interrupt-driven UART transmission from a queue, DE dropped at transmission complete;
 //! - [`provision`]: the per-board provisioning block (seat id and key) and its fallback;
+//! - [`boot_count`]: the boot counter kept in flash and mixed into the boot identity;
 //! - [`board`]: what every board does around [`seat::Seat::poll`] (provisioning log, watchdog
 //!   and LED decisions), so the board crates only wire pins.
 //!
@@ -39,6 +40,7 @@ mod fmt;
 
 pub mod analog;
 pub mod board;
+pub mod boot_count;
 pub mod crash;
 pub mod i2c_bus;
 pub mod provision;

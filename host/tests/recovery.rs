@@ -111,7 +111,11 @@ async fn random_bytes_are_moved_aside_and_monitoring_starts_fresh() {
     assert_eq!(std::fs::read(&moved[0]).unwrap(), junk, "moved aside untouched");
     assert!(summary.contains("moved to"), "{summary}");
     assert!(summary.contains("nothing could be copied"), "{summary}");
-    assert_eq!(user_version(&db), 1, "a fresh database");
+    assert_eq!(
+        user_version(&db),
+        hemiwatch::storage::SCHEMA_VERSION,
+        "a fresh database"
+    );
     // Acknowledged: the next start raises nothing.
     let (r, stop, task) = start(dir.path()).await;
     assert!(recovered(&r).is_none_or(|a| a.state == AlertState::Resolved));
@@ -193,7 +197,7 @@ async fn a_newer_schema_is_moved_aside_whole_not_downgraded() {
     assert_eq!(moved.len(), 1);
     assert_eq!(user_version(&moved[0]), 99, "the newer file is kept as it was");
     assert_eq!(std::fs::read(&moved[0]).unwrap(), before);
-    assert_eq!(user_version(&db), 1);
+    assert_eq!(user_version(&db), hemiwatch::storage::SCHEMA_VERSION);
     assert!(summary.contains("schema version 99"), "{summary}");
     let c = rusqlite::Connection::open(&db).unwrap();
     let events: i64 = c

@@ -34,6 +34,26 @@
 //!   receiver accepts each counter once ([`link::AuthError::Replay`]). A `Session` answer is bound
 //!   to the seat's boot id and the exact `Hello` it answers, so an old `Session` cannot roll a seat
 //!   back to a used nonce.
+//! - **Replayed `Hello`** — a `Hello` is MACed under the key alone (no session yet), so a captured
+//!   one verifies forever. It must therefore prove nothing: the daemon answers it on the line it
+//!   came from but treats the seat as present, moves it to that line and reports its facts only
+//!   once the first frame under the answered session verifies; a `Hello` at or below one of a
+//!   boot that already opened a session is refused as a replay, from a per-seat list of boots the
+//!   daemon keeps in SQLite (so a restart does not forget it).
+//! - **Repeated boot id** — a `Session` is bound to the seat's `boot_id`; if a later boot drew the
+//!   same id, a recorded `Session` and the commands after it (a `Failover`) would verify again.
+//!   Both boards mix a boot counter kept in flash into the id (the firmware's `boot_count`).
+//! - **Selective dropping** — the message kind travels in clear, so an on-path attacker can
+//!   forward the seat's `Ack`s to the host's pings and drop its `Telemetry`. Only verified
+//!   telemetry counts as liveness in the daemon; acks without telemetry raise
+//!   `telemetry_missing` and the seat is never "ok" meanwhile.
+//! - **Permanent desync** — an uplink outage longer than the forward window
+//!   ([`link::FORWARD_CANDIDATES`] × 16 = 512 frames) leaves every later frame a bad MAC while the
+//!   seat still hears the pings. The daemon closes the session ([`link::HostLink::close_session`])
+//!   after 8 bad MACs in a row or 8 periods without telemetry; the seat, no longer pinged,
+//!   says `Hello` again.
+//! - **Masquerade attempts** — forged or replayed frames kept up on a line raise `link_tampering`
+//!   on that line: a security event, not only a counter.
 //! - **Out of scope** — an attacker holding a seat's key (physical extraction from the board), and
 //!   denial of service by jamming the line (detected as silence, not prevented). Confidentiality is
 //!   not a goal: temperatures are not secret; integrity and freshness are.

@@ -30,6 +30,20 @@ pub const FORWARD_CANDIDATES: u32 = 32;
 pub const BACKWARD_CANDIDATES: u32 = 16;
 /// Sessions a host link remembers after they are replaced, to name replays of pre-reboot frames.
 pub const RETIRED_SESSIONS: usize = 4;
+/// Forward candidates tried for an answered, unconfirmed session: the seat's first frame under a
+/// new `Session` follows its `Hello` at once, so 32 counter values are plenty.
+pub const PENDING_CANDIDATES: u32 = 2;
+/// Backward candidates tried in a retired session: replays of its last 64 frames are named as
+/// such; older ones are refused as bad MACs (refused all the same).
+pub const RETIRED_CANDIDATES: u32 = 4;
+/// The most CMACs a host link computes for one uplink frame (a forgery, which fails every try):
+/// the open session's forward window, the two answered ones, then the replay classification in
+/// the open session and the retired ones. Was 176 before the pending and retired windows were
+/// narrowed; `tests/forgery_cost.rs` checks it, `benches/forgery.rs` measures the rate.
+pub const MAX_CMACS_PER_FRAME: u32 = FORWARD_CANDIDATES
+    + 2 * PENDING_CANDIDATES
+    + BACKWARD_CANDIDATES
+    + RETIRED_SESSIONS as u32 * RETIRED_CANDIDATES;
 
 /// Why an authenticated link refused a well-formed frame. Each is counted separately; the
 /// interesting ones for security are `BadMac` (forgery or wrong key) and `Replay`.
@@ -102,17 +116,41 @@ fn verify_forward(
     f: &RawFrame<'_>,
     tag: &[u8; 8],
 ) -> Option<u32> {
+    verify_forward_n(a, nonce, last, f, tag, FORWARD_CANDIDATES)
+}
+
+/// [`verify_forward`] over `candidates` steps of 16.
+fn verify_forward_n(
+    a: &mut Authenticator,
+    nonce: u64,
+    last: Option<u32>,
+    f: &RawFrame<'_>,
+    tag: &[u8; 8],
+    candidates: u32,
+) -> Option<u32> {
     let first = next_counter(last, f.header.counter_low);
-    (0..FORWARD_CANDIDATES)
+    (0..candidates)
         .map(|k| first.wrapping_add(k * 16))
         .find(|&c| a.verify(nonce, c, f.signed, tag))
 }
 
 /// Tries the counters at or below `last` that end in the frame's nibble: a hit is a replay.
 fn verifies_backward(a: &mut Authenticator, nonce: u64, last: u32, f: &RawFrame<'_>, tag: &[u8; 8]) -> bool {
+    verifies_backward_n(a, nonce, last, f, tag, BACKWARD_CANDIDATES)
+}
+
+/// [`verifies_backward`] over `candidates` steps of 16.
+fn verifies_backward_n(
+    a: &mut Authenticator,
+    nonce: u64,
+    last: u32,
+    f: &RawFrame<'_>,
+    tag: &[u8; 8],
+    candidates: u32,
+) -> bool {
     let low = u32::from(f.header.counter_low);
     let top = last.wrapping_sub((last.wrapping_sub(low)) & 0x0F);
-    (0..BACKWARD_CANDIDATES)
+    (0..candidates)
         .map(|k| u64::from(top).checked_sub(u64::from(k) * 16))
         .take_while(Option::is_some)
         .flatten()
@@ -326,9 +364,55 @@ impl HostLink {
         self.current.map(|s| s.boot_id)
     }
 
+    /// CMACs this link computed so far (wrapping; 0 without a key): what frames cost it.
+    pub fn cmacs_computed(&self) -> u32 {
+        self.auth.as_ref().map_or(0, Authenticator::computed)
+    }
+
     /// Whether commands can be sent (a session is open).
     pub const fn has_session(&self) -> bool {
         self.current.is_some()
+    }
+
+    /// Forgets the open and the answered sessions (the open one is retired, so its frames are
+    /// still named replays): the host stops commanding the seat, which re-hellos once it stops
+    /// hearing the host. How the host recovers a link whose counters no longer meet (an uplink
+    /// outage longer than the forward window leaves every later frame a bad MAC).
+    pub fn close_session(&mut self) {
+        if let Some(old) = self.current.take() {
+            self.retired[self.next_retired] = Some(old);
+            self.next_retired = (self.next_retired + 1) % RETIRED_SESSIONS;
+        }
+        self.pending = [None; 2];
+    }
+
+    /// The cheap check a host uses for a line under a flood of forgeries: the frame verifies only
+    /// as the open session's next frame (up to 15 lost before it), one CMAC; anything else —
+    /// another session, a `Hello`, a longer gap, a replay — is refused as [`AuthError::BadMac`]
+    /// without the search [`Self::accept`] does. A seat that keeps talking stays heard.
+    pub fn accept_next(&mut self, f: &RawFrame<'_>) -> Result<Verified, AuthError> {
+        if f.header.seat != self.seat {
+            return Err(AuthError::OtherSeat);
+        }
+        if !f.header.kind.is_uplink() {
+            return Err(AuthError::WrongDirection);
+        }
+        let (Some(auth), Some(cur)) = (self.auth.as_mut(), self.current.as_mut()) else {
+            return Err(AuthError::NoSession);
+        };
+        let tag = mac_of(f)?;
+        if f.header.kind == MessageKind::Hello {
+            return Err(AuthError::BadMac);
+        }
+        let counter =
+            verify_forward_n(auth, cur.nonce, Some(cur.rx_last), f, &tag, 1).ok_or(AuthError::BadMac)?;
+        let message = message_of(f)?;
+        cur.rx_last = counter;
+        Ok(Verified {
+            counter,
+            message,
+            session: SessionChange::None,
+        })
     }
 
     /// Verifies an uplink frame addressed to this seat.
@@ -377,7 +461,9 @@ impl HostLink {
         }
         for i in 0..self.pending.len() {
             let Some(p) = self.pending[i] else { continue };
-            if let Some(counter) = verify_forward(auth, p.nonce, Some(p.rx_last), f, &tag) {
+            if let Some(counter) =
+                verify_forward_n(auth, p.nonce, Some(p.rx_last), f, &tag, PENDING_CANDIDATES)
+            {
                 let message = message_of(f)?;
                 self.pending[i] = None;
                 let new_boot = self.current.is_none_or(|c| c.boot_id != p.boot_id);
@@ -406,8 +492,12 @@ impl HostLink {
         let replay = self
             .current
             .iter()
-            .chain(self.retired.iter().flatten())
-            .any(|s| verifies_backward(auth, s.nonce, s.rx_last, f, &tag));
+            .any(|s| verifies_backward(auth, s.nonce, s.rx_last, f, &tag))
+            || self
+                .retired
+                .iter()
+                .flatten()
+                .any(|s| verifies_backward_n(auth, s.nonce, s.rx_last, f, &tag, RETIRED_CANDIDATES));
         Err(if replay {
             AuthError::Replay
         } else {

@@ -2,6 +2,7 @@
 //! applies one of the IEC 61784-3 communication faults to the uplink, frame by frame. The safety
 //! layer (the protocol crate's CRC, MAC, counters and sessions) must detect every one of them.
 
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use hemiwatch_protocol::{FrameDecoder, HostLink, SeatId, SeatKey, SeatLink, MAX_WIRE};
@@ -269,6 +270,147 @@ pub async fn serve_line(
         if closed == Closed::Daemon {
             let Some(d) = accept().await? else { return Ok(()) };
             daemon = d;
+        }
+    }
+}
+
+/// A keyless man-in-the-middle between one seat and the daemon (issue 12, item 14): the test
+/// flips its switches while the line runs. With every switch off it forwards both directions
+/// byte for byte, so it stays transparent to whatever the line carries (beacons included).
+#[derive(Debug, Default)]
+pub struct Mitm {
+    /// Drop the seat's `Telemetry` and `Event` frames; everything else (its `Hello`s, its
+    /// `Ack`s to the daemon's pings) goes through: what an attacker hiding a heating seat does.
+    pub drop_telemetry: AtomicBool,
+    /// Send the daemon the `Hello`s captured so far, one every [`MITM_REPLAY_MS`], in turn.
+    pub replay_hellos: AtomicBool,
+    /// Hold every uplink frame this long before forwarding it, in order (0: none).
+    pub delay_ms: AtomicU64,
+    /// Uplink frames dropped so far.
+    pub dropped: AtomicU64,
+    /// `Hello`s replayed so far.
+    pub replayed: AtomicU64,
+    /// Distinct `Hello`s captured so far.
+    pub captured: AtomicU64,
+}
+
+/// How often the man-in-the-middle replays a captured `Hello`: one per telemetry period.
+pub const MITM_REPLAY_MS: u64 = 500;
+
+/// The message kind of a wire frame, if it parses.
+fn kind_of(frame: &[u8]) -> Option<hemiwatch_protocol::MessageKind> {
+    let mut body = frame[..frame.len().saturating_sub(1)].to_vec();
+    let n = cobs::decode_in_place(&mut body).ok()?;
+    hemiwatch_protocol::parse_body(&body[..n])
+        .ok()
+        .map(|r| r.header.kind)
+}
+
+/// Serves the daemon's line at `listen` (a `unix:` endpoint) with the seat whose QEMU UART
+/// listens at `seat` behind the man-in-the-middle `mitm`. The daemon's connection outlives the
+/// seat (reconnected when it boots again), and replays go on while the seat is dead. Runs until
+/// `shutdown`.
+pub async fn serve_mitm(
+    listen: std::path::PathBuf,
+    seat: std::path::PathBuf,
+    mitm: std::sync::Arc<Mitm>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    use std::collections::VecDeque;
+    use std::sync::atomic::Ordering::Relaxed;
+    use tokio::time::Instant;
+
+    let listener = tokio::net::UnixListener::bind(&listen)?;
+    let mut daemon = tokio::select! {
+        r = listener.accept() => r?.0,
+        _ = shutdown.cancelled() => return Ok(()),
+    };
+    let mut seat_stream: Option<tokio::net::UnixStream> = None;
+    let mut cutter = Cutter::default();
+    let mut hellos: Vec<Vec<u8>> = Vec::new();
+    let mut next_hello = 0usize;
+    let mut held: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut replay = tokio::time::interval(Duration::from_millis(MITM_REPLAY_MS));
+    let mut retry = tokio::time::interval(Duration::from_millis(50));
+    let mut up = vec![0u8; 2048];
+    let mut down = vec![0u8; 2048];
+    loop {
+        let release = held.front().map(|(t, _)| *t);
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = retry.tick(), if seat_stream.is_none() => {
+                if let Ok(s) = tokio::net::UnixStream::connect(&seat).await {
+                    seat_stream = Some(s);
+                    cutter = Cutter::default();
+                }
+            }
+            r = async {
+                match seat_stream.as_mut() {
+                    Some(s) => s.read(&mut up).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let n = r.unwrap_or(0);
+                if n == 0 {
+                    seat_stream = None;
+                    continue;
+                }
+                let mut frames = Vec::new();
+                cutter.push(&up[..n], &mut frames);
+                let delay = Duration::from_millis(mitm.delay_ms.load(Relaxed));
+                for f in frames {
+                    let kind = kind_of(&f);
+                    if kind == Some(hemiwatch_protocol::MessageKind::Hello) && !hellos.contains(&f) {
+                        hellos.push(f.clone());
+                        mitm.captured.fetch_add(1, Relaxed);
+                    }
+                    let hidden = matches!(
+                        kind,
+                        Some(hemiwatch_protocol::MessageKind::Telemetry | hemiwatch_protocol::MessageKind::Event)
+                    );
+                    if hidden && mitm.drop_telemetry.load(Relaxed) {
+                        mitm.dropped.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    held.push_back((Instant::now() + delay, f));
+                }
+            }
+            _ = async {
+                match release {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                while held.front().is_some_and(|(t, _)| *t <= Instant::now()) {
+                    if let Some((_, f)) = held.pop_front() {
+                        daemon.write_all(&f).await?;
+                    }
+                }
+            }
+            _ = replay.tick() => {
+                if mitm.replay_hellos.load(Relaxed) && !hellos.is_empty() {
+                    let h = &hellos[next_hello % hellos.len()];
+                    next_hello += 1;
+                    daemon.write_all(h).await?;
+                    mitm.replayed.fetch_add(1, Relaxed);
+                }
+            }
+            r = daemon.read(&mut down) => {
+                let n = r?;
+                if n == 0 {
+                    // The daemon went away (restarted): wait for it again.
+                    daemon = tokio::select! {
+                        r = listener.accept() => r?.0,
+                        _ = shutdown.cancelled() => return Ok(()),
+                    };
+                    continue;
+                }
+                if let Some(s) = seat_stream.as_mut() {
+                    if s.write_all(&down[..n]).await.is_err() {
+                        seat_stream = None;
+                    }
+                }
+            }
         }
     }
 }

@@ -50,11 +50,18 @@ pub enum Kind {
     DaemonStalled,
     /// The storage writer's queue keeps growing: the disk is slower than the room.
     StorageBacklog,
+    /// The seat's other frames (acks, events) verify but its telemetry does not arrive: someone
+    /// on the line may be dropping exactly the frames that would show it heating. Its last
+    /// reading is stale; the seat is never "ok" meanwhile.
+    TelemetryMissing,
+    /// Frames failing their MAC or replayed keep arriving on a line: a masquerade attempt (or a
+    /// seat with the wrong key). A security event, not only a counter.
+    LinkTampering,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
@@ -64,6 +71,8 @@ impl Kind {
         Self::StorageRecovered,
         Self::DaemonStalled,
         Self::StorageBacklog,
+        Self::TelemetryMissing,
+        Self::LinkTampering,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -78,6 +87,8 @@ impl Kind {
             Self::StorageRecovered => "storage_recovered",
             Self::DaemonStalled => "daemon_stalled",
             Self::StorageBacklog => "storage_backlog",
+            Self::TelemetryMissing => "telemetry_missing",
+            Self::LinkTampering => "link_tampering",
         }
     }
 
@@ -90,9 +101,13 @@ impl Kind {
     pub const fn severity(self) -> Severity {
         match self {
             // A monitor that runs late may see an overheat too late.
-            Self::OverheatPredicted | Self::Overheat | Self::LineDown | Self::DaemonStalled => {
-                Severity::Critical
-            }
+            // Hidden telemetry hides exactly an overheat; tampering is an attack on the vote.
+            Self::OverheatPredicted
+            | Self::Overheat
+            | Self::LineDown
+            | Self::DaemonStalled
+            | Self::TelemetryMissing
+            | Self::LinkTampering => Severity::Critical,
             // The room is still watched and paged about; its history is not kept.
             Self::SeatSilent
             | Self::SensorFault
@@ -108,11 +123,14 @@ impl Kind {
         match self {
             Self::OverheatPredicted => Some(SeatStatus::OverheatPredicted),
             Self::Overheat => Some(SeatStatus::Overheat),
-            Self::SeatSilent | Self::LineDown => Some(SeatStatus::Silent),
+            Self::SeatSilent | Self::LineDown | Self::TelemetryMissing => Some(SeatStatus::Silent),
             Self::SensorFault => Some(SeatStatus::SensorFault),
-            Self::StorageFailing | Self::StorageRecovered | Self::DaemonStalled | Self::StorageBacklog => {
-                None
-            }
+            // A line under attack is shown on the line; its seats keep what their own frames say.
+            Self::StorageFailing
+            | Self::StorageRecovered
+            | Self::DaemonStalled
+            | Self::StorageBacklog
+            | Self::LinkTampering => None,
         }
     }
 
@@ -131,7 +149,7 @@ impl Kind {
     /// Whether an open alert shows on its seat while still pending: a prediction shows once it
     /// fires, a silent seat at once (the 2.5-period bound).
     pub const fn shows_while_pending(self) -> bool {
-        matches!(self, Self::SeatSilent)
+        matches!(self, Self::SeatSilent | Self::TelemetryMissing)
     }
 }
 
@@ -223,6 +241,8 @@ pub enum EventKind {
     FailoverAcked,
     /// The host's wall clock stepped against the monotonic clock detection runs on.
     ClockStepped,
+    /// The host closed a seat's session to force a new handshake (bad MACs, no telemetry).
+    SessionReset,
     /// The seat reported one of its own event codes (named by the protocol, or `seat_event`
     /// for a code this host does not know).
     Seat(FaultCode),
@@ -230,7 +250,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// The kinds the host itself records (the seat's own codes come from the protocol).
-    const HOST: [EventKind; 7] = [
+    const HOST: [EventKind; 8] = [
         Self::LineUp,
         Self::LineDown,
         Self::SeatBooted,
@@ -238,6 +258,7 @@ impl EventKind {
         Self::FailoverOrdered,
         Self::FailoverAcked,
         Self::ClockStepped,
+        Self::SessionReset,
     ];
 
     /// Name of a seat code the host does not know.
@@ -253,6 +274,7 @@ impl EventKind {
             Self::FailoverOrdered => "failover_ordered",
             Self::FailoverAcked => "failover_acked",
             Self::ClockStepped => "clock_stepped",
+            Self::SessionReset => "session_reset",
             Self::Seat(code) => code.name().unwrap_or(Self::UNKNOWN_SEAT_CODE),
         }
     }

@@ -61,6 +61,20 @@ impl AlertEngine {
                     .map_or("sensor fault", |f| f.describe());
                 format!("{}: {why}; its temperature is not trusted", seat_name(s))
             }
+            (Kind::TelemetryMissing, Subject::Seat(s)) => {
+                let w = self.seats.get(s);
+                let since = w.map_or(0, |w| now_ms.saturating_sub(w.last_heard_ms) / 1_000);
+                format!(
+                    "{} answers but its telemetry has not arrived for {since} s: its last reading is stale and may hide a rising temperature (frames dropped on the line?); check the seat and its line",
+                    seat_name(s)
+                )
+            }
+            (Kind::LinkTampering, Subject::Line(l)) => {
+                let n = self.lines.get(l).map_or(0, |l| l.tamper.total());
+                format!(
+                    "line {l} keeps carrying frames that fail their MAC or replay old ones ({n} so far): someone without the key is trying to speak for its seats, or a seat has the wrong key"
+                )
+            }
             (Kind::StorageFailing, _) => format!(
                 "the daemon cannot write its database ({}): history is not kept and notifications are held in memory; free space on its disk",
                 self.storage_error.as_deref().unwrap_or("unknown error")

@@ -309,3 +309,52 @@ fn restored_alerts_keep_their_ids_and_acks_and_new_ids_continue() {
         .unwrap();
     assert_eq!(id, 8);
 }
+
+/// A dead seat whose last frame was an ack to a ping (within a period of its last telemetry) is
+/// `seat_silent`; one that keeps answering (the daemon probes at 1.5 periods) while its telemetry
+/// is withheld is `telemetry_missing` — both within 2.5 periods, never "ok".
+#[test]
+fn a_dead_seat_is_silent_and_a_muted_one_is_telemetry_missing() {
+    let mut e = engine(&[(1, "a"), (2, "a"), (3, "a")]);
+    let start = T0 + watch::STARTUP_GRACE_MS;
+    let mut t = start;
+    while t < start + 3_000 {
+        for s in 1..=3 {
+            e.on_heard(s, Some("a"), t);
+            e.on_sample(s, sample(t, 40.0));
+        }
+        e.tick(t);
+        t += 500;
+    }
+    e.drain();
+    let last = t - 500;
+    // Seat 1 dies right after answering a ping; seat 2's telemetry is dropped, its acks not.
+    e.on_frame(1, last + 100);
+    let mut opened = std::collections::BTreeMap::new();
+    while t < last + 1_400 {
+        e.on_heard(3, Some("a"), t);
+        if t == last + 800 {
+            e.on_frame(2, t); // the probe's answer
+        }
+        e.tick(t);
+        for c in e.drain() {
+            if let AlertChange::Alert { view, .. } = c {
+                opened.entry((view.seat, view.kind)).or_insert(t);
+            }
+        }
+        t += 100;
+    }
+    assert!(opened.contains_key(&(Some(1), Kind::SeatSilent)), "{opened:?}");
+    assert!(
+        !opened.contains_key(&(Some(1), Kind::TelemetryMissing)),
+        "{opened:?}"
+    );
+    assert!(
+        opened.contains_key(&(Some(2), Kind::TelemetryMissing)),
+        "{opened:?}"
+    );
+    assert!(!opened.contains_key(&(Some(2), Kind::SeatSilent)), "{opened:?}");
+    assert_eq!(e.status(1), Some(SeatStatus::Silent));
+    assert_eq!(e.status(2), Some(SeatStatus::Silent));
+    assert_eq!(e.status(3), None);
+}

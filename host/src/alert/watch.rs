@@ -9,6 +9,7 @@ use super::{AlertEngine, Kind, Subject};
 use crate::config::defaults::DEFAULT_PERIOD_MS;
 use crate::detect::overheat::Overheat;
 use crate::detect::sensor::{Fault, Sensor};
+use crate::detect::tamper::Tamper;
 use crate::detect::trend::Trend;
 use crate::detect::{silent, Sample, SeatRules, Signal, Window};
 
@@ -28,8 +29,11 @@ pub(super) struct SeatWatch {
     pub(super) overheat: Overheat,
     /// Judges whether the temperature can be trusted.
     pub(super) sensor: Sensor,
-    /// Unix ms of the last verified frame (or the start-up grace).
+    /// Unix ms of the last verified telemetry (or the start-up grace): only telemetry proves a
+    /// seat alive, since the kind travels in clear and an attacker can forward all but it.
     pub(super) last_heard_ms: u64,
+    /// Unix ms of the last verified frame that was not telemetry (an ack, an event).
+    pub(super) last_frame_ms: Option<u64>,
     /// The line the seat was last heard on (for seats configured without one).
     pub(super) heard_on: Option<String>,
 }
@@ -45,6 +49,7 @@ impl SeatWatch {
             overheat: Overheat::default(),
             sensor: Sensor::default(),
             last_heard_ms: now_ms + STARTUP_GRACE_MS,
+            last_frame_ms: None,
         }
     }
 
@@ -61,7 +66,9 @@ impl SeatWatch {
             | Kind::StorageFailing
             | Kind::StorageRecovered
             | Kind::DaemonStalled
-            | Kind::StorageBacklog => {}
+            | Kind::StorageBacklog
+            | Kind::TelemetryMissing
+            | Kind::LinkTampering => {}
         }
     }
 
@@ -80,10 +87,32 @@ pub(super) struct LineWatch {
     pub(super) seats: Vec<SeatId>,
     /// A `line_down` alert is open (kept here so the per-frame status needs no map lookup).
     pub(super) alert_open: bool,
+    /// Its recent bad-MAC and replay rejections (the `link_tampering` alert).
+    pub(super) tamper: Tamper,
 }
 
 impl AlertEngine {
-    /// A verified frame of any kind arrived from `seat` on `line`: it is alive.
+    /// A verified frame that is not telemetry (an ack, an event) arrived from `seat`: it proves
+    /// the link works, not that the seat's measurements reach us, so it does not count as
+    /// liveness; telemetry missing while such frames arrive is its own alert.
+    pub fn on_frame(&mut self, seat: SeatId, now_ms: u64) {
+        if let Some(w) = self.seats.get_mut(&seat) {
+            w.last_frame_ms = Some(now_ms);
+        }
+    }
+
+    /// A frame claiming to come from a seat on `line` failed its MAC or was a replay.
+    pub fn on_rejected(&mut self, line: &str, now_ms: u64) {
+        self.lines
+            .entry(line.to_owned())
+            .or_default()
+            .tamper
+            .record(now_ms);
+        self.check_tamper(line, now_ms);
+    }
+
+    /// Verified telemetry arrived from `seat` on `line`: it is alive (the daemon calls it for
+    /// telemetry only; see [`Self::on_frame`]).
     pub fn on_heard(&mut self, seat: SeatId, line: Option<&str>, now_ms: u64) {
         if let Some(w) = self.seats.get_mut(&seat) {
             w.last_heard_ms = now_ms;
@@ -94,6 +123,7 @@ impl AlertEngine {
             }
         }
         self.set(Kind::SeatSilent, Subject::Seat(seat), Signal::Clear, now_ms);
+        self.set(Kind::TelemetryMissing, Subject::Seat(seat), Signal::Clear, now_ms);
     }
 
     /// The seat announced its telemetry period (`Hello`).
@@ -150,6 +180,7 @@ impl AlertEngine {
         let lines: Vec<String> = self.lines.keys().cloned().collect();
         for line in lines {
             self.check_line(&line, now_ms);
+            self.check_tamper(&line, now_ms);
         }
         let ids: Vec<SeatId> = self.seats.keys().copied().collect();
         for seat in ids {
@@ -159,7 +190,20 @@ impl AlertEngine {
                 .line()
                 .is_some_and(|l| self.lines.get(l).is_some_and(|l| l.alert_open));
             let signal = if inhibited { Signal::Clear } else { signal };
-            self.set(Kind::SeatSilent, Subject::Seat(seat), signal, now_ms);
+            // A frame verified more than a period after the last telemetry (the daemon probes an
+            // overdue seat at 1.5 periods): the seat answers but its measurements do not reach
+            // us. A dead seat's last ack comes within a period of its last telemetry, so it stays
+            // `seat_silent`. That alert stands for the seat's silence until telemetry returns.
+            let answering = w
+                .last_frame_ms
+                .is_some_and(|f| f > w.last_heard_ms + w.rules.period_ms);
+            let (silent, missing) = if answering {
+                (Signal::Clear, signal)
+            } else {
+                (signal, Signal::Clear)
+            };
+            self.set(Kind::TelemetryMissing, Subject::Seat(seat), missing, now_ms);
+            self.set(Kind::SeatSilent, Subject::Seat(seat), silent, now_ms);
         }
         self.expire_silences(now_ms);
     }
@@ -200,6 +244,18 @@ impl AlertEngine {
             self.resolve(id, now_ms);
         }
         self.set(key.0, key.1, Signal::Firing, now_ms);
+    }
+
+    /// Judges a line's rejected frames: a sustained stream is a masquerade attempt.
+    fn check_tamper(&mut self, line: &str, now_ms: u64) {
+        let Some(l) = self.lines.get_mut(line) else { return };
+        let signal = l.tamper.signal(now_ms);
+        self.set(
+            Kind::LinkTampering,
+            Subject::Line(line.to_owned()),
+            signal,
+            now_ms,
+        );
     }
 
     /// Judges a line from its port and its seats; a line alert newly raised stands for its seats.

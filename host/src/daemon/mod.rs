@@ -32,6 +32,8 @@
 
 mod clock;
 mod failover;
+#[cfg(test)]
+mod link_attacks;
 mod publish;
 mod records;
 mod seat_update;

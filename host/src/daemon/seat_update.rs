@@ -14,7 +14,7 @@ use super::SeatSettings;
 use crate::alert::EventKind;
 use crate::decode::flag_names;
 use crate::detect::Sample;
-use crate::ingest::{IngestEvent, Rejection};
+use crate::ingest::{IngestEvent, Rejection, ResyncReason, RESYNC_AFTER_BAD_MACS, RESYNC_AFTER_PERIODS};
 use crate::model::SeatStatus;
 use crate::storage::{Record, SampleRow};
 
@@ -64,6 +64,7 @@ impl StateTask {
             | IngestEvent::Sample { seat, .. }
             | IngestEvent::Event { seat, .. }
             | IngestEvent::Ack { seat, .. }
+            | IngestEvent::Resync { seat, .. }
             | IngestEvent::Rejected { seat, .. } => *seat,
             IngestEvent::Send { .. } => return,
         };
@@ -81,9 +82,20 @@ impl StateTask {
             return;
         };
         let before = state.status;
-        if !matches!(ev, IngestEvent::Rejected { .. }) {
-            // Any verified frame proves the seat alive.
-            self.engine.on_heard(seat_id, heard_on.as_deref(), now);
+        match &ev {
+            // Only telemetry proves the seat alive: the kind travels in clear, so an attacker can
+            // forward the acks and drop the telemetry of a seat that heats.
+            IngestEvent::Sample { .. } => self.engine.on_heard(seat_id, heard_on.as_deref(), now),
+            IngestEvent::Ack { .. } | IngestEvent::Event { .. } => self.engine.on_frame(seat_id, now),
+            IngestEvent::Rejected {
+                reason: Rejection::Auth(AuthError::BadMac | AuthError::Replay) | Rejection::Throttled,
+                ..
+            } => {
+                if let Some(line) = &heard_on {
+                    self.engine.on_rejected(line, now);
+                }
+            }
+            _ => {}
         }
         match ev {
             IngestEvent::Hello { hello, .. } => {
@@ -101,6 +113,15 @@ impl StateTask {
                 state.period_ms = Some(hello.period_ms);
                 state.heard_on = heard_on;
                 state.last_seen_ms = Some(now);
+                store(
+                    &self.storage,
+                    Record::HelloSeen {
+                        seat: seat_id,
+                        boot_id: hello.boot_id,
+                        counter: hello.counter,
+                        at_ms: now,
+                    },
+                );
                 store(
                     &self.storage,
                     Record::SeatSeen {
@@ -212,6 +233,28 @@ impl StateTask {
                 } else {
                     tracing::info!(seat = seat_id, counter = ack.counter, of = ack.of, status = ?ack.status, "seat acknowledged");
                 }
+            }
+            IngestEvent::Resync { reason, .. } => {
+                tracing::warn!(
+                    seat = seat_id,
+                    reason = reason.name(),
+                    "closed the seat's session to force a new handshake"
+                );
+                store_event(
+                    &self.storage,
+                    now,
+                    Some(seat_id),
+                    state.heard_on.clone(),
+                    EventKind::SessionReset,
+                    match reason {
+                        ResyncReason::BadMacs => format!(
+                            "{RESYNC_AFTER_BAD_MACS} frames in a row failed their MAC: the session was closed so that the seat says Hello again"
+                        ),
+                        ResyncReason::NoTelemetry => format!(
+                            "no telemetry for {RESYNC_AFTER_PERIODS} periods: the session was closed so that the seat says Hello again"
+                        ),
+                    },
+                );
             }
             IngestEvent::Rejected { reason, .. } => match reason {
                 Rejection::Auth(AuthError::BadMac) => state.counters.bad_mac += 1,

@@ -100,7 +100,8 @@ impl StateTask {
                 model.alerts.insert(a.id, a.clone());
             }
         }
-        let ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
+        let mut ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
+        ingest.remember_boots(restored.hellos.iter().copied());
         let seats = settings
             .seats
             .iter()
@@ -205,7 +206,15 @@ impl StateTask {
     /// Runs the timers: pings, silence checks, failover retries, throttled publication (public
     /// for the ingest benchmark, like [`Self::on_line_event`]).
     pub fn on_tick(&mut self, now: u64) {
-        self.ingest.tick(now, &mut self.outbound);
+        let mut ticked = std::mem::take(&mut self.batch);
+        self.ingest.tick(now, &mut ticked);
+        for ev in ticked.drain(..) {
+            match ev {
+                IngestEvent::Send { .. } => self.outbound.push(ev),
+                other => self.apply(other, now),
+            }
+        }
+        self.batch = ticked;
         if self.stall.judge_silence(now, &self.metrics) {
             self.engine.tick(now);
         }

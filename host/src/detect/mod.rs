@@ -15,6 +15,7 @@
 pub mod overheat;
 pub mod sensor;
 pub mod silent;
+pub mod tamper;
 pub mod trend;
 mod window;
 

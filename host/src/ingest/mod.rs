@@ -5,7 +5,7 @@
 //! [`IngestEvent`]s. No I/O and no clock of its own (time is a parameter), so it is tested and
 //! benchmarked without a runtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use hemiwatch_protocol::{
     Ack, AuthError, EncodeError, Event, Hello, HostLink, Message, OwnedFrame, Ping, SeatId, SeatKey,
@@ -18,7 +18,34 @@ use crate::source::LineId;
 /// How often a seat with an open session hears from the host when nothing else is sent. The seat
 /// re-hellos once [`HOST_TIMEOUT_MS`](hemiwatch_firmware::seat::HOST_TIMEOUT_MS) pass without a
 /// verified host frame; this interval leaves room for two lost pings within it.
+/// A seat whose telemetry is 1.5 periods overdue is also pinged at once (see [`Ingest::tick`]).
 pub const PING_INTERVAL_MS: u64 = 2_000;
+
+/// Consecutive bad MACs from a seat with an open session, with no verified frame between them
+/// nor for two periods, after which the host closes the session to force a new handshake (the
+/// time condition keeps forgeries injected beside a seat that still verifies from resetting it). A genuine seat never sends a
+/// bad MAC; an uplink outage longer than the forward window
+/// ([`FORWARD_CANDIDATES`](hemiwatch_protocol::link::FORWARD_CANDIDATES) × 16 = 512 frames)
+/// leaves every later frame one, forever, while the seat still hears the pings. Eight is four
+/// seconds of a seat at 2 Hz.
+pub const RESYNC_AFTER_BAD_MACS: u32 = 8;
+
+/// Telemetry periods without verified telemetry from a seat whose session is open after which the
+/// host closes the session to force a new handshake (the seat re-hellos once the pings stop).
+pub const RESYNC_AFTER_PERIODS: u64 = 8;
+
+/// Frames a line may have refused (bad MAC, replay, no session…) within one second before the
+/// rest of that second's frames on it get only the one-CMAC check
+/// ([`HostLink::accept_next`]): with at most
+/// [`MAX_CMACS_PER_FRAME`](hemiwatch_protocol::link::MAX_CMACS_PER_FRAME) CMACs per fully
+/// checked refusal, a flood of forgeries on one line (a `tcp:` line has no baud rate to cap it)
+/// costs at most 100 × 68 CMACs a second plus one per further frame, while the seats that keep
+/// talking stay heard. No honest line comes near it (a seat never sends a bad MAC).
+pub const LINE_REJECTIONS_PER_S: u32 = 100;
+
+/// Boots of a seat whose `Hello` the host remembers (and persists) to refuse replays of them
+/// after they left the link's own few slots, across daemon restarts: years of reboots.
+pub const REMEMBERED_BOOTS: usize = 256;
 
 /// What the ingest core asks the daemon to do or tells it happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +57,9 @@ pub enum IngestEvent {
         /// Wire frame.
         bytes: Vec<u8>,
     },
-    /// A verified `Hello`: the seat booted or lost the host.
+    /// The `Hello` a new session answered: the seat booted or lost the host. Reported only once
+    /// the first frame under that session verifies, so a replayed `Hello` (which verifies: its
+    /// MAC is genuine) changes nothing — not the seat's line, nor its liveness, nor its facts.
     Hello {
         /// Seat.
         seat: SeatId,
@@ -75,6 +104,13 @@ pub enum IngestEvent {
         /// The ack.
         ack: Ack,
     },
+    /// The host closed the seat's session to force a new handshake (see [`ResyncReason`]).
+    Resync {
+        /// Seat.
+        seat: SeatId,
+        /// Why.
+        reason: ResyncReason,
+    },
     /// A frame was refused; counted and logged (rate-limited) by the daemon, never trusted.
     Rejected {
         /// Seat it claimed to come from.
@@ -86,6 +122,25 @@ pub enum IngestEvent {
     },
 }
 
+/// Why the host closed a seat's session.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ResyncReason {
+    /// [`RESYNC_AFTER_BAD_MACS`] consecutive frames failed their MAC: the counters no longer meet.
+    BadMacs,
+    /// No verified telemetry for [`RESYNC_AFTER_PERIODS`] periods while the session stood open.
+    NoTelemetry,
+}
+
+impl ResyncReason {
+    /// Stable name for logs and events.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::BadMacs => "bad_macs",
+            Self::NoTelemetry => "no_telemetry",
+        }
+    }
+}
+
 /// Why the ingest core refused a well-formed frame.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
@@ -93,6 +148,9 @@ pub enum Rejection {
     UnknownSeat,
     /// The link refused it (bad MAC, replay…).
     Auth(AuthError),
+    /// Refused by the one-CMAC check its line gets after [`LINE_REJECTIONS_PER_S`] refusals in a
+    /// second (not the open session's next frame).
+    Throttled,
 }
 
 impl Rejection {
@@ -101,6 +159,7 @@ impl Rejection {
         match self {
             Self::UnknownSeat => "unknown_seat",
             Self::Auth(e) => e.name(),
+            Self::Throttled => "throttled",
         }
     }
 }
@@ -127,11 +186,49 @@ struct SeatLinkState {
     line: Option<LineId>,
     last_counter: Option<u32>,
     last_tx_ms: u64,
+    /// `Hello`s answered and not yet confirmed by a frame under their session (newest last).
+    answered: VecDeque<Hello>,
+    /// Boots whose `Hello` opened a session, with the highest `Hello` counter seen (oldest first):
+    /// a `Hello` at or below it is a replay however long ago it was captured.
+    boots: VecDeque<(u32, u32)>,
+    /// Bad MACs in a row since the last verified frame.
+    bad_macs: u32,
+    /// The announced telemetry period of the open session.
+    period_ms: u64,
+    /// When telemetry last verified, or the session opened.
+    last_telemetry_ms: u64,
+    /// The seat has a key (an unauthenticated development seat has no sessions).
+    keyed: bool,
+    /// When a frame of the seat's session last verified.
+    last_verified_ms: u64,
+}
+
+impl SeatLinkState {
+    /// Whether a `Hello` of `boot_id` at `counter` was already superseded by one that opened a
+    /// session.
+    fn stale_hello(&self, boot_id: u32, counter: u32) -> bool {
+        self.boots.iter().any(|&(b, c)| b == boot_id && counter <= c)
+    }
+
+    /// Remembers that `boot_id`'s `Hello` at `counter` opened a session.
+    fn remember_boot(&mut self, boot_id: u32, counter: u32) {
+        if let Some(pos) = self.boots.iter().position(|&(b, _)| b == boot_id) {
+            let (_, c) = self.boots.remove(pos).unwrap_or((boot_id, counter));
+            self.boots.push_back((boot_id, c.max(counter)));
+        } else {
+            self.boots.push_back((boot_id, counter));
+        }
+        while self.boots.len() > REMEMBERED_BOOTS {
+            self.boots.pop_front();
+        }
+    }
 }
 
 /// The ingest core. See the module docs.
 pub struct Ingest {
     seats: HashMap<SeatId, SeatLinkState>,
+    /// Per line: the second being counted and the frames refused in it.
+    refused: HashMap<LineId, (u64, u32)>,
     buf: Box<[u8; MAX_WIRE]>,
 }
 
@@ -149,19 +246,69 @@ impl Ingest {
                         line: None,
                         last_counter: None,
                         last_tx_ms: 0,
+                        answered: VecDeque::new(),
+                        boots: VecDeque::new(),
+                        bad_macs: 0,
+                        period_ms: crate::config::defaults::DEFAULT_PERIOD_MS as u64,
+                        keyed: key.is_some(),
+                        last_verified_ms: 0,
+                        last_telemetry_ms: 0,
                     },
                 )
             })
             .collect();
         Self {
             seats,
+            refused: HashMap::new(),
             buf: Box::new([0; MAX_WIRE]),
+        }
+    }
+
+    /// Takes back the boots whose `Hello`s opened sessions before a restart (from storage), so
+    /// that their `Hello`s are refused as replays: `(seat, boot_id, hello counter)`.
+    pub fn remember_boots(&mut self, boots: impl IntoIterator<Item = (SeatId, u32, u32)>) {
+        for (seat, boot_id, counter) in boots {
+            if let Some(s) = self.seats.get_mut(&seat) {
+                s.remember_boot(boot_id, counter);
+            }
         }
     }
 
     /// Handles one frame from `line` at `now_ms`, appending what follows to `out`.
     pub fn on_frame(&mut self, line: LineId, frame: &OwnedFrame, now_ms: u64, out: &mut Vec<IngestEvent>) {
         let raw = frame.as_raw();
+        let second = now_ms / 1_000;
+        let refused = self.refused.entry(line).or_insert((second, 0));
+        if refused.0 != second {
+            *refused = (second, 0);
+        }
+        let flooded = refused.1 >= LINE_REJECTIONS_PER_S;
+        let before = out.len();
+        self.verify_frame(line, &raw, now_ms, flooded, out);
+        if out[before..]
+            .iter()
+            .any(|e| matches!(e, IngestEvent::Rejected { .. }))
+        {
+            if let Some(r) = self.refused.get_mut(&line) {
+                r.1 += 1;
+            }
+        }
+    }
+
+    /// CMACs computed for a seat's link so far (wrapping): what its frames cost.
+    pub fn cmacs_computed(&self, seat: SeatId) -> u32 {
+        self.seats.get(&seat).map_or(0, |s| s.link.cmacs_computed())
+    }
+
+    /// Verifies one frame (`flooded`: with the line's cheap check only) and acts on it.
+    fn verify_frame(
+        &mut self,
+        line: LineId,
+        raw: &hemiwatch_protocol::RawFrame<'_>,
+        now_ms: u64,
+        flooded: bool,
+        out: &mut Vec<IngestEvent>,
+    ) {
         let seat = raw.header.seat;
         let Some(state) = self.seats.get_mut(&seat) else {
             out.push(IngestEvent::Rejected {
@@ -171,22 +318,64 @@ impl Ingest {
             });
             return;
         };
-        let verified = match state.link.accept(&raw) {
+        let checked = if flooded && state.keyed {
+            state.link.accept_next(raw).map_err(|_| None)
+        } else {
+            state.link.accept(raw).map_err(Some)
+        };
+        let verified = match checked {
             Ok(v) => v,
-            Err(e) => {
+            Err(None) => {
+                out.push(IngestEvent::Rejected {
+                    seat,
+                    line,
+                    reason: Rejection::Throttled,
+                });
+                return;
+            }
+            Err(Some(e)) => {
                 out.push(IngestEvent::Rejected {
                     seat,
                     line,
                     reason: Rejection::Auth(e),
                 });
+                if e == AuthError::BadMac && state.link.has_session() {
+                    state.bad_macs += 1;
+                    // Forgeries injected beside a seat that still verifies must not reset it.
+                    let quiet = now_ms.saturating_sub(state.last_verified_ms) >= 2 * state.period_ms;
+                    if state.bad_macs >= RESYNC_AFTER_BAD_MACS && quiet {
+                        Self::resync(seat, state, ResyncReason::BadMacs, now_ms, out);
+                    }
+                }
                 return;
             }
         };
-        // Only a verified frame may move the seat to another line: a spoofer on line B must not
-        // steer the seat's commands away from line A.
+        if let Message::Hello(hello) = &verified.message {
+            self.on_hello(seat, line, hello, now_ms, out);
+            return;
+        }
+        let Some(state) = self.seats.get_mut(&seat) else {
+            return;
+        };
+        state.bad_macs = 0;
+        state.last_verified_ms = now_ms;
+        // Only a verified frame of a session may move the seat to another line: a spoofer on line
+        // B must not steer the seat's commands away from line A, nor may a replayed `Hello`.
         state.line = Some(line);
         if let SessionChange::Established { boot_id, new_boot } = verified.session {
             state.last_counter = None;
+            state.last_telemetry_ms = now_ms;
+            // The newest `Hello` of this boot is the one the session answered.
+            if let Some(pos) = state.answered.iter().rposition(|h| h.boot_id == boot_id) {
+                let hello = state.answered[pos].clone();
+                state.answered.retain(|h| h.boot_id != boot_id);
+                state.remember_boot(boot_id, hello.counter);
+                state.last_counter = Some(hello.counter);
+                if hello.period_ms > 0 {
+                    state.period_ms = u64::from(hello.period_ms);
+                }
+                out.push(IngestEvent::Hello { seat, line, hello });
+            }
             out.push(IngestEvent::SessionOpened {
                 seat,
                 boot_id,
@@ -198,24 +387,11 @@ impl Ingest {
             _ => 0,
         };
         match verified.message {
-            Message::Hello(hello) => {
-                let nonce = rand::rng().random::<u64>();
-                match state.link.respond_to_hello(&hello, nonce, &mut self.buf[..]) {
-                    Ok(bytes) => {
-                        state.last_tx_ms = now_ms;
-                        out.push(IngestEvent::Send {
-                            line,
-                            bytes: bytes.to_vec(),
-                        });
-                    }
-                    Err(e) => tracing::error!(seat, error = %e, "cannot answer hello"),
-                }
-                out.push(IngestEvent::Hello { seat, line, hello });
-                // The Hello's counter starts the count; the session's frames follow it.
-                state.last_counter = Some(verified.counter);
-            }
+            // Handled above.
+            Message::Hello(_) => {}
             Message::Telemetry(telemetry) => {
                 state.last_counter = Some(verified.counter);
+                state.last_telemetry_ms = now_ms;
                 out.push(IngestEvent::Sample {
                     seat,
                     line,
@@ -239,6 +415,72 @@ impl Ingest {
             | Message::Identify(_)
             | Message::Ping(_) => {}
         }
+    }
+
+    /// A `Hello` whose MAC verified: answered with a `Session` on the line it came from, and
+    /// nothing else until a frame under that session proves the seat is really there. One at or
+    /// below a `Hello` that already opened a session (remembered across restarts) is a replay.
+    fn on_hello(
+        &mut self,
+        seat: SeatId,
+        line: LineId,
+        hello: &Hello,
+        now_ms: u64,
+        out: &mut Vec<IngestEvent>,
+    ) {
+        let Some(state) = self.seats.get_mut(&seat) else {
+            return;
+        };
+        if !state.keyed {
+            // A development seat without a key: nothing to answer, nothing to protect.
+            state.line = Some(line);
+            out.push(IngestEvent::Hello {
+                seat,
+                line,
+                hello: hello.clone(),
+            });
+            return;
+        }
+        if state.stale_hello(hello.boot_id, hello.counter) {
+            out.push(IngestEvent::Rejected {
+                seat,
+                line,
+                reason: Rejection::Auth(AuthError::Replay),
+            });
+            return;
+        }
+        let nonce = rand::rng().random::<u64>();
+        match state.link.respond_to_hello(hello, nonce, &mut self.buf[..]) {
+            Ok(bytes) => {
+                if state.line.is_none_or(|l| l == line) {
+                    state.last_tx_ms = now_ms;
+                }
+                out.push(IngestEvent::Send {
+                    line,
+                    bytes: bytes.to_vec(),
+                });
+                state.answered.push_back(hello.clone());
+                while state.answered.len() > 2 {
+                    state.answered.pop_front();
+                }
+            }
+            Err(e) => tracing::error!(seat, error = %e, "cannot answer hello"),
+        }
+    }
+
+    /// Closes a seat's session so that it re-hellos (it stops hearing pings).
+    fn resync(
+        seat: SeatId,
+        state: &mut SeatLinkState,
+        reason: ResyncReason,
+        now_ms: u64,
+        out: &mut Vec<IngestEvent>,
+    ) {
+        state.link.close_session();
+        state.answered.clear();
+        state.bad_macs = 0;
+        state.last_telemetry_ms = now_ms;
+        out.push(IngestEvent::Resync { seat, reason });
     }
 
     /// Encodes a command for a seat on the line it was last heard on; returns the command's
@@ -271,13 +513,24 @@ impl Ingest {
     /// Pings every seat with an open session that has not heard from the host for
     /// [`PING_INTERVAL_MS`].
     pub fn tick(&mut self, now_ms: u64, out: &mut Vec<IngestEvent>) {
+        for (&seat, state) in &mut self.seats {
+            let quiet = now_ms.saturating_sub(state.last_telemetry_ms);
+            if state.link.has_session() && quiet > RESYNC_AFTER_PERIODS * state.period_ms {
+                Self::resync(seat, state, ResyncReason::NoTelemetry, now_ms, out);
+            }
+        }
         let due: Vec<SeatId> = self
             .seats
             .iter()
             .filter(|(_, s)| {
+                // A seat whose telemetry is overdue is probed at once, once per gap: its answer
+                // (or none) tells a seat whose telemetry is withheld from a dead one within the
+                // 2.5 periods a silence takes to show.
+                let overdue = now_ms.saturating_sub(s.last_telemetry_ms) * 2 > 3 * s.period_ms
+                    && s.last_tx_ms <= s.last_telemetry_ms + s.period_ms;
                 s.line.is_some()
                     && s.link.has_session()
-                    && now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS
+                    && (now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS || overdue)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -353,6 +606,212 @@ mod tests {
         seat.accept(&f[0].as_raw()).unwrap();
     }
 
+    fn telemetry<'b>(seat: &mut SeatLink, buf: &'b mut [u8; MAX_WIRE]) -> &'b [u8] {
+        seat.encode(&Message::Telemetry(Telemetry::default()), buf)
+            .unwrap()
+    }
+
+    /// Item 1 of issue 12: a `Hello` replayed from an earlier boot — here after a daemon restart,
+    /// when the link's own slots are empty — is refused from what was persisted; one that
+    /// verifies but is never followed by its session changes nothing: not the seat's line, not
+    /// its facts, not the real session.
+    #[test]
+    fn replayed_hellos_are_refused_across_restarts_and_never_move_the_seat() {
+        let mut buf = [0u8; MAX_WIRE];
+        // Boot 1: the attacker records its Hello.
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        let mut boot1 = SeatLink::new(5, &KEY, 0x1111);
+        let old_hello = boot1.encode(&hello(), &mut buf).unwrap().to_vec();
+        let out = feed(&mut ingest, 0, &old_hello, 0);
+        let Some(IngestEvent::Send { bytes, .. }) =
+            out.iter().find(|o| matches!(o, IngestEvent::Send { .. }))
+        else {
+            panic!("{out:?}")
+        };
+        boot1.accept(&frames(bytes)[0].as_raw()).unwrap();
+        let out = feed(&mut ingest, 0, telemetry(&mut boot1, &mut buf), 10);
+        let persisted: Vec<(SeatId, u32, u32)> = out
+            .iter()
+            .filter_map(|e| match e {
+                IngestEvent::Hello { seat, hello, .. } => Some((*seat, hello.boot_id, hello.counter)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(persisted, [(5, 0x1111, 0)]);
+        // The daemon restarts (what storage kept comes back); the seat reboots and runs on line 0.
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        ingest.remember_boots(persisted);
+        let mut boot2 = SeatLink::new(5, &KEY, 0x2222);
+        handshake(&mut ingest, &mut boot2, 0);
+        feed(&mut ingest, 0, telemetry(&mut boot2, &mut buf), 20);
+        assert_eq!(ingest.line_of(5), Some(0));
+        // The old Hello, replayed on line 1, is refused and moves nothing.
+        let out = feed(&mut ingest, 1, &old_hello, 30);
+        assert_eq!(
+            out,
+            vec![IngestEvent::Rejected {
+                seat: 5,
+                line: 1,
+                reason: Rejection::Auth(AuthError::Replay)
+            }],
+            "a Hello from a boot that already opened a session, replayed after a restart"
+        );
+        assert_eq!(ingest.line_of(5), Some(0));
+        // A Hello never seen (captured while the daemon was down) verifies and is answered, but
+        // reports nothing and leaves the seat where it is until its session is used.
+        let mut unseen = SeatLink::new(5, &KEY, 0x3333);
+        let out = feed(&mut ingest, 1, unseen.encode(&hello(), &mut buf).unwrap(), 40);
+        assert!(
+            out.iter().all(|e| matches!(e, IngestEvent::Send { line: 1, .. })),
+            "only the Session answer: {out:?}"
+        );
+        assert_eq!(ingest.line_of(5), Some(0));
+        let out = feed(&mut ingest, 0, telemetry(&mut boot2, &mut buf), 50);
+        assert!(
+            matches!(out[..], [IngestEvent::Sample { line: 0, .. }]),
+            "real session undisturbed: {out:?}"
+        );
+    }
+
+    /// Item 3 of issue 12: after an uplink outage longer than the forward window, every frame is
+    /// a bad MAC; the host closes the session (no more pings) so the seat says Hello again.
+    #[test]
+    fn a_desynchronised_link_is_reset_after_consecutive_bad_macs() {
+        let mut buf = [0u8; MAX_WIRE];
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        let mut seat = SeatLink::new(5, &KEY, 9);
+        handshake(&mut ingest, &mut seat, 0);
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        assert!(ingest.has_session(5));
+        // 600 frames lost on the uplink: beyond the forward window of 512.
+        for _ in 0..600 {
+            telemetry(&mut seat, &mut buf);
+        }
+        let mut resets = 0;
+        for i in 0..RESYNC_AFTER_BAD_MACS {
+            let out = feed(
+                &mut ingest,
+                0,
+                telemetry(&mut seat, &mut buf),
+                1_000 + u64::from(i) * 500,
+            );
+            assert!(out.contains(&IngestEvent::Rejected {
+                seat: 5,
+                line: 0,
+                reason: Rejection::Auth(AuthError::BadMac)
+            }));
+            resets += out
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        IngestEvent::Resync {
+                            reason: ResyncReason::BadMacs,
+                            ..
+                        }
+                    )
+                })
+                .count();
+        }
+        assert_eq!(
+            resets, 1,
+            "one reset after {RESYNC_AFTER_BAD_MACS} bad MACs in a row"
+        );
+        assert!(!ingest.has_session(5), "the session is closed: no more pings");
+        let mut out = Vec::new();
+        ingest.tick(60_000, &mut out);
+        assert!(out.is_empty(), "nothing pinged: {out:?}");
+        // The seat, no longer hearing the host, says Hello again: the link recovers.
+        handshake(&mut ingest, &mut seat, 0);
+        let out = feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 61_000);
+        assert!(
+            out.iter().any(|e| matches!(e, IngestEvent::Sample { .. })),
+            "{out:?}"
+        );
+    }
+
+    /// Item 6 of issue 12: a flood of forgeries on one line costs a bounded number of CMACs per
+    /// second, and the seat is heard again the next second.
+    #[test]
+    fn a_flood_of_forgeries_costs_a_bounded_number_of_cmacs_per_line_and_second() {
+        let mut buf = [0u8; MAX_WIRE];
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        let mut seat = SeatLink::new(5, &KEY, 9);
+        handshake(&mut ingest, &mut seat, 0);
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        // Forged telemetry (the costly kind: every counter window is searched), from an impostor
+        // with its own session under another key.
+        let wrong = SeatKey([0xEE; 16]);
+        let mut impostor = SeatLink::new(5, &wrong, 9);
+        let mut accomplice = Ingest::new([(5, Some(wrong))]);
+        handshake(&mut accomplice, &mut impostor, 0);
+        let forged: Vec<u8> = (0..1_000)
+            .flat_map(|_| telemetry(&mut impostor, &mut buf).to_vec())
+            .collect();
+        let before = ingest.cmacs_computed(5);
+        let out = feed(&mut ingest, 0, &forged, 600);
+        let cost = ingest.cmacs_computed(5).wrapping_sub(before);
+        assert!(
+            u64::from(cost)
+                <= u64::from(LINE_REJECTIONS_PER_S)
+                    * u64::from(hemiwatch_protocol::link::MAX_CMACS_PER_FRAME),
+            "1000 forgeries cost {cost} CMACs"
+        );
+        let throttled = out
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    IngestEvent::Rejected {
+                        reason: Rejection::Throttled,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(throttled, 1_000 - LINE_REJECTIONS_PER_S as usize);
+        let out = feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 1_100);
+        assert!(matches!(out[..], [IngestEvent::Sample { .. }]), "{out:?}");
+        // Under the flood, the seat that keeps talking is heard (one CMAC per frame).
+        let mut mixed = forged.clone();
+        mixed.extend_from_slice(telemetry(&mut seat, &mut buf));
+        let out = feed(&mut ingest, 0, &mixed, 1_200);
+        assert!(
+            matches!(out.last(), Some(IngestEvent::Sample { .. })),
+            "{:?}",
+            out.last()
+        );
+        assert!(
+            ingest.has_session(5),
+            "forgeries beside a live seat never reset its session"
+        );
+    }
+
+    /// A session open while no telemetry verifies (acks do) for 8 periods is reset too.
+    #[test]
+    fn a_session_without_telemetry_is_reset() {
+        let mut buf = [0u8; MAX_WIRE];
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        let mut seat = SeatLink::new(5, &KEY, 9);
+        handshake(&mut ingest, &mut seat, 0);
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        let mut out = Vec::new();
+        ingest.tick(RESYNC_AFTER_PERIODS * 500, &mut out);
+        assert!(
+            !out.iter().any(|e| matches!(e, IngestEvent::Resync { .. })),
+            "{out:?}"
+        );
+        ingest.tick(RESYNC_AFTER_PERIODS * 500 + 1, &mut out);
+        assert!(
+            out.contains(&IngestEvent::Resync {
+                seat: 5,
+                reason: ResyncReason::NoTelemetry
+            }),
+            "{out:?}"
+        );
+        assert!(!ingest.has_session(5));
+    }
+
     #[test]
     fn hello_is_answered_and_telemetry_flows() {
         let mut ingest = Ingest::new([(5, Some(KEY))]);
@@ -370,8 +829,12 @@ mod tests {
             seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap(),
             10,
         );
+        assert!(
+            matches!(&out[0], IngestEvent::Hello { seat: 5, line: 0, hello } if hello.boot_id == 77),
+            "the Hello is reported once its session is confirmed: {out:?}"
+        );
         assert_eq!(
-            out[0],
+            out[1],
             IngestEvent::SessionOpened {
                 seat: 5,
                 boot_id: 77,
@@ -379,7 +842,7 @@ mod tests {
             }
         );
         assert!(
-            matches!(&out[1], IngestEvent::Sample { seat: 5, lost: 0, telemetry, .. } if *telemetry == t)
+            matches!(&out[2], IngestEvent::Sample { seat: 5, lost: 0, telemetry, .. } if *telemetry == t)
         );
         // Two lost frames show up as a counter gap.
         seat.encode(&Message::Telemetry(t.clone()), &mut buf).unwrap();
@@ -401,8 +864,9 @@ mod tests {
         let mut ingest = Ingest::new([(5, Some(KEY))]);
         let mut seat = SeatLink::new(5, &KEY, 1);
         handshake(&mut ingest, &mut seat, 0);
-        let mut stranger = SeatLink::new(6, &KEY, 1);
         let mut buf = [0u8; MAX_WIRE];
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        let mut stranger = SeatLink::new(6, &KEY, 1);
         let out = feed(&mut ingest, 0, stranger.encode(&hello(), &mut buf).unwrap(), 0);
         assert_eq!(
             out,
@@ -467,9 +931,17 @@ mod tests {
                 Message::Failover(hemiwatch_protocol::Failover { active: true })
             )
         );
+        // Telemetry keeps flowing (a seat whose telemetry is overdue is probed sooner).
+        feed(
+            &mut ingest,
+            2,
+            seat.encode(&Message::Telemetry(Telemetry::default()), &mut buf)
+                .unwrap(),
+            1_900,
+        );
         let mut out = Vec::new();
         ingest.tick(100 + PING_INTERVAL_MS - 1, &mut out);
-        assert!(out.is_empty());
+        assert!(out.is_empty(), "{out:?}");
         ingest.tick(100 + PING_INTERVAL_MS, &mut out);
         let [IngestEvent::Send { bytes, .. }] = &out[..] else {
             panic!("{out:?}")

@@ -40,6 +40,8 @@ pub use held::{HeldNotification, HeldOutbox, HELD_MAX};
 pub use outbox::{OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
 pub use recover::Recovery;
+/// The schema version this build writes (`PRAGMA user_version`), for tests that check a file.
+pub use schema::VERSION as SCHEMA_VERSION;
 
 /// How many operations may wait for the writer before samples are dropped (and counted): about
 /// 40 s of a full hemicycle at 2 Hz, so a slow disk stalls nothing upstream.
@@ -116,6 +118,18 @@ pub enum Record {
         firmware: Option<String>,
         /// Board kind.
         board: Option<String>,
+        /// Unix ms.
+        at_ms: u64,
+    },
+    /// A seat's `Hello` opened a session: remembered so that a replay of it is refused after a
+    /// restart (`hellos` keeps the highest counter per boot, the last boots per seat).
+    HelloSeen {
+        /// Seat.
+        seat: SeatId,
+        /// Boot identity.
+        boot_id: u32,
+        /// The `Hello`'s full frame counter.
+        counter: u32,
         /// Unix ms.
         at_ms: u64,
     },

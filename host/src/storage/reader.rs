@@ -29,6 +29,9 @@ pub struct Restored {
     pub seats: Vec<SeatRecord>,
     /// The file could not be opened and was replaced: what was kept and lost.
     pub recovery: Option<super::Recovery>,
+    /// Boots whose `Hello` opened a session: `(seat, boot_id, highest hello counter)`, oldest
+    /// first, so that ingest refuses their replays.
+    pub hellos: Vec<(SeatId, u32, u32)>,
 }
 
 /// Last known facts about a seat.
@@ -88,7 +91,13 @@ pub(super) fn restore(conn: &Connection) -> Result<Restored, StorageError> {
     for row in rows {
         seats.push(row?);
     }
+    let mut hellos = Vec::new();
+    let mut stmt = conn.prepare("SELECT seat, boot_id, counter FROM hellos ORDER BY at_ms")?;
+    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        hellos.push(row?);
+    }
     Ok(Restored {
+        hellos,
         open_alerts,
         silences,
         max_alert_id,

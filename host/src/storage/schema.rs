@@ -82,6 +82,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox (delivered_ms, next_attempt_ms);
     ",
+    // 2: the boots whose Hello opened a session, so a replayed Hello is refused after a restart.
+    "
+    CREATE TABLE hellos (
+        seat        INTEGER NOT NULL,
+        boot_id     INTEGER NOT NULL,
+        counter     INTEGER NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (seat, boot_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

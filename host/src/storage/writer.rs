@@ -300,6 +300,24 @@ fn apply(tx: &Transaction<'_>, kept: &Kept, settings: &StorageSettings) -> Resul
             )?
             .execute(params![seat, boot_id, firmware, board, at_ms as i64])?;
         }
+        Record::HelloSeen {
+            seat,
+            boot_id,
+            counter,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO hellos (seat, boot_id, counter, at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (seat, boot_id) DO UPDATE SET counter = MAX(counter, ?3), at_ms = ?4",
+            )?
+            .execute(params![seat, boot_id, counter, *at_ms as i64])?;
+            // Keep the seat's last boots only (as many as ingest remembers).
+            tx.prepare_cached(
+                "DELETE FROM hellos WHERE seat = ?1 AND boot_id NOT IN
+                 (SELECT boot_id FROM hellos WHERE seat = ?1 ORDER BY at_ms DESC LIMIT ?2)",
+            )?
+            .execute(params![seat, crate::ingest::REMEMBERED_BOOTS as i64])?;
+        }
         Record::Event(e) => {
             tx.prepare_cached(
                 "INSERT INTO events (at_ms, seat, line, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -20,6 +20,14 @@ use super::qmp::Qmp;
 /// Address of the provisioning block (the last 1 KiB flash page, see the board's `memory.x`).
 pub const PROVISION_ADDR: u32 = 0x3FC00;
 
+/// Address of the boot count word: the last word of the provisioning page (the board's
+/// `memory.x`, `_boot_count_word`). QEMU 7.2 emulates no flash controller, so the rig keeps the
+/// count the Black Pill keeps in flash, and writes it for each start.
+pub const BOOT_COUNT_ADDR: u32 = 0x3FFFC;
+
+/// QEMU starts in this test process: each start is a boot, numbered from 1.
+static BOOTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Bytes read from the seat's UART, stamped when they arrived.
 pub type Chunk = (Instant, Vec<u8>);
 
@@ -97,6 +105,14 @@ impl QemuSeat {
             cmd.arg("-device").arg(format!(
                 "loader,file={},addr={PROVISION_ADDR:#x},force-raw=on",
                 blob.display()
+            ));
+            // A file, not `data=`: the loader's data is a CPU write at reset, which ROM ignores.
+            let boot = BOOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let count = dir.path().join("boot-count.bin");
+            std::fs::write(&count, boot.to_le_bytes())?;
+            cmd.arg("-device").arg(format!(
+                "loader,file={},addr={BOOT_COUNT_ADDR:#x},force-raw=on",
+                count.display()
             ));
         }
         cmd.arg("-kernel")

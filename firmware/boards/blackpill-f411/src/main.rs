@@ -19,13 +19,16 @@
 //!
 //! The boot identity mixes the device's 96-bit unique ID (RM0383, "Unique device ID register") with the noise in the
 //! low bits of 32 ADC conversions of the internal temperature sensor and VREFINT, and the
-//! SysTick count; the F411 has no hardware RNG. A repeated boot id only lets the host mistake a
-//! reboot for a re-hello; it is not a security parameter (the host's session nonce is).
+//! SysTick count; the F411 has no hardware RNG, and that noise's entropy was never measured. A
+//! repeated boot id would let a recorded `Session` and the `Failover` after it be replayed into
+//! the new boot, so the id also mixes a boot counter kept in flash sector 6 (`boot_counter`,
+//! [`hemiwatch_firmware::boot_count`]): two boots never share it even if the noise repeats.
 
 #![no_std]
 #![no_main]
 
 mod adc;
+mod boot_counter;
 mod i2c;
 mod usart;
 
@@ -36,6 +39,7 @@ use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
 use heapless::spsc::Queue;
 use hemiwatch_firmware::board::{self, MainLoop};
+use hemiwatch_firmware::boot_count;
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
 use hemiwatch_firmware::rx::{self, QueueRx};
@@ -130,7 +134,7 @@ fn main() -> ! {
     let (prov, provisioned) = board::load_provision(provision_block(), cfg!(feature = "demo"));
     let on_bus = board::joins_bus(provisioned, cfg!(feature = "demo"));
     let mut adc = Adc::new(dp.ADC1, true, AdcConfig::default(), &mut rcc);
-    let boot_id = boot_id(&prov, &mut adc);
+    let boot_id = boot_count::boot_identity(boot_id(&prov, &mut adc), boot_count(&dp.FLASH, &mut watchdog));
     defmt::info!("boot {=u32:#010x}, reset {}", boot_id, reset);
     // From here ADC1 is `adc.rs`'s: bounded conversions of VREFINT and the die sensor.
     let mut analog = adc::Analog::new(adc);
@@ -302,6 +306,27 @@ fn boot_id(prov: &Provision, adc: &mut Adc<pac::ADC1>) -> u32 {
         h = mix32(h, t << 16 ^ v ^ i << 28);
     }
     mix32(h, cortex_m::peripheral::SYST::get_current())
+}
+
+/// This boot's number from the counter sector (0 if the flash refused: the boot id then rests
+/// on the analog noise alone, and the log says so).
+fn boot_count(flash: &pac::FLASH, watchdog: &mut IndependentWatchdog) -> u32 {
+    extern "C" {
+        static _boot_count_start: u32;
+    }
+    // The linker script reserves the sector at `_boot_count_start` for the counter.
+    let base = core::ptr::addr_of!(_boot_count_start);
+    let mut sector = boot_counter::CounterSector::new(flash, base, || watchdog.feed());
+    match boot_count::advance(&mut sector) {
+        Ok(n) => {
+            defmt::info!("boot number {=u32}", n);
+            n
+        }
+        Err(e) => {
+            defmt::error!("boot counter not advanced: {}", e);
+            0
+        }
+    }
 }
 
 fn pad(lot: &str) -> [u8; 4] {

@@ -13,7 +13,9 @@
 //!   behaviour) it stays off the bus, keeps its local trip and flashes its LED.
 //! - **Boot identity**: 4 bytes of the host's `/dev/urandom` read over semihosting, mixed with the
 //!   host's clock (`SYS_TIME`, `SYS_CLOCK`) and the SysTick count at that moment, so every QEMU
-//!   start — even two in the same second — gets a new `boot_id`.
+//!   start — even two in the same second — gets a new `boot_id`; plus the boot count the rig writes
+//!   into the provisioning page for each start (`boot_counter`: QEMU 7.2 has no flash controller
+//!   for the firmware to keep one itself), so a repeated random draw still gives a new id.
 //! - **Watchdog**: started first, before the clock set-up; WDT0 (QEMU emulates it as `luminary-watchdog`) is fed only while
 //!   [`Seat::healthy`]; its first time-out interrupt leaves a marker in RAM that survives the
 //!   reset (QEMU's system reset does not clear RAM; a real chip also sets RESC.WDT), so the next
@@ -24,6 +26,7 @@
 #![no_std]
 #![no_main]
 
+mod boot_counter;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod stellaris;
@@ -96,7 +99,11 @@ fn main() -> ! {
 
     let (prov, provisioned) = board::load_provision(provision_block(), cfg!(feature = "demo"));
     let on_bus = board::joins_bus(provisioned, cfg!(feature = "demo"));
-    let boot_id = boot_id(&prov);
+    let count = boot_counter::boot_count();
+    if count.is_none() {
+        defmt::warn!("no boot count in the provisioning page: boot id from host entropy only");
+    }
+    let boot_id = hemiwatch_firmware::boot_count::boot_identity(boot_id(&prov), count.unwrap_or(0));
     let reset = if crashed {
         ResetCause::Panic
     } else if watchdog_reset {
