@@ -14,7 +14,7 @@
 //! sentence until it is given its own.
 //!
 //! Kinds about the daemon itself (`storage_failing`, `storage_recovered`, `daemon_stalled`,
-//! `storage_backlog`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
+//! `storage_backlog`, `sink_failing`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
 //! keys them by the daemon, the state task feeds them (`AlertEngine::on_storage`,
 //! `on_daemon_health`, `on_storage_recovered`), and the dashboard shows them as a banner.
 
@@ -50,11 +50,13 @@ pub enum Kind {
     DaemonStalled,
     /// The storage writer's queue keeps growing: the disk is slower than the room.
     StorageBacklog,
+    /// An alert sink failed several deliveries in a row: notifications wait in the outbox.
+    SinkFailing,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
@@ -64,6 +66,7 @@ impl Kind {
         Self::StorageRecovered,
         Self::DaemonStalled,
         Self::StorageBacklog,
+        Self::SinkFailing,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -78,6 +81,7 @@ impl Kind {
             Self::StorageRecovered => "storage_recovered",
             Self::DaemonStalled => "daemon_stalled",
             Self::StorageBacklog => "storage_backlog",
+            Self::SinkFailing => "sink_failing",
         }
     }
 
@@ -98,7 +102,8 @@ impl Kind {
             | Self::SensorFault
             | Self::StorageFailing
             | Self::StorageRecovered
-            | Self::StorageBacklog => Severity::Warning,
+            | Self::StorageBacklog
+            | Self::SinkFailing => Severity::Warning,
         }
     }
 
@@ -110,9 +115,11 @@ impl Kind {
             Self::Overheat => Some(SeatStatus::Overheat),
             Self::SeatSilent | Self::LineDown => Some(SeatStatus::Silent),
             Self::SensorFault => Some(SeatStatus::SensorFault),
-            Self::StorageFailing | Self::StorageRecovered | Self::DaemonStalled | Self::StorageBacklog => {
-                None
-            }
+            Self::StorageFailing
+            | Self::StorageRecovered
+            | Self::DaemonStalled
+            | Self::StorageBacklog
+            | Self::SinkFailing => None,
         }
     }
 

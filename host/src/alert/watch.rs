@@ -61,7 +61,8 @@ impl SeatWatch {
             | Kind::StorageFailing
             | Kind::StorageRecovered
             | Kind::DaemonStalled
-            | Kind::StorageBacklog => {}
+            | Kind::StorageBacklog
+            | Kind::SinkFailing => {}
         }
     }
 

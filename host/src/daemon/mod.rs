@@ -106,7 +106,7 @@ pub async fn run(
         raw_retention: settings.raw_retention,
         rollup_retention: settings.rollup_retention,
         flush_interval: settings.flush_interval,
-        sinks: settings.sinks.iter().map(|s| s.name().to_owned()).collect(),
+        sinks: settings.sinks.iter().map(|s| s.name.clone()).collect(),
     };
     let (storage, restored, storage_thread) = {
         let doorbell = doorbell.clone();
@@ -197,7 +197,8 @@ pub async fn run(
         http_addr,
         metrics: metrics.clone(),
     };
-    let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics);
+    let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics)
+        .watch_sinks(running.outbox.clone());
     let state_shutdown = shutdown.clone();
     let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
     on_start(&running);
