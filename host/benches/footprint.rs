@@ -69,6 +69,8 @@ fn main() {
     let daemon = Proc::new(
         Command::new(bin)
             .arg("run")
+            // Its seats sign with the public demo keys (testkit::seat_key).
+            .arg("--allow-demo-keys")
             .arg("--config")
             .arg(&path)
             .env("HEMIWATCH_LOG", "warn")

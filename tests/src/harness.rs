@@ -145,6 +145,8 @@ impl Daemon {
         ));
         let child = Command::new(hemiwatch_bin())
             .arg("run")
+            // The rig's seats sign with the public demo keys (testkit::seat_key).
+            .arg("--allow-demo-keys")
             .arg("--config")
             .arg(&config)
             .env("HEMIWATCH_LOG", "info")

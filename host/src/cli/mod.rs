@@ -8,6 +8,7 @@ mod api;
 mod check_config;
 mod decode;
 mod demo;
+mod keys;
 mod replay;
 mod run;
 mod sim;
@@ -86,15 +87,17 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Acknowledge an alert on a running daemon.
     Ack(ack::AckArgs),
+    /// Generate seat keys, and write a seat's provisioning block for its board.
+    Keys(keys::KeysArgs),
 }
 
 /// Runs the CLI; the binary's `main` calls only this.
 pub fn main(cli: Cli) -> ExitCode {
     // The command line wins over the config file, which wins over the default.
     let configured = match &cli.command {
-        Command::Run(run::RunArgs { config: Some(path) }) => {
-            crate::config::load(path).ok().and_then(|c| c.log_format())
-        }
+        Command::Run(run::RunArgs {
+            config: Some(path), ..
+        }) => crate::config::load(path).ok().and_then(|c| c.log_format()),
         _ => None,
     };
     init_tracing(cli.log_format.or(configured).unwrap_or(LogFormat::Human));
@@ -107,6 +110,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Sim(args) => sim::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Ack(args) => ack::run(&args),
+        Command::Keys(args) => keys::run(&args),
     };
     match result {
         Ok(code) => code,
