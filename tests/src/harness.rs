@@ -96,7 +96,7 @@ pub struct Daemon {
 }
 
 /// The API token the test configs use.
-pub const TOKEN: &str = "test-token-0123456789";
+pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 impl Daemon {
     /// Writes `hemiwatch.toml` in `dir` (the `[daemon]`/`[storage]` header plus `body`) and

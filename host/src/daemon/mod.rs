@@ -187,6 +187,7 @@ pub async fn run(
         storage_counters: Some(storage.counters().clone()),
         outbox_counters: Some(outbox_counters.clone()),
         shutdown: shutdown.clone(),
+        guard: crate::http::HttpGuard::new(),
     };
     let http_task = tokio::spawn(crate::http::serve(listener, http_state, shutdown.clone()));
     let running = Running {
