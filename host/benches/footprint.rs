@@ -33,7 +33,7 @@ fn main() {
     let port = free_port();
     let per_line = SEATS.div_ceil(LINES);
     let mut config = format!(
-        "[daemon]\ndata_dir = \"{}\"\nhttp_bind = \"127.0.0.1:{port}\"\napi_token = \"bench\"\n\n",
+        "[daemon]\ndata_dir = \"{}\"\nhttp_bind = \"127.0.0.1:{port}\"\napi_token = \"bench-5f1c0d2e9a8b7c6d5e4f3a2b1c0d9e8f\"\n\n",
         dir.path().display()
     );
     let mut sims = Vec::new();
@@ -69,6 +69,8 @@ fn main() {
     let daemon = Proc::new(
         Command::new(bin)
             .arg("run")
+            // Its seats sign with the public demo keys (testkit::seat_key).
+            .arg("--allow-demo-keys")
             .arg("--config")
             .arg(&path)
             .env("HEMIWATCH_LOG", "warn")

@@ -183,7 +183,7 @@ fn the_example_at_the_repository_root_is_valid() {
     let out = check_config(
         &root,
         &["hemiwatch.example.toml"],
-        &[("HEMIWATCH_API_TOKEN", "t0ken")],
+        &[("HEMIWATCH_API_TOKEN", "5f1c0d2e9a8b7c6d5e4f3a2b1c0d9e8f")],
     );
     assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
     assert_eq!(

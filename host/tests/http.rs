@@ -742,6 +742,7 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
         storage_counters: None,
         outbox_counters: None,
         shutdown: shutdown.clone(),
+        guard: hemiwatch::http::HttpGuard::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -869,4 +870,167 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
     })
     .await;
     assert!(end.is_ok(), "the SSE stream ended on shutdown");
+}
+
+/// A history source that holds every query until released: fills the concurrent-query cap
+/// with requests that are really in flight on the blocking pool.
+struct HeldQueries(std::sync::Mutex<bool>, std::sync::Condvar);
+
+impl hemiwatch::http::HistorySource for HeldQueries {
+    fn samples(&self, _: SeatId, _: u64, _: u64) -> Result<Vec<hemiwatch::model::HistoryPoint>, String> {
+        // At most 5 s, so a build without the cap fails instead of hanging.
+        let released = self.0.lock().unwrap();
+        let _ = self
+            .1
+            .wait_timeout_while(released, Duration::from_secs(5), |r| !*r)
+            .unwrap();
+        Ok(Vec::new())
+    }
+    fn events(&self, _: SeatId, _: usize) -> Result<Vec<hemiwatch::model::EventView>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// An HTTP server on 127.0.0.1 over four seats, with `history` and `guard`; its base URL.
+async fn guarded_server(
+    history: std::sync::Arc<dyn hemiwatch::http::HistorySource>,
+    guard: hemiwatch::http::HttpGuard,
+) -> (String, CancellationToken) {
+    use hemiwatch::model::{Hemicycle, SeatState};
+    use std::sync::{Arc, RwLock};
+    let mut model = Hemicycle::default();
+    for place in hemicycle(1).into_iter().take(4) {
+        model.seats.insert(place.id, SeatState::new(place));
+    }
+    let (updates, _) = tokio::sync::broadcast::channel(16);
+    let (requests, _rx) = mpsc::channel(8);
+    let shutdown = CancellationToken::new();
+    let state = hemiwatch::http::HttpState {
+        live: LiveModel {
+            model: Arc::new(RwLock::new(model)),
+            updates,
+            requests,
+        },
+        lines: Vec::new(),
+        api_token: Some(TOKEN.into()),
+        history: Some(history),
+        metrics: Arc::new(hemiwatch::metrics::Metrics::new()),
+        storage_counters: None,
+        outbox_counters: None,
+        shutdown: shutdown.clone(),
+        guard,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(hemiwatch::http::serve(listener, state, shutdown.clone()));
+    (base, shutdown)
+}
+
+/// Beyond the caps, SSE clients and history queries get 429 (and a place again once one
+/// leaves); the first is 2 streams and 1 query here, 64 and 8 in the daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_clients_and_history_queries_are_capped_with_429() {
+    let held = std::sync::Arc::new(HeldQueries(Default::default(), Default::default()));
+    let (base, shutdown) = guarded_server(held.clone(), hemiwatch::http::HttpGuard::with_caps(2, 1)).await;
+    let open = || client().get(format!("{base}/api/events")).send();
+    let a = open().await.unwrap();
+    let b = open().await.unwrap();
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = third.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("live streams"), "{body}");
+    drop(a);
+    let mut again = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..50 {
+        again = open().await.unwrap().status();
+        if again == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(again, StatusCode::OK, "a place is free once a client leaves");
+
+    let first = tokio::spawn({
+        let base = base.clone();
+        async move { get(&base, "/api/seats/1/history").await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_error(
+        &get(&base, "/api/seats/2/history").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many history queries",
+    );
+    *held.0.lock().unwrap() = true;
+    held.1.notify_all();
+    assert_eq!(first.await.unwrap().0, StatusCode::OK);
+    assert_eq!(get(&base, "/api/seats/2/history").await.0, StatusCode::OK);
+    shutdown.cancel();
+}
+
+/// A `Host` that names another site (a DNS-rebinding page) is refused; the daemon's address and
+/// `localhost` are served. A failed SQLite read is a 500 that says nothing of SQLite, and a `by`
+/// that would forge log lines is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebinding_hosts_sqlite_errors_and_forged_log_lines_are_refused() {
+    use hemiwatch::storage::{OutboxDoorbell, Storage, StorageSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite");
+    let (storage, _, _writer) = Storage::open(
+        &StorageSettings {
+            path: path.clone(),
+            raw_retention: Duration::from_secs(3600),
+            rollup_retention: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(1),
+            sinks: Vec::new(),
+        },
+        OutboxDoorbell::new(),
+    )
+    .unwrap();
+    // A damaged file: the samples are gone from under the reader.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE samples;")
+        .unwrap();
+    let history = std::sync::Arc::new(hemiwatch::http::StorageHistory::new(storage.clone()));
+    let (base, shutdown) = guarded_server(history, hemiwatch::http::HttpGuard::new()).await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let with_host = |host: String| {
+        client()
+            .get(format!("{base}/api/seats"))
+            .header("host", host)
+            .send()
+    };
+    let evil = with_host(format!("rebind.evil.example:{port}")).await.unwrap();
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
+    for good in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        assert_eq!(
+            with_host(good.clone()).await.unwrap().status(),
+            StatusCode::OK,
+            "{good}"
+        );
+    }
+
+    let (status, body) = get(&base, "/api/seats/1/history").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let msg = body["error"].as_str().unwrap_or_default().to_lowercase();
+    assert!(
+        !msg.contains("sqlite") && !msg.contains("no such table") && !msg.contains("samples"),
+        "the 500 leaks the database's words: {msg}"
+    );
+
+    let (s, body, _) = post(
+        &base,
+        "/api/alerts/7/ack",
+        Some(TOKEN),
+        r#"{"by":"ana\n2026-01-01T00:00:00Z ERROR hemiwatch: forged","comment":"x"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("control characters"),
+        "{body}"
+    );
+    shutdown.cancel();
+    storage.close();
 }

@@ -133,3 +133,40 @@ async fn exec_hook_gets_the_alert_in_its_environment() {
         .await
         .is_err());
 }
+
+/// The hook's environment is clean: its `HEMIWATCH_ALERT_*` variables and the daemon's variables
+/// the config names, nothing else of the daemon's (which may hold the API token).
+#[tokio::test]
+async fn exec_hook_gets_a_clean_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("env.txt");
+    let script = dir.path().join("hook.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec /usr/bin/env > {}\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The test process has PATH, HOME and cargo's variables; CARGO_PKG_NAME is named.
+    assert!(std::env::var_os("PATH").is_some() && std::env::var_os("CARGO_PKG_NAME").is_some());
+    let sink = Sink::Exec(
+        ExecSink::new(script.to_str().unwrap(), Duration::from_secs(5))
+            .passing(vec!["CARGO_PKG_NAME".into(), "NOT_SET_ANYWHERE_42".into()]),
+    );
+    sink.deliver(&notification(AlertState::Firing, None))
+        .await
+        .unwrap();
+    let env = std::fs::read_to_string(&out).unwrap();
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    let foreign: Vec<&&str> = names
+        .iter()
+        // PWD is the one variable sh sets itself.
+        .filter(|k| !k.starts_with("HEMIWATCH_ALERT_") && !["CARGO_PKG_NAME", "PWD"].contains(*k))
+        .collect();
+    assert!(foreign.is_empty(), "the hook saw {foreign:?}:\n{env}");
+    assert!(env.contains("CARGO_PKG_NAME=hemiwatch\n"), "{env}");
+    assert!(env.contains("HEMIWATCH_ALERT_SEAT=214\n"), "{env}");
+}

@@ -96,7 +96,7 @@ pub struct Daemon {
 }
 
 /// The API token the test configs use.
-pub const TOKEN: &str = "test-token-0123456789";
+pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 impl Daemon {
     /// Writes `hemiwatch.toml` in `dir` (the `[daemon]`/`[storage]` header plus `body`) and
@@ -145,6 +145,8 @@ impl Daemon {
         ));
         let child = Command::new(hemiwatch_bin())
             .arg("run")
+            // The rig's seats sign with the public demo keys (testkit::seat_key).
+            .arg("--allow-demo-keys")
             .arg("--config")
             .arg(&config)
             .env("HEMIWATCH_LOG", "info")

@@ -14,7 +14,7 @@
 //! sentence until it is given its own.
 //!
 //! Kinds about the daemon itself (`storage_failing`, `storage_recovered`, `daemon_stalled`,
-//! `storage_backlog`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
+//! `storage_backlog`, `sink_failing`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
 //! keys them by the daemon, the state task feeds them (`AlertEngine::on_storage`,
 //! `on_daemon_health`, `on_storage_recovered`), and the dashboard shows them as a banner.
 
@@ -57,11 +57,13 @@ pub enum Kind {
     /// Frames failing their MAC or replayed keep arriving on a line: a masquerade attempt (or a
     /// seat with the wrong key). A security event, not only a counter.
     LinkTampering,
+    /// An alert sink failed several deliveries in a row: notifications wait in the outbox.
+    SinkFailing,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
@@ -73,6 +75,7 @@ impl Kind {
         Self::StorageBacklog,
         Self::TelemetryMissing,
         Self::LinkTampering,
+        Self::SinkFailing,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -89,6 +92,7 @@ impl Kind {
             Self::StorageBacklog => "storage_backlog",
             Self::TelemetryMissing => "telemetry_missing",
             Self::LinkTampering => "link_tampering",
+            Self::SinkFailing => "sink_failing",
         }
     }
 
@@ -113,7 +117,8 @@ impl Kind {
             | Self::SensorFault
             | Self::StorageFailing
             | Self::StorageRecovered
-            | Self::StorageBacklog => Severity::Warning,
+            | Self::StorageBacklog
+            | Self::SinkFailing => Severity::Warning,
         }
     }
 
@@ -130,7 +135,8 @@ impl Kind {
             | Self::StorageRecovered
             | Self::DaemonStalled
             | Self::StorageBacklog
-            | Self::LinkTampering => None,
+            | Self::LinkTampering
+            | Self::SinkFailing => None,
         }
     }
 

@@ -83,7 +83,7 @@ impl AlertEngine {
                 let what = self.recovery_note.as_deref().unwrap_or("the database was replaced");
                 format!("{what}; acknowledge once you have looked")
             }
-            (Kind::DaemonStalled | Kind::StorageBacklog, _) => self
+            (Kind::DaemonStalled | Kind::StorageBacklog | Kind::SinkFailing, _) => self
                 .daemon_notes
                 .get(&kind)
                 .cloned()

@@ -68,7 +68,8 @@ impl SeatWatch {
             | Kind::DaemonStalled
             | Kind::StorageBacklog
             | Kind::TelemetryMissing
-            | Kind::LinkTampering => {}
+            | Kind::LinkTampering
+            | Kind::SinkFailing => {}
         }
     }
 

@@ -9,6 +9,7 @@ mod check_config;
 mod decode;
 mod demo;
 mod docs;
+mod keys;
 mod replay;
 mod run;
 mod sim;
@@ -92,15 +93,17 @@ pub enum Command {
     /// Creates OUT/man (one page per command) and OUT/completions (bash, zsh, fish); the
     /// Debian package ships them.
     Docs(docs::DocsArgs),
+    /// Generate seat keys, and write a seat's provisioning block for its board.
+    Keys(keys::KeysArgs),
 }
 
 /// Runs the CLI; the binary's `main` calls only this.
 pub fn main(cli: Cli) -> ExitCode {
     // The command line wins over the config file, which wins over the default.
     let configured = match &cli.command {
-        Command::Run(run::RunArgs { config: Some(path) }) => {
-            crate::config::load(path).ok().and_then(|c| c.log_format())
-        }
+        Command::Run(run::RunArgs {
+            config: Some(path), ..
+        }) => crate::config::load(path).ok().and_then(|c| c.log_format()),
         _ => None,
     };
     init_tracing(cli.log_format.or(configured).unwrap_or(LogFormat::Human));
@@ -114,6 +117,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Status(args) => status::run(&args),
         Command::Ack(args) => ack::run(&args),
         Command::Docs(args) => docs::run(&args),
+        Command::Keys(args) => keys::run(&args),
     };
     match result {
         Ok(code) => code,

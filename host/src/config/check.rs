@@ -44,6 +44,25 @@ pub fn check(path: Option<&Path>) -> Result<Summary, ConfigErrors> {
         lines: settings.lines.len(),
         seats: settings.seats.len(),
         sinks: settings.sinks.len(),
-        warnings: config.demo_keys_warning().into_iter().collect(),
+        warnings: {
+            let demo = config.demo_keys_warning();
+            let has_demo = demo.is_some();
+            let weak = super::audit_keys(
+                settings
+                    .seats
+                    .iter()
+                    .filter_map(|s| s.key.as_ref().map(|k| (s.place.id, k))),
+            )
+            .into_iter()
+            // `keys = "demo"` has its own warning, at its position.
+            .filter(|w| !has_demo || !matches!(w, super::WeakKeys::Demo(_)))
+            .map(|w| {
+                format!(
+                    "{}: warning: {w}; `run` refuses this without --allow-demo-keys",
+                    config.origin()
+                )
+            });
+            demo.into_iter().chain(weak).collect()
+        },
     })
 }

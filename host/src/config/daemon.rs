@@ -112,6 +112,20 @@ impl Resolver<'_> {
             }
             (None, None) => None,
         };
+        let token = token.filter(|t| {
+            let bits = crate::http::token_bits(t);
+            let strong = bits >= crate::http::MIN_TOKEN_BITS;
+            if !strong {
+                let span = d.api_token.as_ref().or(d.api_token_env.as_ref()).map(|s| s.span());
+                self.err(
+                    span.unwrap_or(0..0),
+                    format!(
+                        "the API token is too short: about {bits:.0} bits, at least 128 needed (e.g. 32 hex digits from `openssl rand -hex 16`)"
+                    ),
+                );
+            }
+            strong
+        });
         (bind, token)
     }
 }

@@ -258,3 +258,107 @@ fn warn_if_readable_by_others(path: &Path) {
         }
     }
 }
+
+/// A seat key `run` refuses (unless `--allow-demo-keys`) and `check-config` reports: a key
+/// anyone can know or that does not tell seats apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WeakKeys {
+    /// Seats whose key is their public demo key ([`hemiwatch_protocol::demo_key`]).
+    Demo(Vec<SeatId>),
+    /// Seats sharing one key (each group shares one): one seat's key forges the others.
+    Duplicate(Vec<Vec<SeatId>>),
+    /// Seats whose key is all zeros (a placeholder never replaced).
+    Zero(Vec<SeatId>),
+}
+
+impl std::fmt::Display for WeakKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// At most this many seats are listed in a sentence.
+        const SHOWN: usize = 10;
+        let list = |ids: &[SeatId]| {
+            let mut s: Vec<String> = ids.iter().take(SHOWN).map(|i| i.to_string()).collect();
+            if ids.len() > SHOWN {
+                s.push(format!("and {} more", ids.len() - SHOWN));
+            }
+            s.join(", ")
+        };
+        match self {
+            Self::Demo(ids) => write!(
+                f,
+                "{} seat(s) use their PUBLIC demo key (anyone can forge their frames): {}",
+                ids.len(),
+                list(ids)
+            ),
+            Self::Duplicate(groups) => {
+                let shown: Vec<String> = groups.iter().take(SHOWN).map(|g| list(g)).collect();
+                write!(
+                    f,
+                    "{} group(s) of seats share a key (one seat's key forges the others'): {}",
+                    groups.len(),
+                    shown.join("; ")
+                )
+            }
+            Self::Zero(ids) => write!(f, "{} seat(s) have an all-zero key: {}", ids.len(), list(ids)),
+        }
+    }
+}
+
+impl WeakKeys {
+    /// Whether `seat` is one of the seats found.
+    pub fn concerns(&self, seat: SeatId) -> bool {
+        match self {
+            Self::Demo(ids) | Self::Zero(ids) => ids.contains(&seat),
+            Self::Duplicate(groups) => groups.iter().any(|g| g.contains(&seat)),
+        }
+    }
+}
+
+/// The weak keys among `seats` (seats without a key are not judged): see [`WeakKeys`].
+pub fn audit_keys<'a>(seats: impl IntoIterator<Item = (SeatId, &'a SeatKey)>) -> Vec<WeakKeys> {
+    let mut demo = Vec::new();
+    let mut zero = Vec::new();
+    let mut by_key: std::collections::BTreeMap<[u8; 16], Vec<SeatId>> = Default::default();
+    for (id, key) in seats {
+        if key.0 == [0; 16] {
+            zero.push(id);
+        } else if key.0 == hemiwatch_protocol::demo_key(id).0 {
+            demo.push(id);
+        }
+        by_key.entry(key.0).or_default().push(id);
+    }
+    let dups: Vec<Vec<SeatId>> = by_key.into_values().filter(|ids| ids.len() > 1).collect();
+    let mut out = Vec::new();
+    if !demo.is_empty() {
+        out.push(WeakKeys::Demo(demo));
+    }
+    if !dups.is_empty() {
+        out.push(WeakKeys::Duplicate(dups));
+    }
+    if !zero.is_empty() {
+        out.push(WeakKeys::Zero(zero));
+    }
+    out
+}
+
+#[cfg(test)]
+mod weak_key_tests {
+    use super::*;
+
+    #[test]
+    fn demo_duplicated_and_zero_keys_are_found() {
+        let demo1 = hemiwatch_protocol::demo_key(1);
+        let unique = SeatKey([7; 16]);
+        let shared = SeatKey([9; 16]);
+        let zero = SeatKey([0; 16]);
+        let seats = [(1, &demo1), (2, &unique), (3, &shared), (4, &shared), (5, &zero)];
+        assert_eq!(
+            audit_keys(seats),
+            [
+                WeakKeys::Demo(vec![1]),
+                WeakKeys::Duplicate(vec![vec![3, 4]]),
+                WeakKeys::Zero(vec![5]),
+            ]
+        );
+        assert_eq!(audit_keys([(2, &unique), (3, &shared)]), []);
+    }
+}

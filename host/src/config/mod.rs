@@ -54,7 +54,7 @@ pub use defaults::{
     DEFAULT_SINK_TIMEOUT, DEFAULT_WARN_C,
 };
 pub use error::{ConfigError, ConfigErrors, Position};
-pub use keys::key_file_name;
+pub use keys::{audit_keys, key_file_name, WeakKeys};
 pub use limits::{MAX_PERIOD_MS, MAX_SEAT_ID, MIN_PERIOD_MS, SENSOR_MAX_C, SENSOR_MIN_C};
 pub(crate) use schema::HumanDuration;
 pub use schema::{Board, LogFormat};

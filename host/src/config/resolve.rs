@@ -105,9 +105,10 @@ impl<'a> Resolver<'a> {
 
     /// Each `[[sink]]` checks and builds itself (`crate::sink::SinkEntry::build`); the resolver
     /// only places its problems in the file.
-    fn sinks(&mut self, file: &File) -> Vec<crate::sink::Sink> {
+    fn sinks(&mut self, file: &File) -> Vec<crate::sink::NamedSink> {
         let mut problems = Vec::new();
-        let sinks = file.sinks.iter().filter_map(|s| s.build(&mut problems)).collect();
+        let token_env = file.daemon.api_token_env.as_ref().map(|e| e.get_ref().as_str());
+        let sinks = crate::sink::name_sinks(&file.sinks, token_env, &mut problems);
         for p in problems {
             self.err(p.span, p.message);
         }

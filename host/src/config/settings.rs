@@ -74,5 +74,5 @@ pub struct Settings {
     /// `kill -9` (default 1 s).
     pub flush_interval: Duration,
     /// Where alert notifications are delivered (through the outbox).
-    pub sinks: Vec<crate::sink::Sink>,
+    pub sinks: Vec<crate::sink::NamedSink>,
 }

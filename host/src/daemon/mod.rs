@@ -109,7 +109,7 @@ pub async fn run(
         raw_retention: settings.raw_retention,
         rollup_retention: settings.rollup_retention,
         flush_interval: settings.flush_interval,
-        sinks: settings.sinks.iter().map(|s| s.name().to_owned()).collect(),
+        sinks: settings.sinks.iter().map(|s| s.name.clone()).collect(),
     };
     let (storage, restored, storage_thread) = {
         let doorbell = doorbell.clone();
@@ -190,6 +190,7 @@ pub async fn run(
         storage_counters: Some(storage.counters().clone()),
         outbox_counters: Some(outbox_counters.clone()),
         shutdown: shutdown.clone(),
+        guard: crate::http::HttpGuard::new(),
     };
     let http_task = tokio::spawn(crate::http::serve(listener, http_state, shutdown.clone()));
     let running = Running {
@@ -201,7 +202,8 @@ pub async fn run(
         metrics: metrics.clone(),
     };
     let (settings_seats, settings_lines) = (settings.seats.len(), settings.lines.len());
-    let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics);
+    let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics)
+        .watch_sinks(running.outbox.clone());
     let state_shutdown = shutdown.clone();
     let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
     on_start(&running);

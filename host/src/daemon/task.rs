@@ -60,6 +60,8 @@ pub struct StateTask {
     tick_lag: Duration,
     /// systemd's watchdog, petted from the tick while the task is on time.
     watchdog: Watchdog,
+    /// The outbox's per-sink state, for `sink_failing` (set by [`Self::watch_sinks`]).
+    sinks: Option<Arc<crate::sink::outbox::OutboxCounters>>,
 }
 
 impl StateTask {
@@ -122,10 +124,17 @@ impl StateTask {
             selfwatch: SelfWatch::default(),
             tick_lag: Duration::ZERO,
             watchdog: Watchdog::from_env(),
+            sinks: None,
         };
         let ids: Vec<SeatId> = task.seats.keys().copied().collect();
         task.refresh_status(&ids, now);
         task
+    }
+
+    /// Raises `sink_failing` from the outbox's counters while a sink keeps failing.
+    pub fn watch_sinks(mut self, counters: Arc<crate::sink::outbox::OutboxCounters>) -> Self {
+        self.sinks = Some(counters);
+        self
     }
 
     /// Runs until shutdown and the lines have stopped.
@@ -229,6 +238,11 @@ impl StateTask {
             .on_daemon_health(Kind::DaemonStalled, verdict.stalled.as_deref(), now);
         self.engine
             .on_daemon_health(Kind::StorageBacklog, verdict.backlog.as_deref(), now);
+        if let Some(sinks) = &self.sinks {
+            let failing = sinks.failing_summary();
+            self.engine
+                .on_daemon_health(Kind::SinkFailing, failing.as_deref(), now);
+        }
         self.apply_alert_changes(now);
         self.retry_failovers(now);
         self.flush_outbound();

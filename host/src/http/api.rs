@@ -161,6 +161,15 @@ pub struct HistoryQuery {
     to: Option<u64>,
 }
 
+/// A failed storage read: the details (SQLite's words, paths) go to the log, the client gets a
+/// sentence that reveals nothing of the file.
+fn storage_fault(what: &str, detail: &str) -> ApiError {
+    tracing::error!(error = %detail, "{what} failed");
+    ApiError::internal(format!(
+        "the {what} failed on the daemon's side; its log says why"
+    ))
+}
+
 fn history_source(state: &HttpState) -> Result<std::sync::Arc<dyn super::HistorySource>, ApiError> {
     state
         .history
@@ -189,10 +198,14 @@ pub async fn history(
         )));
     }
     let source = history_source(&state)?;
-    let points = tokio::task::spawn_blocking(move || source.samples(id, from, to))
-        .await
-        .map_err(|e| ApiError::internal(format!("history query panicked: {e}")))?
-        .map_err(|e| ApiError::internal(format!("history query failed: {e}")))?;
+    let permit = state.guard.history_query()?;
+    let points = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        source.samples(id, from, to)
+    })
+    .await
+    .map_err(|e| storage_fault("history query", &e.to_string()))?
+    .map_err(|e| storage_fault("history query", &e))?;
     Ok(Json(
         serde_json::json!({ "seat": id, "from": from, "to": to, "points": points }),
     ))
@@ -219,10 +232,14 @@ pub async fn seat_events(
         )));
     }
     let source = history_source(&state)?;
-    let events = tokio::task::spawn_blocking(move || source.events(id, limit))
-        .await
-        .map_err(|e| ApiError::internal(format!("events query panicked: {e}")))?
-        .map_err(|e| ApiError::internal(format!("events query failed: {e}")))?;
+    let permit = state.guard.history_query()?;
+    let events = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        source.events(id, limit)
+    })
+    .await
+    .map_err(|e| storage_fault("events query", &e.to_string()))?
+    .map_err(|e| storage_fault("events query", &e))?;
     Ok(Json(serde_json::json!({ "seat": id, "events": events })))
 }
 
@@ -312,6 +329,12 @@ fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()
 /// required, both within their lengths.
 fn check_signature(by: &str, comment: &str) -> Result<(), ApiError> {
     check_text("by", by, MAX_BY, true)?;
+    // `by` is written to the log: a newline or an escape sequence there would forge log lines.
+    if by.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "`by` must not contain control characters (newlines, escapes)",
+        ));
+    }
     check_text("comment", comment, MAX_COMMENT, false)
 }
 

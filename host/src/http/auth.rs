@@ -13,6 +13,32 @@ use super::{ApiError, HttpState};
 #[derive(Debug, Clone, Copy)]
 pub struct Authorized;
 
+/// The least strength a configured token must have: a 128-bit secret is out of reach of any
+/// guessing over the network (and of the wrong-token log's patience).
+pub const MIN_TOKEN_BITS: f64 = 128.0;
+
+/// An upper estimate of a token's strength in bits: its length times log2 of the alphabet its
+/// characters are drawn from (digits 10, hex digits 16, each letter case 26, anything else 33).
+/// A token that fails [`MIN_TOKEN_BITS`] by this estimate is too short whatever its randomness.
+pub fn token_bits(token: &str) -> f64 {
+    let hex_only = token.chars().all(|c| c.is_ascii_hexdigit());
+    let mut alphabet = 0u32;
+    if hex_only {
+        alphabet = 16;
+    } else {
+        let has = |f: fn(&char) -> bool| token.chars().any(|c| f(&c));
+        alphabet += if has(char::is_ascii_digit) { 10 } else { 0 };
+        alphabet += if has(char::is_ascii_lowercase) { 26 } else { 0 };
+        alphabet += if has(char::is_ascii_uppercase) { 26 } else { 0 };
+        alphabet += if has(|c| !c.is_ascii_alphanumeric()) {
+            33
+        } else {
+            0
+        };
+    }
+    token.chars().count() as f64 * f64::from(alphabet.max(1)).log2()
+}
+
 /// Compares in constant time for equal lengths, so response timing does not reveal how many
 /// leading bytes of a guess were right (the length alone is not a useful secret).
 fn token_matches(given: &str, expected: &str) -> bool {
@@ -43,7 +69,7 @@ impl FromRequestParts<HttpState> for Authorized {
         if token_matches(given, expected) {
             Ok(Authorized)
         } else {
-            tracing::warn!("API write refused: wrong bearer token");
+            state.guard.wrong_token();
             Err(ApiError::unauthorized("wrong API token"))
         }
     }
@@ -52,6 +78,17 @@ impl FromRequestParts<HttpState> for Authorized {
 #[cfg(test)]
 mod tests {
     use super::token_matches;
+
+    #[test]
+    fn tokens_under_128_bits_are_too_short() {
+        use super::{token_bits, MIN_TOKEN_BITS};
+        // 32 hex digits (`openssl rand -hex 16`) and 22 base64 characters are 128 bits.
+        assert!(token_bits("0123456789abcdef0123456789abcdef") >= MIN_TOKEN_BITS);
+        assert!(token_bits("q9Xv2LmB7kRt4WzN8cHs1Y") >= MIN_TOKEN_BITS);
+        assert!(token_bits("0123456789abcdef0123456789abcde") < MIN_TOKEN_BITS);
+        assert!(token_bits("t0ken") < MIN_TOKEN_BITS);
+        assert!(token_bits("test-token-5f1c") < MIN_TOKEN_BITS);
+    }
 
     #[test]
     fn only_the_exact_token_matches() {

@@ -45,6 +45,22 @@ impl ApiError {
         }
     }
 
+    /// 429: a cap on concurrent streams or queries is reached; retry later.
+    pub fn too_many(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+        }
+    }
+
+    /// 403: the request is not for this daemon (its `Host` names another).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+
     /// 503: the daemon cannot serve this now (shutting down, no storage).
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self {

@@ -18,13 +18,16 @@
 //! | `GET /metrics` | Prometheus text 0.0.4, or OpenMetrics when asked for |
 //!
 //! Errors are JSON `{"error": "..."}`: 400 bad input (path, query or body — the sentence names the
-//! part), 401 a write without the right `Authorization: Bearer` token, 404 unknown seat, alert or
-//! path, 503 the state task or storage is not available.
+//! part), 401 a write without the right `Authorization: Bearer` token, 403 a `Host` that does not
+//! name this daemon (DNS rebinding), 404 unknown seat, alert or path, 429 too many SSE streams or
+//! history queries at once (`guard`), 500 a fault of ours (the details go to the log, never to the
+//! client), 503 the state task or storage is not available.
 
 mod api;
 mod assets;
 mod auth;
 mod error;
+mod guard;
 mod history;
 mod sse;
 
@@ -44,7 +47,9 @@ use crate::source::LineHandle;
 use crate::storage::StorageCounters;
 
 pub use assets::{first_load_bytes, Asset, ASSETS};
+pub use auth::{token_bits, MIN_TOKEN_BITS};
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
+pub use guard::{HttpGuard, LogLimiter, MAX_HISTORY_QUERIES, MAX_SSE_CLIENTS};
 pub use history::StorageHistory;
 pub use sse::SeatBrief;
 
@@ -78,6 +83,8 @@ pub struct HttpState {
     pub outbox_counters: Option<Arc<OutboxCounters>>,
     /// Fired on daemon shutdown: ends SSE streams so graceful shutdown does not hang on them.
     pub shutdown: CancellationToken,
+    /// Caps, the wrong-token log limit and the `Host` check.
+    pub guard: HttpGuard,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -120,6 +127,10 @@ pub fn router(state: HttpState) -> Router {
         // Gzip what the client accepts; tower-http's default predicate skips `text/event-stream`,
         // so SSE events are never held back in a compressor's buffer.
         .layer(CompressionLayer::new().gzip(true))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host,
+        ))
         .with_state(state)
 }
 

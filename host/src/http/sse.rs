@@ -119,14 +119,16 @@ impl Drop for ClientGuard {
 pub async fn events(
     State(state): State<HttpState>,
     ApiQuery(q): ApiQuery<EventsQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::ApiError> {
     let full = q.full.unwrap_or(false);
+    // Held by the stream: its place under the cap is freed when the client goes.
+    let permit = state.guard.sse_client()?;
     // Subscribe before taking the snapshot: a change in between is then both in the snapshot and
     // queued, which is harmless, instead of in neither.
     let rx = state.live.updates.subscribe();
     let first = snapshot_event(&state, full);
     state.metrics.sse_clients.inc();
-    let guard = ClientGuard(state.metrics.sse_clients.clone());
+    let guard = (ClientGuard(state.metrics.sse_clients.clone()), permit);
     let shutdown = state.shutdown.clone();
     let stream = futures::stream::unfold(
         (rx, Some(first), state, guard),
@@ -148,5 +150,5 @@ pub async fn events(
         },
     )
     .take_until(shutdown.cancelled_owned());
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

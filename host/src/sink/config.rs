@@ -14,7 +14,7 @@ use serde_spanned::Spanned;
 use super::alertmanager::AlertmanagerConfig;
 use super::exec::ExecConfig;
 use super::webhook::WebhookConfig;
-use super::Sink;
+use super::{NamedSink, Sink};
 use crate::config::defaults::DEFAULT_SINK_TIMEOUT;
 use crate::config::HumanDuration;
 
@@ -64,6 +64,10 @@ pub(crate) struct SinkEntry {
     pub args: Option<Spanned<Vec<String>>>,
     /// Per-attempt timeout (default [`DEFAULT_SINK_TIMEOUT`]).
     pub timeout: Option<Spanned<HumanDuration>>,
+    /// The sink's identity in the outbox ([`NamedSink`]); default: the kind's name.
+    pub name: Option<Spanned<String>>,
+    /// Exec: the daemon's environment variables the hook may see (it sees nothing else).
+    pub env: Option<Spanned<Vec<String>>>,
     /// Keys whose values were invalid (already reported).
     #[serde(skip)]
     pub bad_keys: Vec<String>,
@@ -94,6 +98,68 @@ impl SinkEntry {
             }
         }
     }
+}
+
+/// Longest sink name: it is a metric label and a log field.
+const NAME_MAX: usize = 64;
+
+/// Builds every entry and gives each its identity ([`NamedSink`]): its `name`, or its kind's name
+/// when it is the first of its kind without one. Names must be unique: a second sink of a kind
+/// needs its own, or both would read the same outbox rows. `token_env`, the variable holding the
+/// API token, may not be passed to an exec hook.
+pub(crate) fn name_sinks(
+    entries: &[SinkEntry],
+    token_env: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Vec<NamedSink> {
+    let mut out: Vec<NamedSink> = Vec::new();
+    for e in entries {
+        if let (Some(env), Some(token)) = (&e.env, token_env) {
+            if env.get_ref().iter().any(|v| v == token) {
+                problems.push(Problem {
+                    span: env.span(),
+                    message: format!(
+                        "env names {token}, which holds the API token: an exec hook never gets the token"
+                    ),
+                });
+            }
+        }
+        let Some(sink) = e.build(problems) else { continue };
+        let kind = *e.kind.get_ref();
+        let (name, span) = match &e.name {
+            Some(n) => {
+                let v = n.get_ref();
+                let ok = !v.is_empty()
+                    && v.len() <= NAME_MAX
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                if !ok {
+                    problems.push(Problem {
+                        span: n.span(),
+                        message: format!(
+                            "sink name \"{v}\" must be 1 to {NAME_MAX} letters, digits, '_', '-' or '.'"
+                        ),
+                    });
+                    continue;
+                }
+                (v.clone(), n.span())
+            }
+            None => (kind.name().to_owned(), e.kind.span()),
+        };
+        if out.iter().any(|s| s.name == name) {
+            let message = if e.name.is_some() {
+                format!("two sinks are named \"{name}\"; each needs its own name")
+            } else {
+                format!(
+                    "a second {} sink needs name = \"...\": the outbox tells sinks apart by name, and \"{name}\" is taken",
+                    kind.name()
+                )
+            };
+            problems.push(Problem { span, message });
+            continue;
+        }
+        out.push(NamedSink::new(name, sink));
+    }
+    out
 }
 
 /// One entry being checked by its kind: the checks every kind shares, and where problems go.
@@ -156,6 +222,7 @@ impl Check<'_> {
         let e = self.entry;
         self.not_for("command", e.command.as_ref().map(|c| c.span()));
         self.not_for("args", e.args.as_ref().map(|c| c.span()));
+        self.not_for("env", e.env.as_ref().map(|c| c.span()));
         let name = self.name();
         let Some(url) = &e.url else {
             if !self.was_bad("url") {

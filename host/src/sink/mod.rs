@@ -17,8 +17,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use alertmanager::AlertmanagerSink;
-pub(crate) use config::SinkEntry;
 pub use config::SinkKind;
+pub(crate) use config::{name_sinks, SinkEntry};
 pub use exec::ExecSink;
 pub use webhook::WebhookSink;
 
@@ -106,6 +106,28 @@ impl Sink {
             Self::Webhook(s) => s.deliver(n).await,
             Self::Exec(s) => s.deliver(n).await,
             Self::Alertmanager(s) => s.deliver(n).await,
+        }
+    }
+}
+
+/// A configured sink with its identity: the name its outbox rows carry, so two sinks of the same
+/// kind are told apart and a renamed or removed sink's rows are never delivered to another. The
+/// name comes from `[[sink]] name = "..."`, or is the kind's name for the first sink of a kind
+/// (what earlier versions stored, so their rows still reach it).
+#[derive(Clone, Debug)]
+pub struct NamedSink {
+    /// Identity in the outbox, the logs and the metrics.
+    pub name: String,
+    /// Where it delivers.
+    pub sink: Sink,
+}
+
+impl NamedSink {
+    /// `sink` under `name`.
+    pub fn new(name: impl Into<String>, sink: Sink) -> Self {
+        Self {
+            name: name.into(),
+            sink,
         }
     }
 }

@@ -37,7 +37,7 @@ use crate::model::{AlertView, EventView, SeatPlace};
 use crate::sink::Notification;
 
 pub use held::{HeldNotification, HeldOutbox, HELD_MAX};
-pub use outbox::{OutboxDoorbell, SqliteOutbox};
+pub use outbox::{OutboxBell, OutboxDoorbell, SqliteOutbox};
 pub use reader::{Reader, Restored, SeatRecord};
 pub use recover::Recovery;
 /// The schema version this build writes (`PRAGMA user_version`), for tests that check a file.

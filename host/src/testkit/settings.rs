@@ -132,9 +132,26 @@ impl SettingsBuilder {
         self
     }
 
-    /// Adds an alert sink.
-    pub fn sink(mut self, sink: Sink) -> Self {
-        self.base.sinks.push(sink);
+    /// Adds an alert sink named after its kind (`webhook`, then `webhook-2`…, as distinct
+    /// `[[sink]] name`s would).
+    pub fn sink(self, sink: Sink) -> Self {
+        let kind = sink.name();
+        let name = (1..)
+            .map(|i| {
+                if i == 1 {
+                    kind.to_owned()
+                } else {
+                    format!("{kind}-{i}")
+                }
+            })
+            .find(|n| !self.base.sinks.iter().any(|s| &s.name == n))
+            .unwrap_or_else(|| kind.to_owned());
+        self.named_sink(&name, sink)
+    }
+
+    /// Adds an alert sink under `name` (its identity in the outbox).
+    pub fn named_sink(mut self, name: &str, sink: Sink) -> Self {
+        self.base.sinks.push(crate::sink::NamedSink::new(name, sink));
         self
     }
 

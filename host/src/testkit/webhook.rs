@@ -20,6 +20,11 @@ impl WebhookReceiver {
     /// Listens on `port` (0: any free port; a fixed one when a restarted daemon must find it
     /// again) in a background thread.
     pub fn start(port: u16) -> anyhow::Result<Self> {
+        Self::start_slow(port, std::time::Duration::ZERO)
+    }
+
+    /// Like [`Self::start`], answering each POST only `delay` after it arrived: a slow receiver.
+    pub fn start_slow(port: u16, delay: std::time::Duration) -> anyhow::Result<Self> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let url = format!("http://{}/hook", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -27,7 +32,7 @@ impl WebhookReceiver {
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let store = store.clone();
-                std::thread::spawn(move || serve(conn, &store));
+                std::thread::spawn(move || serve(conn, &store, delay));
             }
         });
         Ok(Self { url, received })
@@ -39,7 +44,7 @@ impl WebhookReceiver {
     }
 }
 
-fn serve(conn: std::net::TcpStream, store: &Mutex<Vec<Value>>) {
+fn serve(conn: std::net::TcpStream, store: &Mutex<Vec<Value>>, delay: std::time::Duration) {
     use std::io::{BufRead, BufReader, Read};
     let Ok(mut writer) = conn.try_clone() else { return };
     let mut reader = BufReader::new(conn);
@@ -67,6 +72,7 @@ fn serve(conn: std::net::TcpStream, store: &Mutex<Vec<Value>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        std::thread::sleep(delay);
         if let (Ok(v), Ok(mut all)) = (serde_json::from_slice::<Value>(&body), store.lock()) {
             all.push(v);
         }

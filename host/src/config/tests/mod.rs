@@ -231,7 +231,7 @@ fn an_unreadable_file_is_not_an_invalid_one() {
 #[test]
 fn debug_output_holds_no_secret() {
     let c = ok(&format!(
-        "[daemon]\napi_token = \"tok-123456\"\n[[seat]]\nid = 1\nsector = \"A\"\nrow = 1\nposition = 1\nkey = \"{KEY_A}\"\n"
+        "[daemon]\napi_token = \"tok-123456-5f1c0d2e9a8b7c6d5e4f\"\n[[seat]]\nid = 1\nsector = \"A\"\nrow = 1\nposition = 1\nkey = \"{KEY_A}\"\n"
     ));
     let shown = format!("{c:?}");
     assert!(shown.contains("t.toml"), "{shown}");

@@ -1,5 +1,6 @@
-//! `[[sink]] kind = "exec"`: a `command` (run without a shell) and an optional `timeout`;
-//! `args` is refused while the sink cannot pass arguments.
+//! `[[sink]] kind = "exec"`: a `command` (run without a shell), an optional `timeout`, and
+//! `env`, the names of the daemon's environment variables the hook may see (it sees nothing else
+//! of the daemon's environment); `args` is refused while the sink cannot pass arguments.
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ pub(crate) struct ExecConfig {
     pub command: String,
     /// Longest run.
     pub timeout: Duration,
+    /// Variables passed on from the daemon's environment.
+    pub env: Vec<String>,
 }
 
 impl ExecConfig {
@@ -42,14 +45,32 @@ impl ExecConfig {
                 return None;
             }
         }
+        let env = e.env.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default();
+        if let Some(bad) = env
+            .iter()
+            .find(|v| v.is_empty() || v.contains('=') || v.contains('\0'))
+        {
+            let span = e.env.as_ref().map(|v| v.span()).unwrap_or(e.kind.span());
+            check.err(
+                span,
+                format!("env entry \"{bad}\" is not an environment variable name"),
+            );
+            return None;
+        }
+        if let Some(bad) = env.iter().find(|v| v.starts_with(super::sink::ALERT_PREFIX)) {
+            let span = e.env.as_ref().map(|v| v.span()).unwrap_or(e.kind.span());
+            check.err(span, format!("env entry \"{bad}\" is one the alert itself sets"));
+            return None;
+        }
         Some(Self {
             command: command.get_ref().clone(),
             timeout,
+            env,
         })
     }
 
     /// The runnable sink.
     pub(crate) fn build(self) -> ExecSink {
-        ExecSink::new(self.command, self.timeout)
+        ExecSink::new(self.command, self.timeout).passing(self.env)
     }
 }

@@ -1,15 +1,24 @@
 //! Exec sink: runs a local program with the alert's fields as environment variables — the
 //! simplest way to drive a relay that switches a console to its standby, or a site's own pager.
+//!
+//! The hook starts with an empty environment: the alert's `HEMIWATCH_ALERT_*` variables and the
+//! daemon's variables the config names (`env = ["PATH"]`), nothing else — the daemon's
+//! environment may hold the API token (`api_token_env`), which a hook must never see.
 
 use std::time::Duration;
 
 use crate::sink::{DeliveryError, Notification};
+
+/// Prefix of the variables describing the alert.
+pub(crate) const ALERT_PREFIX: &str = "HEMIWATCH_ALERT_";
 
 /// Runs `command` (no shell) once per notification.
 #[derive(Clone, Debug)]
 pub struct ExecSink {
     command: String,
     timeout: Duration,
+    /// Names of the daemon's variables passed on.
+    pass: Vec<String>,
 }
 
 impl ExecSink {
@@ -18,7 +27,14 @@ impl ExecSink {
         Self {
             command: command.into(),
             timeout,
+            pass: Vec::new(),
         }
+    }
+
+    /// Also passes the daemon's variables `names` (those set) to the hook.
+    pub fn passing(mut self, names: Vec<String>) -> Self {
+        self.pass = names;
+        self
     }
 
     /// The environment the hook sees (`HEMIWATCH_ALERT_*`); absent fields are empty strings.
@@ -48,7 +64,13 @@ impl ExecSink {
     /// One run; exit status 0 is success, anything else (or the timeout) is retried.
     pub async fn deliver(&self, n: &Notification) -> Result<(), DeliveryError> {
         let mut cmd = tokio::process::Command::new(&self.command);
-        cmd.envs(Self::environment(n))
+        cmd.env_clear()
+            .envs(
+                self.pass
+                    .iter()
+                    .filter_map(|k| std::env::var_os(k).map(|v| (k.clone(), v))),
+            )
+            .envs(Self::environment(n))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         let child = cmd.status();
