@@ -51,6 +51,8 @@ impl TrackedSeat {
 impl StateTask {
     /// Folds one verified ingest event into the model, the engine and storage.
     pub(super) fn apply(&mut self, ev: IngestEvent, now: u64) {
+        // What is stored and shown is stamped on the wall clock; detection keeps `now`.
+        let stamp = self.stamp(now);
         let heard_on = match &ev {
             IngestEvent::Hello { line, .. }
             | IngestEvent::Sample { line, .. }
@@ -100,7 +102,7 @@ impl StateTask {
                 state.board = Some(format!("{:?}", hello.board));
                 state.period_ms = Some(hello.period_ms);
                 state.heard_on = heard_on;
-                state.last_seen_ms = Some(now);
+                state.last_seen_ms = Some(stamp);
                 store(
                     &self.storage,
                     Record::SeatSeen {
@@ -108,7 +110,7 @@ impl StateTask {
                         boot_id: None,
                         firmware: state.firmware.clone(),
                         board: state.board.clone(),
-                        at_ms: now,
+                        at_ms: stamp,
                     },
                 );
             }
@@ -128,7 +130,7 @@ impl StateTask {
                     };
                     store_event(
                         &self.storage,
-                        now,
+                        stamp,
                         Some(seat_id),
                         state.heard_on.clone(),
                         kind,
@@ -141,7 +143,7 @@ impl StateTask {
                             boot_id: Some(boot_id),
                             firmware: None,
                             board: None,
-                            at_ms: now,
+                            at_ms: stamp,
                         },
                     );
                 }
@@ -157,7 +159,7 @@ impl StateTask {
                     .map(String::from)
                     .collect();
                 state.uptime_min = Some(telemetry.uptime_min);
-                state.last_seen_ms = Some(now);
+                state.last_seen_ms = Some(stamp);
                 state.heard_on = heard_on;
                 state.counters.frames += 1;
                 state.counters.lost += u64::from(lost);
@@ -176,7 +178,7 @@ impl StateTask {
                 if let Some(hottest) = hottest {
                     self.samples.push(SampleRow {
                         seat: seat_id,
-                        t_ms: now,
+                        t_ms: stamp,
                         temp_centi: hottest,
                         flags: telemetry.flags.bits(),
                     });
@@ -201,7 +203,7 @@ impl StateTask {
                     tracing::info!(seat = seat_id, status = ?ack.status, "seat acknowledged the failover");
                     store_event(
                         &self.storage,
-                        now,
+                        stamp,
                         Some(seat_id),
                         state.heard_on.clone(),
                         EventKind::FailoverAcked,
