@@ -11,6 +11,8 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+# libfaketime: the clock-step test runs the daemon with a wall clock it steps (tests/tests/clock.rs).
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
