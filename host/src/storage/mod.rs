@@ -159,8 +159,12 @@ pub enum Record {
     Close,
 }
 
+/// What an after-commit hook is: called once with the commit's result (`Err`: why SQLite
+/// refused).
+pub type AfterCommitFn = dyn FnOnce(Result<(), &str>) + Send;
+
 /// What [`Record::AfterCommit`] runs, on the writer thread: short, non-blocking work only.
-pub struct AfterCommit(pub Box<dyn FnOnce(Result<(), &str>) + Send>);
+pub struct AfterCommit(pub Box<AfterCommitFn>);
 
 impl std::fmt::Debug for AfterCommit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
