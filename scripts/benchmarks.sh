@@ -43,7 +43,8 @@ section() {
   printf '\n## %s\n\n`%s` — measured %s\n\n' "$title" "$cmd" "$(date -u +%Y-%m-%d)" >>"$out"
   echo "== $title: $cmd" >&2
   text=$(bash -c "$cmd" 2>/dev/null)
-  md=$(grep -E '^(\||target|note|[A-Za-z].*: )' <<<"$text" || true)
+  # Blank lines are kept (squeezed) so that consecutive tables stay separate tables.
+  md=$(grep -E '^(\||target|note|[A-Za-z].*: |$)' <<<"$text" | cat -s | sed '/./,$!d' || true)
   if [ -n "$md" ]; then
     printf '%s\n' "$md" >>"$out"
   else
@@ -83,7 +84,8 @@ scenarios() {
     "$title" "$cmd" "$(date -u +%Y-%m-%d)" >>"$out"
   echo "== $title: $cmd" >&2
   text=$(bash -c "$cmd" 2>/dev/null)
-  grep -E '^\| ' <<<"$text" >>"$out"
+  # libtest's progress dots (`-q`) may precede a row on its line.
+  sed -n 's/^[^|]*\(| .*|\)$/\1/p' <<<"$text" >>"$out"
 }
 scenarios "End-to-end scenario figures (QEMU seats, real daemon)" \
   "cargo test -q -p hemiwatch-tests --test scenarios -- --nocapture dead_console killed black_channel"
