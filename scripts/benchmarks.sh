@@ -4,6 +4,13 @@
 # figure can be re-measured alone. Takes about 10 minutes on 2 cores.
 #
 #   bash scripts/benchmarks.sh            # writes BENCHMARKS.md at the repository root
+#   BENCH_ONLY='Soak|scenario' bash scripts/benchmarks.sh
+#                                         # re-measures the sections whose title matches (an
+#                                         # extended regex); the others are kept as they were,
+#                                         # each with the date it was measured
+#   HEMIWATCH_SOAK=1 bash scripts/benchmarks.sh
+#                                         # also runs the 30-minute soak (otherwise its last
+#                                         # measured section is kept)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -11,14 +18,33 @@ bash scripts/setup.sh >/dev/null
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+# The section titled $1 of the current BENCHMARKS.md, as it is (empty if none).
+previous() {
+  [ -f BENCHMARKS.md ] || return 0
+  awk -v t="## $1" '$0 == t {p = 1; print; next} /^## / {p = 0} p' BENCHMARKS.md
+}
+
+# Whether section $1 is measured in this run (BENCH_ONLY unset, or its title matches); a
+# section not measured keeps its previous text. Returns 1 after copying it.
+measure() {
+  if [ -z "${BENCH_ONLY:-}" ] || grep -Eq -- "$BENCH_ONLY" <<<"$1"; then
+    return 0
+  fi
+  printf '\n%s\n' "$(previous "$1")" >>"$out"
+  echo "== $1: kept from the previous BENCHMARKS.md" >&2
+  return 1
+}
+
 # Runs a command, keeps the markdown lines of what it prints (tables, "target:" verdicts), or
 # all of it as a text block when it prints no markdown. A failing command fails the report.
 section() {
   local title=$1 cmd=$2 text md
-  printf '\n## %s\n\n`%s`\n\n' "$title" "$cmd" >>"$out"
+  measure "$title" || return 0
+  printf '\n## %s\n\n`%s` — measured %s\n\n' "$title" "$cmd" "$(date -u +%Y-%m-%d)" >>"$out"
   echo "== $title: $cmd" >&2
   text=$(bash -c "$cmd" 2>/dev/null)
-  md=$(grep -E '^(\||target|note|[A-Za-z].*: )' <<<"$text" || true)
+  # Blank lines are kept (squeezed) so that consecutive tables stay separate tables.
+  md=$(grep -E '^(\||target|note|[A-Za-z].*: |$)' <<<"$text" | cat -s | sed '/./,$!d' || true)
   if [ -n "$md" ]; then
     printf '%s\n' "$md" >>"$out"
   else
@@ -47,6 +73,28 @@ section "Daemon footprint and serial-line load, 577 seats at 2 Hz" \
   "cargo bench -q -p hemiwatch --bench footprint"
 section "Seat firmware flash and RAM per board" \
   "bash scripts/firmware-size.sh"
+
+# The end-to-end figures are printed by the scenario tests themselves (one `| ` row each, with
+# the bound the test asserts), so the README never quotes a log of an unknown run. A failing
+# scenario fails the report.
+scenarios() {
+  local title=$1 cmd=$2 text
+  measure "$title" || return 0
+  printf '\n## %s\n\n`%s` — measured %s\n\n| scenario | measured | bound or detail |\n|---|---:|---|\n' \
+    "$title" "$cmd" "$(date -u +%Y-%m-%d)" >>"$out"
+  echo "== $title: $cmd" >&2
+  text=$(bash -c "$cmd" 2>/dev/null)
+  # libtest's progress dots (`-q`) may precede a row on its line.
+  sed -n 's/^[^|]*\(| .*|\)$/\1/p' <<<"$text" >>"$out"
+}
+scenarios "End-to-end scenario figures (QEMU seats, real daemon)" \
+  "cargo test -q -p hemiwatch-tests --test scenarios -- --nocapture dead_console killed black_channel"
+
+if [ "${HEMIWATCH_SOAK:-0}" = 1 ]; then
+  section "Soak: 577 seats at 2 Hz for 30 minutes" "SOAK_MINUTES=32 cargo bench -q -p hemiwatch --bench soak"
+else
+  BENCH_ONLY='^$' measure "Soak: 577 seats at 2 Hz for 30 minutes" || true
+fi
 
 mv "$out" BENCHMARKS.md
 trap - EXIT

@@ -15,6 +15,8 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 command -v adduser >/dev/null 2>&1 || need_apt+=(adduser)
+# libfaketime: the clock-step test runs the daemon with a wall clock it steps (tests/tests/clock.rs).
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"

@@ -241,7 +241,7 @@ pub enum Request {
         /// Why.
         comment: String,
         /// Answer: the updated alert, or why not.
-        reply: oneshot::Sender<Result<AlertView, RequestError>>,
+        reply: oneshot::Sender<Result<Written<AlertView>, RequestError>>,
     },
     /// Silence matching alerts until a time.
     Silence {
@@ -254,8 +254,19 @@ pub enum Request {
         /// Why.
         comment: String,
         /// Answer: the silence id.
-        reply: oneshot::Sender<Result<i64, RequestError>>,
+        reply: oneshot::Sender<Result<Written<i64>, RequestError>>,
     },
+}
+
+/// A write's answer and whether what it changed is on disk: `false` while storage fails (the
+/// change is applied and kept in memory, written once writes succeed), so the API answers
+/// 202 Accepted instead of claiming a commit that did not happen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written<T> {
+    /// The answer.
+    pub value: T,
+    /// Committed to the database before the answer was sent.
+    pub committed: bool,
 }
 
 /// Which alerts a silence covers; absent fields match everything.

@@ -766,7 +766,10 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
                         comment: comment.clone(),
                     });
                     let _ = seen_tx.send(format!("ack {id} {by} {comment}"));
-                    let _ = reply.send(Ok(a));
+                    let _ = reply.send(Ok(hemiwatch::model::Written {
+                        value: a,
+                        committed: true,
+                    }));
                 }
                 Request::Silence {
                     matcher,
@@ -780,7 +783,10 @@ async fn http_layer_relays_requests_and_resyncs_lagging_clients() {
                         matcher.seat,
                         until_ms > hemiwatch::unix_ms()
                     ));
-                    let _ = reply.send(Ok(42));
+                    let _ = reply.send(Ok(hemiwatch::model::Written {
+                        value: 42,
+                        committed: true,
+                    }));
                 }
             }
         }

@@ -310,3 +310,163 @@ fn a_writer_killed_mid_write_loses_nothing_committed() {
     drop(conn);
     let (_storage, _, _) = Storage::open(&settings(path), OutboxDoorbell::new()).unwrap();
 }
+
+/// A database refusing every write (`query_only` on the writer's connection, as a full or
+/// read-only disk does): the flush says so instead of `Ok`, and the same flush is `Ok` once
+/// writes succeed again, with what it covered on disk.
+#[test]
+fn a_flush_whose_commit_fails_is_an_error_not_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path().join("hemiwatch.sqlite"));
+    let (storage, _, thread) = Storage::open(&s, OutboxDoorbell::new()).unwrap();
+    storage.set_writer_pragma("query_only", 1).unwrap();
+    storage
+        .record(Record::Alert {
+            view: Box::new(alert(1, AlertState::Firing, 2_000)),
+            notify: None,
+        })
+        .unwrap();
+    match storage.flush() {
+        Err(hemiwatch::storage::StorageError::NotCommitted(why)) => {
+            assert!(
+                why.contains("readonly") || why.contains("read-only") || why.contains("query_only"),
+                "{why}"
+            )
+        }
+        other => panic!("a flush whose commit SQLite refused answered {other:?}"),
+    }
+    storage.set_writer_pragma("query_only", 0).unwrap();
+    storage
+        .flush()
+        .expect("writes succeed again: the kept alert is committed");
+    let (_, restored, _) = {
+        storage.close();
+        thread.join().unwrap();
+        Storage::open(&s, OutboxDoorbell::new()).unwrap()
+    };
+    assert_eq!(
+        restored.open_alerts.len(),
+        1,
+        "the alert kept through the refusal is on disk"
+    );
+}
+
+/// An `after_commit` hook runs once what was recorded before it went through a commit, with
+/// the result: after the commit (the record is already readable by another connection), and
+/// with the error while SQLite refuses.
+#[test]
+fn an_after_commit_hook_runs_once_the_records_before_it_are_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path().join("hemiwatch.sqlite"));
+    let (storage, _, _thread) = Storage::open(&s, OutboxDoorbell::new()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    storage
+        .record(Record::Alert {
+            view: Box::new(alert(5, AlertState::Firing, 2_000)),
+            notify: None,
+        })
+        .unwrap();
+    let path = s.path.clone();
+    let hook_tx = tx.clone();
+    storage.after_commit(move |r| {
+        // Read by another connection, inside the hook: already on disk.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM alerts WHERE id = 5", [], |r| r.get(0))
+            .unwrap();
+        let _ = hook_tx.send((r.map_err(str::to_owned), n));
+    });
+    let (result, stored) = rx.recv_timeout(Duration::from_secs(5)).expect("the hook ran");
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        stored, 1,
+        "the hook ran before the alert recorded before it was committed"
+    );
+
+    storage.set_writer_pragma("query_only", 1).unwrap();
+    storage
+        .record(Record::Alert {
+            view: Box::new(alert(6, AlertState::Firing, 2_500)),
+            notify: None,
+        })
+        .unwrap();
+    storage.after_commit(move |r| {
+        let _ = tx.send((r.map_err(str::to_owned), -1));
+    });
+    let (result, _) = rx.recv_timeout(Duration::from_secs(5)).expect("the hook ran");
+    assert!(
+        result.is_err(),
+        "a refused commit is reported to the hook: {result:?}"
+    );
+}
+
+/// Shutdown during an outage: the records kept in memory get a last, bounded attempt, and
+/// what is still unwritten is listed one line per record (the alert by id, kind, seat, state
+/// and acknowledgement; the event by kind and time) — not a bare count.
+#[test]
+fn a_shutdown_during_an_outage_says_exactly_what_was_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path().join("hemiwatch.sqlite"));
+    let (storage, _, thread) = Storage::open(&s, OutboxDoorbell::new()).unwrap();
+    storage.set_writer_pragma("query_only", 1).unwrap();
+    let mut acked = alert(9, AlertState::Firing, 3_000);
+    acked.ack = Some(hemiwatch::model::AckView {
+        by: "ana".into(),
+        at_ms: 3_000,
+        comment: String::new(),
+    });
+    storage
+        .record(Record::Alert {
+            view: Box::new(acked),
+            notify: None,
+        })
+        .unwrap();
+    storage
+        .record(Record::Event(EventView {
+            at_ms: 4_000,
+            seat: Some(7),
+            line: None,
+            kind: EventKind::SeatRebooted,
+            detail: "new boot identity".into(),
+        }))
+        .unwrap();
+    let started = Instant::now();
+    storage.close();
+    thread.join().unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the last attempts are bounded: {took:?}"
+    );
+    let lost = storage.counters().lost_at_shutdown.lock().unwrap().clone();
+    assert_eq!(
+        lost,
+        vec![
+            "alert 9 (overheat_predicted seat 7) firing, acknowledged by ana".to_string(),
+            "event seat_rebooted at 4000 ms seat 7: new boot identity".to_string(),
+        ],
+        "what the shutdown lost"
+    );
+}
+
+/// The same shutdown with a disk that works again: nothing is lost and nothing listed.
+#[test]
+fn a_shutdown_after_the_outage_ends_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path().join("hemiwatch.sqlite"));
+    let (storage, _, thread) = Storage::open(&s, OutboxDoorbell::new()).unwrap();
+    storage.set_writer_pragma("query_only", 1).unwrap();
+    storage
+        .record(Record::Alert {
+            view: Box::new(alert(11, AlertState::Firing, 3_000)),
+            notify: None,
+        })
+        .unwrap();
+    assert!(storage.flush().is_err(), "the outage holds the alert in memory");
+    storage.set_writer_pragma("query_only", 0).unwrap();
+    storage.close();
+    thread.join().unwrap();
+    assert!(storage.counters().lost_at_shutdown.lock().unwrap().is_empty());
+    let (_, restored, _) = Storage::open(&s, OutboxDoorbell::new()).unwrap();
+    assert!(restored.open_alerts.iter().any(|a| a.id == 11));
+}

@@ -108,6 +108,17 @@ impl Daemon {
     /// [`Daemon::start`] with `[storage] flush_interval = flush` (e.g. `"30s"`: a test that
     /// kills the daemon must then not find anything it did not commit at once).
     pub fn start_flushing(dir: &Path, flush: &str, body: &str) -> anyhow::Result<Self> {
+        Self::start_with_env(dir, flush, body, &[])
+    }
+
+    /// [`Daemon::start_flushing`] with extra environment for the daemon process only (e.g.
+    /// libfaketime's `LD_PRELOAD`, which must not reach the simulator); a restart drops it.
+    pub fn start_with_env(
+        dir: &Path,
+        flush: &str,
+        body: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<Self> {
         let port = free_port();
         let config = dir.join("hemiwatch.toml");
         let database = dir.join("hemiwatch.sqlite");
@@ -118,7 +129,7 @@ impl Daemon {
             dir.display()
         )?;
         drop(f);
-        Self::start_on(config, database, port)
+        Self::start_on(config, database, port, env)
     }
 
     /// Restarts a daemon on an existing config (after a kill), same port.
@@ -130,12 +141,17 @@ impl Daemon {
             .and_then(|p| p.parse().ok())
             .context("port")?;
         self.proc.kill();
-        let fresh = Self::start_on(self.config.clone(), self.database.clone(), port)?;
+        let fresh = Self::start_on(self.config.clone(), self.database.clone(), port, &[])?;
         *self = fresh;
         Ok(())
     }
 
-    fn start_on(config: PathBuf, database: PathBuf, port: u16) -> anyhow::Result<Self> {
+    fn start_on(
+        config: PathBuf,
+        database: PathBuf,
+        port: u16,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<Self> {
         let log = config.with_file_name(format!(
             "daemon-{}.log",
             std::time::SystemTime::now()
@@ -150,6 +166,7 @@ impl Daemon {
             .arg("--config")
             .arg(&config)
             .env("HEMIWATCH_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
             .spawn()

@@ -39,7 +39,8 @@ pub(super) fn store_event(
 }
 
 impl StateTask {
-    /// Records an event (the seat panel's history and the audit trail).
+    /// Records an event (the seat panel's history and the audit trail) that happened at
+    /// detection time `at_ms`, stamped on the wall clock.
     pub(super) fn record_event(
         &self,
         at_ms: u64,
@@ -48,12 +49,18 @@ impl StateTask {
         kind: EventKind,
         detail: String,
     ) {
-        store_event(&self.storage, at_ms, seat, line, kind, detail);
+        store_event(&self.storage, self.stamp(at_ms), seat, line, kind, detail);
     }
 
     /// Records a new silence, kept as its API view so a restart restores it as it was.
     pub(super) fn record_silence(&self, s: &Silence) {
-        match serde_json::to_value(s) {
+        // The engine's times are detection times; stored ones are on the wall clock.
+        let s = Silence {
+            until_ms: self.stamp(s.until_ms),
+            created_at_ms: self.stamp(s.created_at_ms),
+            ..s.clone()
+        };
+        match serde_json::to_value(&s) {
             Ok(v) => store(
                 &self.storage,
                 Record::Silence(StoredSilence {

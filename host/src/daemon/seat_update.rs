@@ -51,6 +51,8 @@ impl TrackedSeat {
 impl StateTask {
     /// Folds one verified ingest event into the model, the engine and storage.
     pub(super) fn apply(&mut self, ev: IngestEvent, now: u64) {
+        // What is stored and shown is stamped on the wall clock; detection keeps `now`.
+        let stamp = self.stamp(now);
         let heard_on = match &ev {
             IngestEvent::Hello { line, .. }
             | IngestEvent::Sample { line, .. }
@@ -112,14 +114,14 @@ impl StateTask {
                 state.board = Some(format!("{:?}", hello.board));
                 state.period_ms = Some(hello.period_ms);
                 state.heard_on = heard_on;
-                state.last_seen_ms = Some(now);
+                state.last_seen_ms = Some(stamp);
                 store(
                     &self.storage,
                     Record::HelloSeen {
                         seat: seat_id,
                         boot_id: hello.boot_id,
                         counter: hello.counter,
-                        at_ms: now,
+                        at_ms: stamp,
                     },
                 );
                 store(
@@ -129,7 +131,7 @@ impl StateTask {
                         boot_id: None,
                         firmware: state.firmware.clone(),
                         board: state.board.clone(),
-                        at_ms: now,
+                        at_ms: stamp,
                     },
                 );
             }
@@ -149,7 +151,7 @@ impl StateTask {
                     };
                     store_event(
                         &self.storage,
-                        now,
+                        stamp,
                         Some(seat_id),
                         state.heard_on.clone(),
                         kind,
@@ -162,7 +164,7 @@ impl StateTask {
                             boot_id: Some(boot_id),
                             firmware: None,
                             board: None,
-                            at_ms: now,
+                            at_ms: stamp,
                         },
                     );
                 }
@@ -180,7 +182,7 @@ impl StateTask {
                     .map(String::from)
                     .collect();
                 state.uptime_min = Some(telemetry.uptime_min);
-                state.last_seen_ms = Some(now);
+                state.last_seen_ms = Some(stamp);
                 state.heard_on = heard_on;
                 state.counters.frames += 1;
                 state.counters.lost += u64::from(lost);
@@ -199,7 +201,7 @@ impl StateTask {
                 if let Some(console) = console {
                     self.samples.push(SampleRow {
                         seat: seat_id,
-                        t_ms: now,
+                        t_ms: stamp,
                         temp_centi: console,
                         flags: telemetry.flags.bits(),
                     });
@@ -224,7 +226,7 @@ impl StateTask {
                     tracing::info!(seat = seat_id, status = ?ack.status, "seat acknowledged the failover");
                     store_event(
                         &self.storage,
-                        now,
+                        stamp,
                         Some(seat_id),
                         state.heard_on.clone(),
                         EventKind::FailoverAcked,

@@ -120,7 +120,11 @@ mod tests {
             &restored,
             metrics.clone(),
         );
-        let alerts = |live: &LiveModel| live.model.read().unwrap().alerts.len();
+        // Alerts are published once committed: the flush waits for that.
+        let alerts = |live: &LiveModel| {
+            storage.flush().unwrap();
+            live.model.read().unwrap().alerts.len()
+        };
         // Ticking normally through the start-up grace: nothing.
         for t in (0..=9_000).step_by(100) {
             task.on_tick(t0 + t);

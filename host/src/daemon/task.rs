@@ -23,9 +23,9 @@ use super::{SeatSettings, Settings};
 use crate::alert::{AlertChange, AlertEngine, EventKind, Kind, Silence};
 use crate::ingest::{Ingest, IngestEvent};
 use crate::metrics::Metrics;
-use crate::model::{LiveModel, Request, RequestError};
+use crate::model::{LiveModel, Request, RequestError, Written};
 use crate::source::{LineEvent, LineHandle, LineId};
-use crate::storage::{Record, Restored, SampleRow, Storage};
+use crate::storage::{Record, Restored, SampleRow, Storage, StorageError};
 
 /// How often timers run: pings, silence checks, throttled publication.
 const TICK: Duration = Duration::from_millis(crate::alert::TICK_MS);
@@ -62,6 +62,9 @@ pub struct StateTask {
     watchdog: Watchdog,
     /// The outbox's per-sink state, for `sink_failing` (set by [`Self::watch_sinks`]).
     sinks: Option<Arc<crate::sink::outbox::OutboxCounters>>,
+    /// The wall clock minus the detection clock, ms, read at each step: what turns a detection
+    /// time into the stamp stored and shown ([`Self::stamp`]). 0 until the wall clock steps.
+    pub(super) wall_offset_ms: i64,
 }
 
 impl StateTask {
@@ -125,6 +128,7 @@ impl StateTask {
             tick_lag: Duration::ZERO,
             watchdog: Watchdog::from_env(),
             sinks: None,
+            wall_offset_ms: 0,
         };
         let ids: Vec<SeatId> = task.seats.keys().copied().collect();
         task.refresh_status(&ids, now);
@@ -149,18 +153,30 @@ impl StateTask {
         let started = tokio::time::Instant::now();
         let mut clock = Clock::new(crate::unix_ms());
         let mono = move || started.elapsed().as_millis() as u64;
+        // Detection time, and the wall clock's offset from it for the stamps.
+        let now = |task: &mut Self, clock: &Clock| {
+            let now = clock.now(mono());
+            task.wall_offset_ms = crate::unix_ms() as i64 - now as i64;
+            now
+        };
         loop {
             tokio::select! {
                 // Frames first: a tick must never judge silence while frames wait in the queue.
                 biased;
                 ev = events.recv() => match ev {
-                    Some(ev) => self.on_line_event(ev, clock.now(mono())),
+                    Some(ev) => {
+                        let now = now(&mut self, &clock);
+                        self.on_line_event(ev, now)
+                    }
                     None => break,
                 },
-                Some(req) = requests.recv() => self.on_request(req, clock.now(mono())),
+                Some(req) = requests.recv() => {
+                    let now = now(&mut self, &clock);
+                    self.on_request(req, now)
+                }
                 due = tick.tick() => {
+                    let now = now(&mut self, &clock);
                     let m = mono();
-                    let now = clock.now(m);
                     if let Some(step) = clock.check(m, crate::unix_ms()) {
                         self.clock_stepped(step.by_ms, now);
                     }
@@ -254,7 +270,7 @@ impl StateTask {
     fn clock_stepped(&mut self, by_ms: i64, now: u64) {
         self.metrics.clock_steps.inc();
         let detail = format!(
-            "the host's wall clock stepped {} by {:.1} s; detection runs on the monotonic clock and was not affected; stamps stay on the daemon's clock until it restarts",
+            "the host's wall clock stepped {} by {:.1} s; detection runs on the monotonic clock and was not affected; stamps follow the wall clock",
             if by_ms > 0 { "forward" } else { "back" },
             by_ms.unsigned_abs() as f64 / 1e3
         );
@@ -271,7 +287,10 @@ impl StateTask {
                 comment,
                 reply,
             } => {
-                let answer = self.engine.ack(id, &by, &comment, now);
+                let answer = self
+                    .engine
+                    .ack(id, &by, &comment, now)
+                    .map(|view| self.stamp_view(view));
                 if let Ok(a) = &answer {
                     tracing::info!(alert = a.id, kind = %a.kind, by, "alert acknowledged");
                 }
@@ -285,13 +304,12 @@ impl StateTask {
                 comment,
                 reply,
             } => {
-                let answer = self
-                    .engine
-                    .silence(matcher, until_ms, &by, &comment, now)
-                    .map(|s| {
-                        tracing::info!(silence = s.id, until_ms, by, "silence set");
-                        s.id
-                    });
+                // The API's end is on the wall clock; the engine judges it on the detection clock.
+                let until = until_ms.saturating_add_signed(-self.wall_offset_ms);
+                let answer = self.engine.silence(matcher, until, &by, &comment, now).map(|s| {
+                    tracing::info!(silence = s.id, until_ms, by, "silence set");
+                    s.id
+                });
                 self.apply_alert_changes(now);
                 self.reply_once_committed(reply, answer);
             }
@@ -304,13 +322,24 @@ impl StateTask {
     /// storage is gone is answered "unavailable".
     fn reply_once_committed<T: Send + 'static>(
         &self,
-        reply: oneshot::Sender<Result<T, RequestError>>,
+        reply: oneshot::Sender<Result<Written<T>, RequestError>>,
         answer: Result<T, RequestError>,
     ) {
         let storage = self.storage.clone();
         tokio::task::spawn_blocking(move || {
             let answer = match storage.flush() {
-                Ok(()) => answer,
+                Ok(()) => answer.map(|value| Written {
+                    value,
+                    committed: true,
+                }),
+                // Applied and kept in memory; written once storage works again.
+                Err(StorageError::NotCommitted(why)) => {
+                    tracing::warn!(error = %why, "a write answered before it could be committed: storage is failing");
+                    answer.map(|value| Written {
+                        value,
+                        committed: false,
+                    })
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "storage gone before a write was committed");
                     Err(RequestError::Unavailable)
@@ -327,13 +356,20 @@ impl StateTask {
             return;
         }
         let mut touched = BTreeSet::new();
+        let mut published = Vec::new();
         for change in changes {
             match change {
                 AlertChange::Alert {
                     view,
-                    notify,
+                    mut notify,
                     failover,
                 } => {
+                    let view = Box::new(self.stamp_view(*view));
+                    if let Some(n) = &mut notify {
+                        n.started_at_ms = self.stamp(n.started_at_ms);
+                        n.resolved_at_ms = n.resolved_at_ms.map(|t| self.stamp(t));
+                        n.predicted_critical_at_ms = n.predicted_critical_at_ms.map(|t| self.stamp(t));
+                    }
                     tracing::info!(
                         alert = view.id,
                         kind = %view.kind,
@@ -354,14 +390,33 @@ impl StateTask {
                     if let Some(seat) = failover {
                         self.order_failover(seat, now);
                     }
-                    self.publish_alert(&view);
+                    published.push((*view).clone());
                     store(&self.storage, Record::Alert { view, notify });
                 }
                 AlertChange::Silence(s) => self.record_silence(&s),
             }
         }
+        if !published.is_empty() {
+            self.publish_alerts_once_committed(published);
+        }
         let touched: Vec<SeatId> = touched.into_iter().collect();
         self.refresh_status(&touched, now);
+    }
+
+    /// The stamp stored and shown for detection time `t`: the wall clock's reading for it.
+    pub(super) fn stamp(&self, t: u64) -> u64 {
+        t.saturating_add_signed(self.wall_offset_ms)
+    }
+
+    /// An alert view with its times on the wall clock (the engine keeps detection times).
+    fn stamp_view(&self, mut view: crate::model::AlertView) -> crate::model::AlertView {
+        view.started_at_ms = self.stamp(view.started_at_ms);
+        view.updated_at_ms = self.stamp(view.updated_at_ms);
+        view.predicted_critical_at_ms = view.predicted_critical_at_ms.map(|t| self.stamp(t));
+        if let Some(a) = &mut view.ack {
+            a.at_ms = self.stamp(a.at_ms);
+        }
+        view
     }
 
     /// The configured name of a line.

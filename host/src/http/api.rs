@@ -370,18 +370,25 @@ pub async fn ack(
     State(state): State<HttpState>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AckBody>,
-) -> Result<Json<AlertView>, ApiError> {
+) -> Result<Response, ApiError> {
     check_signature(&body.by, &body.comment)?;
     let by = body.by.trim().to_string();
-    let alert = ask(&state, |reply| Request::Ack {
+    let written = ask(&state, |reply| Request::Ack {
         id,
         by,
         comment: body.comment,
         reply,
     })
     .await?;
+    let alert = written.value;
     tracing::info!(alert = id, by = %alert.ack.as_ref().map(|a| a.by.as_str()).unwrap_or(""), "alert acknowledged");
-    Ok(Json(alert))
+    // 202 while storage fails: acknowledged, kept in memory, not yet on disk.
+    let status = if written.committed {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(alert)).into_response())
 }
 
 /// Body of `POST /api/silences`: a matcher and either an absolute end or a duration.
@@ -440,7 +447,7 @@ pub async fn silence(
     }
     let by = body.by.trim().to_string();
     let matcher = body.matcher.clone();
-    let id = ask(&state, |reply| Request::Silence {
+    let written = ask(&state, |reply| Request::Silence {
         matcher,
         until_ms,
         by,
@@ -448,9 +455,15 @@ pub async fn silence(
         reply,
     })
     .await?;
+    let id = written.value;
     tracing::info!(silence = id, until_ms, "silence created");
     Ok((
-        StatusCode::CREATED,
+        // 202 while storage fails: in force, kept in memory, not yet on disk.
+        if written.committed {
+            StatusCode::CREATED
+        } else {
+            StatusCode::ACCEPTED
+        },
         Json(serde_json::json!({ "id": id, "until_ms": until_ms, "matcher": body.matcher })),
     )
         .into_response())

@@ -90,6 +90,10 @@ pub enum StorageError {
     /// The writer thread is gone (it failed earlier; see the log).
     #[error("the storage writer has stopped")]
     WriterGone,
+    /// A flush's commit failed: what it covered is kept in memory for the next attempt (the
+    /// writer's own error is in the message), not on disk.
+    #[error("not committed ({0}); kept in memory and written once writes succeed")]
+    NotCommitted(String),
 }
 
 /// A silence as stored: what it matches and until when (the alert engine owns its meaning).
@@ -148,8 +152,13 @@ pub enum Record {
     },
     /// A silence was created or changed.
     Silence(StoredSilence),
-    /// Commit everything buffered now and answer (tests, shutdown).
-    Flush(mpsc::SyncSender<()>),
+    /// Commit everything buffered now and answer whether the commit succeeded (tests, a write
+    /// answered once committed): `Err` carries why SQLite refused.
+    Flush(mpsc::SyncSender<Result<(), String>>),
+    /// Run once what was recorded before it has been through a commit attempt, with its result
+    /// (`Err`: SQLite refused, the records are kept in memory). How the daemon publishes an
+    /// alert only once it is committed, or known to be kept in memory during an outage.
+    AfterCommit(AfterCommit),
     /// Sets a pragma on the writer's connection, which only that connection sees: how tests
     /// give the daemon a full disk without filling one (`max_page_count` below the file's size:
     /// no commit may grow it) or a disk refusing every write (`query_only`), then end the outage.
@@ -162,6 +171,19 @@ pub enum Record {
     /// Commit everything buffered and stop the writer (graceful shutdown; later records fail
     /// with [`StorageError::WriterGone`]).
     Close,
+}
+
+/// What an after-commit hook is: called once with the commit's result (`Err`: why SQLite
+/// refused).
+pub type AfterCommitFn = dyn FnOnce(Result<(), &str>) + Send;
+
+/// What [`Record::AfterCommit`] runs, on the writer thread: short, non-blocking work only.
+pub struct AfterCommit(pub Box<AfterCommitFn>);
+
+impl std::fmt::Debug for AfterCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterCommit(..)")
+    }
 }
 
 /// One telemetry sample as stored (the console channel, 0).
@@ -204,6 +226,9 @@ pub struct StorageCounters {
     pub held_dropped: AtomicU64,
     /// Records sent to the writer and not yet taken by it (its queue length).
     pub queued: AtomicU64,
+    /// What a shutdown could not write despite its last attempts, one line per record (empty
+    /// when nothing was lost).
+    pub lost_at_shutdown: std::sync::Mutex<Vec<String>>,
 }
 
 impl StorageCounters {
@@ -300,11 +325,26 @@ impl Storage {
         }
     }
 
-    /// Commits everything recorded so far and waits for it (tests; graceful shutdown).
+    /// Commits everything recorded so far and waits for it. `Ok` only once it is on disk:
+    /// a refused commit is [`StorageError::NotCommitted`] (the records stay kept in memory).
     pub fn flush(&self) -> Result<(), StorageError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Record::Flush(tx))?;
-        rx.recv().map_err(|_| StorageError::WriterGone)
+        rx.recv()
+            .map_err(|_| StorageError::WriterGone)?
+            .map_err(StorageError::NotCommitted)
+    }
+
+    /// Runs `then` on the writer thread once everything recorded before has been through a
+    /// commit attempt (with its result), or at once with `Err` if the writer is gone.
+    pub fn after_commit(&self, then: impl FnOnce(Result<(), &str>) + Send + 'static) {
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::SendError(record)) = self.tx.send(Record::AfterCommit(AfterCommit(Box::new(then)))) {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            if let Record::AfterCommit(AfterCommit(then)) = record {
+                then(Err("the storage writer has stopped"));
+            }
+        }
     }
 
     /// Commits what is buffered and stops the writer thread, even while other handles exist.

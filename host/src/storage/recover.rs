@@ -78,7 +78,7 @@ pub(super) fn is_file_fault(e: &StorageError) -> bool {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::OutOfMemory
         ),
         StorageError::Sqlite(_) | StorageError::TooNew { .. } | StorageError::Json(_) => true,
-        StorageError::Folder { .. } | StorageError::WriterGone => false,
+        StorageError::Folder { .. } | StorageError::WriterGone | StorageError::NotCommitted(_) => false,
     }
 }
 

@@ -21,6 +21,10 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 /// A batch this large is committed without waiting for the flush interval (bounds memory and
 /// transaction size under a burst).
 const MAX_BATCH: usize = 20_000;
+/// Commits tried at shutdown for records still kept from failed commits, and their spacing:
+/// 3 s in all, well inside systemd's default stop timeout (90 s, `DefaultTimeoutStopSec`).
+const LAST_ATTEMPTS: u32 = 6;
+const LAST_ATTEMPT_EVERY: Duration = Duration::from_millis(500);
 /// One minute, the rollup bucket.
 const MINUTE_MS: i64 = 60_000;
 
@@ -66,6 +70,44 @@ enum Kept {
         notify: Option<Box<Notification>>,
         held: Vec<Arc<HeldNotification>>,
     },
+}
+
+impl Kept {
+    /// One line naming the record, for the list of what was lost.
+    fn describe(&self) -> String {
+        match self {
+            Self::Alert { view, .. } => format!(
+                "alert {} ({} {}{}) {}{}",
+                view.id,
+                view.kind,
+                view.seat.map(|s| format!("seat {s}")).unwrap_or_default(),
+                view.line
+                    .as_deref()
+                    .map(|l| format!(" line {l}"))
+                    .unwrap_or_default(),
+                view.state,
+                view.ack
+                    .as_ref()
+                    .map(|a| format!(", acknowledged by {}", a.by))
+                    .unwrap_or_default()
+            ),
+            Self::Op(Record::Event(e)) => format!(
+                "event {} at {} ms{}{}: {}",
+                e.kind.name(),
+                e.at_ms,
+                e.seat.map(|s| format!(" seat {s}")).unwrap_or_default(),
+                e.line
+                    .as_deref()
+                    .map(|l| format!(" line {l}"))
+                    .unwrap_or_default(),
+                e.detail
+            ),
+            Self::Op(Record::Silence(s)) => format!("silence {} until {} ms", s.id, s.until_ms),
+            Self::Op(Record::SeatSeen { seat, at_ms, .. }) => format!("seat {seat} seen at {at_ms} ms"),
+            Self::Op(Record::Seats(places)) => format!("the list of {} configured seats", places.len()),
+            Self::Op(other) => format!("{other:?}"),
+        }
+    }
 }
 
 impl From<Record> for Kept {
@@ -144,11 +186,16 @@ impl Writer {
                 next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
             }
             if closed {
-                if !self.kept.is_empty() {
-                    tracing::error!(
-                        lost = self.kept.len(),
-                        "storage closed with records it could not write"
-                    );
+                self.last_attempts();
+                // Hooks recorded after the close never see a commit: run them with the reason.
+                while let Ok(r) = rx.try_recv() {
+                    match r {
+                        Record::AfterCommit(then) => (then.0)(Err("storage closed")),
+                        Record::Flush(tx) => {
+                            let _ = tx.send(Err("storage closed".into()));
+                        }
+                        _ => {}
+                    }
                 }
                 tracing::info!("storage flushed and closed");
                 return;
@@ -156,16 +203,52 @@ impl Writer {
         }
     }
 
+    /// At shutdown, records still kept from failed commits get a last, bounded chance
+    /// ([`LAST_ATTEMPTS`] commits [`LAST_ATTEMPT_EVERY`] apart: a disk that frees up during the
+    /// shutdown still gets them); what is still not written is then logged one line per record
+    /// and listed in [`StorageCounters::lost_at_shutdown`], so the operator knows exactly what
+    /// the next start will not know.
+    fn last_attempts(&mut self) {
+        for _ in 0..LAST_ATTEMPTS {
+            if self.kept.is_empty() {
+                return;
+            }
+            std::thread::sleep(LAST_ATTEMPT_EVERY);
+            self.commit(&mut Vec::new());
+        }
+        if self.kept.is_empty() {
+            return;
+        }
+        let lost: Vec<String> = self.kept.iter().map(Kept::describe).collect();
+        let why = self.counters.failing().map(|f| f.1).unwrap_or_default();
+        tracing::error!(
+            lost = lost.len(),
+            error = %why,
+            "storage closed with {} records it could not write after {} last attempts; lost:",
+            lost.len(),
+            LAST_ATTEMPTS
+        );
+        for l in &lost {
+            tracing::error!("lost at shutdown: {l}");
+        }
+        *self
+            .counters
+            .lost_at_shutdown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = lost;
+    }
+
     /// Commits the records kept from failed commits and `batch` in one transaction. On failure
     /// the samples are dropped (and counted), everything else is kept for the next attempt (at
     /// most [`KEPT_MAX`]), and the notifications owed are held in memory for the delivery worker.
     fn commit(&mut self, batch: &mut Vec<Record>) {
         let started = Instant::now();
-        let mut acks = Vec::new();
+        // Flush answers and after-commit hooks, in the order they were recorded.
+        let mut acks: Vec<Record> = Vec::new();
         let mut rows: Vec<[i64; 4]> = Vec::with_capacity(batch.len());
         for op in batch.drain(..) {
             match op {
-                Record::Flush(ack) => acks.push(ack),
+                ack @ (Record::Flush(_) | Record::AfterCommit(_)) => acks.push(ack),
                 Record::Samples(many) => rows.extend(many.into_iter().map(|r| {
                     [
                         i64::from(r.seat),
@@ -189,6 +272,7 @@ impl Writer {
             tx.commit()?;
             Ok(())
         })();
+        let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
         match result {
             Ok(()) => {
                 let written = self.kept.len();
@@ -223,7 +307,13 @@ impl Writer {
             }
         }
         for ack in acks {
-            let _ = ack.send(());
+            match ack {
+                Record::Flush(tx) => {
+                    let _ = tx.send(outcome.clone());
+                }
+                Record::AfterCommit(then) => (then.0)(outcome.as_ref().map(|_| ()).map_err(String::as_str)),
+                _ => {}
+            }
         }
     }
 
@@ -334,6 +424,7 @@ fn apply(tx: &Transaction<'_>, kept: &Kept, settings: &StorageSettings) -> Resul
         Record::Alert { .. }
         | Record::Samples(_)
         | Record::Flush(_)
+        | Record::AfterCommit(_)
         | Record::Pragma { .. }
         | Record::Close => {}
     }
