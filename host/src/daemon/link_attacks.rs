@@ -135,7 +135,10 @@ impl Rig {
         self.live.model.read().expect("model").seats[&SEAT].clone()
     }
 
+    /// The state of the open alert of `kind`, as published: alerts are published once
+    /// committed, so the storage is flushed first.
     fn open_alert(&self, kind: Kind) -> Option<AlertState> {
+        self.storage.flush().expect("flush");
         let m = self.live.model.read().expect("model");
         m.alerts
             .values()
@@ -402,6 +405,7 @@ fn sustained_bad_macs_on_a_line_raise_link_tampering() {
     let fired = fired_at.expect("link_tampering never fired") - start;
     assert!(fired <= 4_000, "fired after {fired} ms");
     let line = {
+        rig.storage.flush().expect("flush");
         let m = rig.live.model.read().expect("model");
         m.alerts
             .values()
