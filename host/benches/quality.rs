@@ -61,7 +61,11 @@ impl Score {
         Self {
             name,
             family,
-            outcomes: traces.iter().enumerate().map(|(i, t)| t.score(&alerts(i))).collect(),
+            outcomes: traces
+                .iter()
+                .enumerate()
+                .map(|(i, t)| t.score(&alerts(i)))
+                .collect(),
         }
     }
     fn leads_s(&self) -> Vec<f64> {
@@ -77,10 +81,16 @@ impl Score {
         l
     }
     fn caught(&self) -> usize {
-        self.outcomes.iter().filter(|o| matches!(o, Outcome::Caught { .. })).count()
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Caught { .. }))
+            .count()
     }
     fn false_alarms(&self) -> usize {
-        self.outcomes.iter().filter(|o| **o == Outcome::FalseAlarm).count()
+        self.outcomes
+            .iter()
+            .filter(|o| **o == Outcome::FalseAlarm)
+            .count()
     }
     fn median(&self) -> Option<f64> {
         let l = self.leads_s();
@@ -116,7 +126,11 @@ fn verdict(ok: bool) -> &'static str {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sets: &[Set] = if quick { &[Set::Train] } else { &[Set::Train, Set::HeldOut] };
+    let sets: &[Set] = if quick {
+        &[Set::Train]
+    } else {
+        &[Set::Train, Set::HeldOut]
+    };
     let mut md = String::new();
     for &set in sets {
         report(set, quick, &mut md);
@@ -187,8 +201,13 @@ fn report(set: Set, quick: bool, md: &mut String) {
     }
     let prom_s = started.elapsed().as_secs_f64();
 
-    let _ = writeln!(md, "## {} set (seed {:#x})
-", set.name(), set.seed());
+    let _ = writeln!(
+        md,
+        "## {} set (seed {:#x})
+",
+        set.name(),
+        set.seed()
+    );
     let _ = writeln!(
         md,
         "| method | runaways alerted before crossing | median lead | p10 lead | false alarms (of {quiet} never-crossing) |"
@@ -211,23 +230,49 @@ fn report(set: Set, quick: bool, md: &mut String) {
             .max_by(|a, b| a.median().unwrap_or(0.0).total_cmp(&b.median().unwrap_or(0.0)));
         match best_clean {
             Some(b) => {
-                let _ = writeln!(md, "{} — best with 0 false alarms |", b.row(runaways).trim_end_matches(" |"));
+                let _ = writeln!(
+                    md,
+                    "{} — best with 0 false alarms |",
+                    b.row(runaways).trim_end_matches(" |")
+                );
             }
             None => {
                 let _ = writeln!(md, "| {fam}: no variant with 0 false alarms | | | | |");
             }
         }
-        if let Some(b) = of.iter().max_by_key(|b| b.caught()) {
-            let _ = writeln!(md, "{} — most caught |", b.row(runaways).trim_end_matches(" |"));
+        if let Some(b) = of
+            .iter()
+            .filter(|b| b.caught() > 0)
+            .min_by(|a, b| fewest_false(a, b))
+        {
+            let _ = writeln!(
+                md,
+                "{} — fewest false alarms |",
+                b.row(runaways).trim_end_matches(" |")
+            );
         }
     }
     let _ = writeln!(md);
-    let _ = writeln!(md, "| false alarms by family | traces | early warning | failover |");
+    let _ = writeln!(
+        md,
+        "| false alarms by family | traces | early warning | failover |"
+    );
     let _ = writeln!(md, "|---|---:|---:|---:|");
     for fam in Family::ALL.iter().filter(|f| !f.is_runaway()) {
         let idx: Vec<usize> = (0..traces.len()).filter(|i| traces[*i].family == *fam).collect();
-        let fa = |s: &Score| idx.iter().filter(|i| s.outcomes[**i] == Outcome::FalseAlarm).count();
-        let _ = writeln!(md, "| {} | {} | {} | {} |", fam.name(), idx.len(), fa(&ours[0]), fa(&ours[1]));
+        let fa = |s: &Score| {
+            idx.iter()
+                .filter(|i| s.outcomes[**i] == Outcome::FalseAlarm)
+                .count()
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            fam.name(),
+            idx.len(),
+            fa(&ours[0]),
+            fa(&ours[1])
+        );
     }
     let _ = writeln!(md);
 
@@ -262,8 +307,24 @@ fn report(set: Set, quick: bool, md: &mut String) {
             );
         }
         _ => {
-            let _ = writeln!(md, "- warning median lead: no baseline variant with zero false alarms caught anything");
+            let _ = writeln!(md, "- warning median lead ≥ 2× the best zero-false-alarm baseline: no baseline variant has zero false alarms");
         }
+    }
+    if let (Some(b), Some(m)) = (
+        baselines
+            .iter()
+            .filter(|b| b.caught() > 0)
+            .min_by(|a, b| fewest_false(a, b)),
+        warn.median(),
+    ) {
+        let _ = writeln!(
+            md,
+            "- beside the baseline variant with the fewest false alarms ({}: {} false, median lead {}): warning median lead ratio {:.2}",
+            b.name,
+            b.false_alarms(),
+            fmt_s(b.median()),
+            b.median().map_or(f64::NAN, |l| m / l)
+        );
     }
     let _ = writeln!(
         md,
@@ -276,8 +337,14 @@ fn report(set: Set, quick: bool, md: &mut String) {
     let _ = writeln!(
         md,
         "- runs: {replay_note}Zabbix ({} variants) {zbx_s:.1} s, promtool ({} variants) {prom_s:.1} s\n",
-        baselines.iter().filter(|b| b.family.starts_with("Zabbix")).count(),
-        baselines.iter().filter(|b| b.family.starts_with("promtool")).count(),
+        baselines
+            .iter()
+            .filter(|b| b.family.starts_with("Zabbix"))
+            .count(),
+        baselines
+            .iter()
+            .filter(|b| b.family.starts_with("promtool"))
+            .count(),
     );
     if std::env::var_os("QUALITY_VERBOSE").is_some() {
         for (i, t) in traces.iter().enumerate() {
@@ -290,6 +357,13 @@ fn report(set: Set, quick: bool, md: &mut String) {
     }
 }
 
+/// Orders variants by false alarms, then by longer median lead.
+fn fewest_false(a: &&Score, b: &&Score) -> std::cmp::Ordering {
+    a.false_alarms()
+        .cmp(&b.false_alarms())
+        .then(b.median().unwrap_or(0.0).total_cmp(&a.median().unwrap_or(0.0)))
+}
+
 /// When Hemiwatch warned (overheat predicted or reached) and when it ordered a failover.
 fn hemiwatch_alerts(t: &Trace) -> (Vec<u64>, Vec<u64>) {
     let lines = replay_lines(&t.rows, SeatRules::defaults);
@@ -297,7 +371,8 @@ fn hemiwatch_alerts(t: &Trace) -> (Vec<u64>, Vec<u64>) {
         .iter()
         .filter_map(|l| match l {
             Line::Alert(x)
-                if x.state == AlertState::Firing && matches!(x.kind, Kind::OverheatPredicted | Kind::Overheat) =>
+                if x.state == AlertState::Firing
+                    && matches!(x.kind, Kind::OverheatPredicted | Kind::Overheat) =>
             {
                 Some(x.at_ms)
             }
@@ -334,7 +409,11 @@ fn zabbix_scores(traces: &[Trace]) -> Vec<Score> {
     // first alert per (variant, trace)
     let mut first: Vec<Vec<Option<u64>>> = vec![vec![None; traces.len()]; variants.len()];
     for (ti, t) in traces.iter().enumerate() {
-        let xs: Vec<(u64, f64)> = t.rows.iter().map(|r| (r.t_ms, f64::from(r.temp_centi) / 100.0)).collect();
+        let xs: Vec<(u64, f64)> = t
+            .rows
+            .iter()
+            .map(|r| (r.t_ms, f64::from(r.temp_centi) / 100.0))
+            .collect();
         for i in 0..xs.len() {
             let (now, last) = xs[i];
             // Sums of the nested windows, newest value first.
@@ -378,8 +457,16 @@ fn zabbix_scores(traces: &[Trace]) -> Vec<Score> {
         .enumerate()
         .map(|(v, (fit, w, h, form))| {
             let name = match form {
-                Form::Timeleft => format!("Zabbix `timeleft(/h/temp,{}m,85,\"{}\") < {h}`", w / 60, fit.name()),
-                Form::Forecast => format!("Zabbix `forecast(/h/temp,{}m,{h},\"{}\") > 85`", w / 60, fit.name()),
+                Form::Timeleft => format!(
+                    "Zabbix `timeleft(/h/temp,{}m,85,\"{}\") < {h}`",
+                    w / 60,
+                    fit.name()
+                ),
+                Form::Forecast => format!(
+                    "Zabbix `forecast(/h/temp,{}m,{h},\"{}\") > 85`",
+                    w / 60,
+                    fit.name()
+                ),
             };
             let family = match fit {
                 Fit::Linear => "Zabbix linear",
@@ -439,7 +526,11 @@ fn promtool_alerts(traces: &[Trace]) -> Result<Vec<(String, String, BTreeMap<usi
                 j += 1;
             }
             values.push(match t.rows.get(j) {
-                Some(r) if r.t_ms <= at && at - r.t_ms < SCRAPE_S * 1_000 && at <= t.rows.last().map_or(0, |l| l.t_ms) => {
+                Some(r)
+                    if r.t_ms <= at
+                        && at - r.t_ms < SCRAPE_S * 1_000
+                        && at <= t.rows.last().map_or(0, |l| l.t_ms) =>
+                {
                     format!("{}", f64::from(r.temp_centi) / 100.0)
                 }
                 _ => "_".into(),

@@ -7,8 +7,11 @@
 //! monotonic ms, seat id, centi-°C as the wire carries it). Rows may come in any order; they are
 //! replayed sorted by time (stable, so equal times keep file order). Output: one JSON object per
 //! alert state change, `{"at_ms", "seat", "kind", "state": "firing"|"resolved",
-//! "predicted_critical_at_ms"}`. Only alerts that fired are reported, and each once per
-//! transition (a pending alert that clears never reached a technician either).
+//! "predicted_critical_at_ms", "explanation"}` (the explanation: the trend's fit, on a firing
+//! prediction), and one line `{"at_ms", "seat", "kind": "failover", "state": "ordered",
+//! "explanation"}` at each moment the engine orders a failover. Only alerts that fired are
+//! reported, and each once per transition (a pending alert that clears never reached a
+//! technician either).
 //!
 //! What a replay cannot know: lines (so no `line_down`), the seat's own flags (so a sensor fault
 //! comes only from out-of-range or stuck values) and its telemetry period, which is estimated as
@@ -247,7 +250,9 @@ pub fn replay_lines(rows: &[Row], rules: impl Fn(SeatId) -> SeatRules) -> Vec<Li
                 AlertState::Resolved if firing.remove(&view.id) => AlertState::Resolved,
                 _ => continue,
             };
-            let seat_clear = view.seat.filter(|s| state == AlertState::Resolved && engine.status(*s).is_none());
+            let seat_clear = view
+                .seat
+                .filter(|s| state == AlertState::Resolved && engine.status(*s).is_none());
             let explanation = match (view.kind, view.seat) {
                 (Kind::OverheatPredicted, Some(s)) if state == AlertState::Firing => engine.prediction(s),
                 _ => None,

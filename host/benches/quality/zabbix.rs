@@ -76,21 +76,34 @@ impl Sums {
     fn coefficients(&self, fit: Fit) -> Option<(f64, f64, f64)> {
         match fit {
             Fit::Linear | Fit::Exponential => {
-                let (sy, sty) = if fit == Fit::Linear { (self.x, self.tx) } else { (self.lx, self.tlx) };
+                let (sy, sty) = if fit == Fit::Linear {
+                    (self.x, self.tx)
+                } else {
+                    (self.lx, self.tlx)
+                };
                 let det = self.n * self.t2 - self.t * self.t;
                 if det == 0.0 {
                     return None;
                 }
-                Some(((self.t2 * sy - self.t * sty) / det, (self.n * sty - self.t * sy) / det, 0.0))
+                Some((
+                    (self.t2 * sy - self.t * sty) / det,
+                    (self.n * sty - self.t * sy) / det,
+                    0.0,
+                ))
             }
             Fit::Polynomial2 => {
                 if self.n < 3.0 {
                     return None;
                 }
-                let m = [[self.n, self.t, self.t2], [self.t, self.t2, self.t3], [self.t2, self.t3, self.t4]];
+                let m = [
+                    [self.n, self.t, self.t2],
+                    [self.t, self.t2, self.t3],
+                    [self.t2, self.t3, self.t4],
+                ];
                 let r = [self.x, self.tx, self.t2x];
                 let det3 = |m: &[[f64; 3]; 3]| {
-                    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
                         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
                 };
                 let d = det3(&m);
@@ -136,9 +149,16 @@ impl Sums {
                     if disc < 0.0 {
                         return None;
                     }
-                    let q = if b > 0.0 { -b - disc.sqrt() } else { -b + disc.sqrt() };
+                    let q = if b > 0.0 {
+                        -b - disc.sqrt()
+                    } else {
+                        -b + disc.sqrt()
+                    };
                     let (r1, r2) = (0.5 * q / c, 2.0 * a0 / q);
-                    [r1, r2].into_iter().filter(|r| *r > 0.0).fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))))?
+                    [r1, r2]
+                        .into_iter()
+                        .filter(|r| *r > 0.0)
+                        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))))?
                 }
             }
         };

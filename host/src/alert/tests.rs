@@ -84,8 +84,14 @@ fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_afte
         })
         .expect("failover ordered");
     assert_eq!(order.seat, 1);
-    assert!(order.prediction.confident && order.prediction.asymptote_c.lo > 85.0, "{order:?}");
-    assert!(order.at_ms < T0 + 410_000 - 60_000, "ordered a minute before the crossing: {order:?}");
+    assert!(
+        order.prediction.confident && order.prediction.asymptote_c.lo > 85.0,
+        "{order:?}"
+    );
+    assert!(
+        order.at_ms < T0 + 410_000 - 60_000,
+        "ordered a minute before the crossing: {order:?}"
+    );
     let n = firing.1.expect("sinks notified");
     assert_eq!(n.label.as_deref(), Some("A-01-01"));
     let predicted = firing.0.predicted_critical_at_ms.unwrap();

@@ -15,10 +15,10 @@
 pub mod overheat;
 pub mod sensor;
 pub mod silent;
-pub mod trend;
 /// Generated thermal traces with their truth (the quality bench's and the tests' material).
 #[cfg(any(test, feature = "test-support"))]
 pub mod traces;
+pub mod trend;
 mod window;
 
 pub use window::Window;

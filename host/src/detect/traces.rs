@@ -198,7 +198,11 @@ fn one(rng: &mut SmallRng, family: Family, frac: f64, period_ms: u64) -> Trace {
     let (label, start, drive, minutes): (String, f64, Drive, f64) = match family {
         Family::StepRunaway => {
             let rate = 0.3 * 50f64.powf(frac);
-            let start = if warm { rng.random_range(70.0..80.0) } else { rng.random_range(25.0..65.0) };
+            let start = if warm {
+                rng.random_range(70.0..80.0)
+            } else {
+                rng.random_range(25.0..65.0)
+            };
             let mut target = rng.random_range(RUNAWAY_MIN_TARGET_C..140.0);
             let mut tau = (target - start) / rate;
             if tau < 0.5 {
@@ -209,13 +213,23 @@ fn one(rng: &mut SmallRng, family: Family, frac: f64, period_ms: u64) -> Trace {
             (
                 format!("{rate:.2} °C/min, {start:.0} → {target:.0} °C, τ {tau:.1} min, σ {sigma:.2}"),
                 start,
-                Box::new(move |m: f64| if m < onset_min { (start, tau) } else { (target, tau) }),
+                Box::new(move |m: f64| {
+                    if m < onset_min {
+                        (start, tau)
+                    } else {
+                        (target, tau)
+                    }
+                }),
                 f64::INFINITY,
             )
         }
         Family::RampRunaway => {
             let rate = 0.3 * 50f64.powf(frac);
-            let start = if warm { rng.random_range(70.0..80.0) } else { rng.random_range(25.0..65.0) };
+            let start = if warm {
+                rng.random_range(70.0..80.0)
+            } else {
+                rng.random_range(25.0..65.0)
+            };
             let tau = log_uniform(rng, 0.5, 10.0);
             (
                 format!("ramp {rate:.2} °C/min from {start:.0} °C, τ {tau:.1} min, σ {sigma:.2}"),
@@ -235,7 +249,13 @@ fn one(rng: &mut SmallRng, family: Family, frac: f64, period_ms: u64) -> Trace {
             (
                 format!("{start:.0} → {target:.1} °C, τ {tau:.1} min, σ {sigma:.2}"),
                 start,
-                Box::new(move |m: f64| if m < onset_min { (start, tau) } else { (target, tau) }),
+                Box::new(move |m: f64| {
+                    if m < onset_min {
+                        (start, tau)
+                    } else {
+                        (target, tau)
+                    }
+                }),
                 onset_min + (6.0 * tau).max(20.0),
             )
         }
@@ -273,11 +293,20 @@ fn one(rng: &mut SmallRng, family: Family, frac: f64, period_ms: u64) -> Trace {
             let end = (start + rate * 40.0).clamp(20.0, 80.0);
             let tau = log_uniform(rng, 1.0, 10.0);
             (
-                format!("drift {rate:+.2} °C/min from {start:.0} to {end:.0} °C, τ {tau:.1} min, σ {sigma:.2}"),
+                format!(
+                    "drift {rate:+.2} °C/min from {start:.0} to {end:.0} °C, τ {tau:.1} min, σ {sigma:.2}"
+                ),
                 start,
                 Box::new(move |m: f64| {
                     let target = start + rate * (m - onset_min).max(0.0);
-                    (if rate > 0.0 { target.min(end) } else { target.max(end) }, tau)
+                    (
+                        if rate > 0.0 {
+                            target.min(end)
+                        } else {
+                            target.max(end)
+                        },
+                        tau,
+                    )
                 }),
                 55.0,
             )
@@ -289,7 +318,13 @@ fn one(rng: &mut SmallRng, family: Family, frac: f64, period_ms: u64) -> Trace {
             (
                 format!("{base:.0} °C, the room {jump:+.1} °C at 10 min, τ {tau:.1} min, σ {sigma:.2}"),
                 base,
-                Box::new(move |m: f64| if m < onset_min { (base, tau) } else { (base + jump, tau) }),
+                Box::new(move |m: f64| {
+                    if m < onset_min {
+                        (base, tau)
+                    } else {
+                        (base + jump, tau)
+                    }
+                }),
                 50.0,
             )
         }

@@ -111,7 +111,11 @@ fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error
 
 impl Estimate {
     fn point(v: f64) -> Self {
-        Self { lo: v, best: v, hi: v }
+        Self {
+            lo: v,
+            best: v,
+            hi: v,
+        }
     }
     fn widen(&mut self, v: f64) {
         self.lo = self.lo.min(v);
@@ -200,8 +204,7 @@ impl Trend {
             self.fit = fit(&pts, now_ms, rules.critical_c);
         }
         let fit = self.fit.filter(|f| {
-            f.likely
-                && (f.slope_c_per_min.best / 60.0 >= MIN_SLOPE_C_PER_S || f.level_c >= rules.critical_c)
+            f.likely && (f.slope_c_per_min.best / 60.0 >= MIN_SLOPE_C_PER_S || f.level_c >= rules.critical_c)
         });
         let crossing = fit.and_then(|f| f.crossing_ms);
         let within = |horizon_ms: u64| crossing.is_some_and(|at| at.saturating_sub(now_ms) <= horizon_ms);
