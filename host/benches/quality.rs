@@ -240,11 +240,7 @@ fn report(set: Set, quick: bool, md: &mut String) {
                 let _ = writeln!(md, "| {fam}: no variant with 0 false alarms | | | | |");
             }
         }
-        if let Some(b) = of
-            .iter()
-            .filter(|b| b.caught() > 0)
-            .min_by(|a, b| fewest_false(a, b))
-        {
+        if let Some(b) = of.iter().filter(|b| b.caught() > 0).min_by(fewest_false) {
             let _ = writeln!(
                 md,
                 "{} — fewest false alarms |",
@@ -311,10 +307,7 @@ fn report(set: Set, quick: bool, md: &mut String) {
         }
     }
     if let (Some(b), Some(m)) = (
-        baselines
-            .iter()
-            .filter(|b| b.caught() > 0)
-            .min_by(|a, b| fewest_false(a, b)),
+        baselines.iter().filter(|b| b.caught() > 0).min_by(fewest_false),
         warn.median(),
     ) {
         let _ = writeln!(
