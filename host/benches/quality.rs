@@ -240,7 +240,11 @@ fn report(set: Set, quick: bool, md: &mut String) {
                 let _ = writeln!(md, "| {fam}: no variant with 0 false alarms | | | | |");
             }
         }
-        if let Some(b) = of.iter().filter(|b| b.caught() > 0).min_by(fewest_false) {
+        if let Some(b) = of
+            .iter()
+            .filter(|b| b.caught() > 0)
+            .min_by(|a, b| fewest_false(a, b))
+        {
             let _ = writeln!(
                 md,
                 "{} — fewest false alarms |",
