@@ -348,7 +348,8 @@ pub fn fit(pts: &[(u64, f64)], now_ms: u64, critical_c: f64) -> Option<Predictio
             None => all_cross = false,
         }
     }
-    let at = |s: f64| now_ms + (s * 1_000.0) as u64;
+    // A crossing years away saturates instead of wrapping round to "now".
+    let at = |s: f64| now_ms.saturating_add((s * 1_000.0) as u64);
     Some(Prediction {
         model: if best.tau_s.is_some() {
             Model::FirstOrder
@@ -568,5 +569,57 @@ mod tests {
         let (first, clears, _) = run(900, f);
         assert!(first.is_some());
         assert_eq!(clears, 1);
+    }
+}
+
+#[cfg(test)]
+mod stages {
+    use super::*;
+    use crate::detect::traces::{generate, Set};
+
+    /// Runs a generated trace through the window and the trend; returns the warning's first
+    /// firing time and every failover order.
+    fn run(rows: &[crate::replay::Row]) -> (Option<u64>, Vec<FailoverOrder>) {
+        let rules = SeatRules::defaults(1);
+        let (mut w, mut t) = (Window::default(), Trend::default());
+        let (mut first, mut orders) = (None, Vec::new());
+        for r in rows {
+            let closed = w.push(r.t_ms, f64::from(r.temp_centi) / 100.0);
+            if t.update(&w, closed, r.t_ms, &rules) == Signal::Firing {
+                first.get_or_insert(r.t_ms);
+            }
+            orders.extend(t.take_failover_order());
+        }
+        (first, orders)
+    }
+
+    /// The second stage on the train set: a failover is only ever ordered on a fit whose
+    /// asymptote (and its two-sigma lower bound) is above critical, never on a trace that does
+    /// not cross, and at most once per episode.
+    #[test]
+    fn a_failover_is_ordered_only_on_a_confident_fit_above_critical() {
+        let critical = SeatRules::defaults(1).critical_c;
+        let traces = generate(Set::Train, 2, 1_000);
+        let mut ordered_runaways = 0;
+        for tr in &traces {
+            let (_, orders) = run(&tr.rows);
+            assert!(orders.len() <= 1, "{}: {orders:?}", tr.label);
+            for o in &orders {
+                assert!(
+                    o.prediction.confident && o.prediction.asymptote_c.lo > critical,
+                    "{}: ordered on {:?}",
+                    tr.label,
+                    o.prediction
+                );
+            }
+            match tr.crossing_ms {
+                None => assert!(orders.is_empty(), "{}: false failover {orders:?}", tr.label),
+                Some(c) => ordered_runaways += usize::from(orders.iter().any(|o| o.at_ms < c)),
+            }
+        }
+        assert!(
+            ordered_runaways >= 3,
+            "only {ordered_runaways} of 4 runaways ordered before crossing"
+        );
     }
 }
