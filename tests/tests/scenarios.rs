@@ -237,7 +237,10 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
         "thermal runaway: failover shown {:.0} s before the sensor reads 85 °C",
         failover_lead.as_secs_f64()
     );
-    assert!(failover_lead >= Duration::from_secs(60), "failover lead {failover_lead:?}");
+    assert!(
+        failover_lead >= Duration::from_secs(60),
+        "failover lead {failover_lead:?}"
+    );
     let kinds = event_kinds(&daemon, 1);
     assert!(kinds.iter().any(|k| k == "failover_ordered"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "failover_acked"), "{kinds:?}");
