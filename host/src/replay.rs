@@ -7,8 +7,11 @@
 //! monotonic ms, seat id, centi-°C as the wire carries it). Rows may come in any order; they are
 //! replayed sorted by time (stable, so equal times keep file order). Output: one JSON object per
 //! alert state change, `{"at_ms", "seat", "kind", "state": "firing"|"resolved",
-//! "predicted_critical_at_ms"}`. Only alerts that fired are reported, and each once per
-//! transition (a pending alert that clears never reached a technician either).
+//! "predicted_critical_at_ms", "explanation"}` (the explanation: the trend's fit, on a firing
+//! prediction), and one line `{"at_ms", "seat", "kind": "failover", "state": "ordered",
+//! "explanation"}` at each moment the engine orders a failover. Only alerts that fired are
+//! reported, and each once per transition (a pending alert that clears never reached a
+//! technician either).
 //!
 //! What a replay cannot know: lines (so no `line_down`), the seat's own flags (so a sensor fault
 //! comes only from out-of-range or stuck values) and its telemetry period, which is estimated as
@@ -21,6 +24,7 @@ use hemiwatch_protocol::SeatId;
 use serde::Serialize;
 
 use crate::alert::{AlertChange, AlertEngine, AlertState, Kind, TICK_MS};
+use crate::detect::trend::Prediction;
 use crate::detect::{Sample, SeatRules};
 
 /// One recorded sample.
@@ -48,6 +52,52 @@ pub struct Transition {
     /// For predictions: when the seat is expected to reach critical.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_critical_at_ms: Option<u64>,
+    /// For predictions: the fit behind it (model, slope, asymptote, τ, crossing interval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Prediction>,
+}
+
+/// The moment the engine orders a seat's failover, as printed:
+/// `{"at_ms":…,"seat":…,"kind":"failover","state":"ordered",…}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailoverLine {
+    /// When (data clock).
+    pub at_ms: u64,
+    /// The seat.
+    pub seat: SeatId,
+    /// Always `failover`.
+    pub kind: FailoverWord,
+    /// Always `ordered`.
+    pub state: OrderedWord,
+    /// Why: the confident prediction (absent when a reached overheat ordered it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Prediction>,
+}
+
+/// The `kind` of a [`FailoverLine`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum FailoverWord {
+    /// `failover`.
+    #[serde(rename = "failover")]
+    Failover,
+}
+
+/// The `state` of a [`FailoverLine`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum OrderedWord {
+    /// `ordered`.
+    #[serde(rename = "ordered")]
+    Ordered,
+}
+
+/// One output line of a replay, in time order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Line {
+    /// An alert state change.
+    Alert(Transition),
+    /// A failover order.
+    Failover(FailoverLine),
 }
 
 /// Why a CSV cannot be replayed.
@@ -145,9 +195,22 @@ fn csv_error(e: &csv::Error, fallback_line: u64) -> ReplayError {
     }
 }
 
-/// Replays `rows` through the alert engine with `rules` per seat and returns the transitions in
-/// order. Only the seats present in `rows` are watched.
+/// Replays `rows` through the alert engine with `rules` per seat and returns the alert
+/// transitions in order. Only the seats present in `rows` are watched.
 pub fn replay(rows: &[Row], rules: impl Fn(SeatId) -> SeatRules) -> Vec<Transition> {
+    replay_lines(rows, rules)
+        .into_iter()
+        .filter_map(|l| match l {
+            Line::Alert(t) => Some(t),
+            Line::Failover(_) => None,
+        })
+        .collect()
+}
+
+/// Replays `rows` and returns every output line in order: alert transitions and failover
+/// orders (the trend detector's confident stage, or a firing kind that
+/// [orders failover](Kind::orders_failover)), once per seat until the seat's alerts all resolve.
+pub fn replay_lines(rows: &[Row], rules: impl Fn(SeatId) -> SeatRules) -> Vec<Line> {
     let mut rows = rows.to_vec();
     rows.sort_by_key(|r| r.t_ms);
     let Some(first) = rows.first().map(|r| r.t_ms) else {
@@ -162,23 +225,58 @@ pub fn replay(rows: &[Row], rules: impl Fn(SeatId) -> SeatRules) -> Vec<Transiti
     let mut engine = AlertEngine::new(seats, first, 0);
     let mut firing = HashSet::new();
     let mut out = Vec::new();
+    // Seats ordered into failover (the daemon orders a seat once until it is back in service).
+    let mut ordered: HashSet<SeatId> = HashSet::new();
     let mut collect = |engine: &mut AlertEngine| {
         for change in engine.drain() {
-            let AlertChange::Alert { view, .. } = change else {
-                continue;
+            let (view, failover) = match change {
+                AlertChange::Alert { view, failover, .. } => (view, failover),
+                AlertChange::Failover(order) => {
+                    if ordered.insert(order.seat) {
+                        out.push(Line::Failover(FailoverLine {
+                            at_ms: order.at_ms,
+                            seat: order.seat,
+                            kind: FailoverWord::Failover,
+                            state: OrderedWord::Ordered,
+                            explanation: Some(order.prediction),
+                        }));
+                    }
+                    continue;
+                }
+                AlertChange::Silence(_) => continue,
             };
             let state = match view.state {
                 AlertState::Firing if firing.insert(view.id) => AlertState::Firing,
                 AlertState::Resolved if firing.remove(&view.id) => AlertState::Resolved,
                 _ => continue,
             };
-            out.push(Transition {
+            let seat_clear = view
+                .seat
+                .filter(|s| state == AlertState::Resolved && engine.status(*s).is_none());
+            let explanation = match (view.kind, view.seat) {
+                (Kind::OverheatPredicted, Some(s)) if state == AlertState::Firing => engine.prediction(s),
+                _ => None,
+            };
+            out.push(Line::Alert(Transition {
                 at_ms: view.updated_at_ms,
                 seat: view.seat,
                 kind: view.kind,
                 state,
                 predicted_critical_at_ms: view.predicted_critical_at_ms,
-            });
+                explanation,
+            }));
+            if let Some(seat) = failover.filter(|s| ordered.insert(*s)) {
+                out.push(Line::Failover(FailoverLine {
+                    at_ms: view.updated_at_ms,
+                    seat,
+                    kind: FailoverWord::Failover,
+                    state: OrderedWord::Ordered,
+                    explanation: None,
+                }));
+            }
+            if let Some(s) = seat_clear {
+                ordered.remove(&s);
+            }
         }
     };
     // The daemon's clock runs every TICK_MS; so does the data clock here, between samples.

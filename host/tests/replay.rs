@@ -81,7 +81,35 @@ fn a_recording_replays_to_the_same_alerts_every_time() {
     );
     assert_eq!(replay(&csv, None).stdout, out.stdout, "deterministic");
 
-    // A config with a lower critical threshold for seat 12 makes it fire earlier.
+    // The prediction explains itself: model, slope, asymptote and τ with their ranges, and the
+    // crossing with its interval.
+    let why = &predicted["explanation"];
+    assert!(why["model"].is_string(), "{predicted}");
+    assert!(
+        why["slope_c_per_min"]["best"]
+            .as_f64()
+            .is_some_and(|s| (s - 3.0).abs() < 0.5),
+        "{why}"
+    );
+    assert!(why["crossing_ms"].as_u64().is_some(), "{why}");
+    // One failover line for the runaway, before it crosses, and none for the steady seat.
+    let failovers: Vec<&Value> = alerts.iter().filter(|a| a["kind"] == "failover").collect();
+    assert_eq!(failovers.len(), 1, "{failovers:#?}");
+    let order = failovers[0];
+    assert_eq!(order["seat"], 12);
+    assert_eq!(order["state"], "ordered");
+    let ordered_at = order["at_ms"].as_u64().unwrap();
+    assert!(
+        ordered_at + 60_000 <= crossing,
+        "ordered at {ordered_at}, crossing at {crossing}"
+    );
+    assert!(
+        ordered_at >= at,
+        "the order follows the warning: {ordered_at} < {at}"
+    );
+    assert!(order["explanation"]["confident"] == true, "{order}");
+
+    // A config with a lower critical threshold for seat 12 makes it aim lower.
     let config = dir.path().join("hemiwatch.toml");
     std::fs::write(
         &config,
@@ -110,7 +138,13 @@ key = "000102030405060708090a0b0c0d0e0f"
         .into_iter()
         .find(|a| a["kind"] == "overheat_predicted" && a["state"] == "firing")
         .expect("a prediction with the config");
-    assert!(earlier["at_ms"].as_u64().unwrap() < at, "{earlier} vs {at}");
+    // It warns no later, and aims at the lower threshold: the crossing it predicts is earlier.
+    assert!(earlier["at_ms"].as_u64().unwrap() <= at, "{earlier} vs {at}");
+    let eta = |a: &Value| a["predicted_critical_at_ms"].as_u64().unwrap();
+    assert!(
+        eta(&earlier) + 120_000 < eta(predicted),
+        "{earlier} vs {predicted}"
+    );
 }
 
 #[test]

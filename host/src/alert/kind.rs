@@ -141,9 +141,11 @@ impl Kind {
     }
 
     /// Whether firing orders the seat's failover (even when silenced: a silence mutes
-    /// notifications, not safety).
+    /// notifications, not safety). A prediction does not: it is the technicians' early warning,
+    /// and the failover on a prediction is the trend detector's own confident second stage
+    /// ([`crate::detect::trend::FailoverOrder`]).
     pub const fn orders_failover(self) -> bool {
-        matches!(self, Self::OverheatPredicted | Self::Overheat)
+        matches!(self, Self::Overheat)
     }
 
     /// Whether acknowledging the alert resolves it: nothing will clear it on its own (a loss

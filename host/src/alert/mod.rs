@@ -79,6 +79,9 @@ pub enum AlertChange {
     },
     /// A silence was created.
     Silence(Silence),
+    /// The trend detector's second stage: the seat is confidently going to cross critical, order
+    /// its failover (an early warning alone never does).
+    Failover(crate::detect::trend::FailoverOrder),
 }
 
 /// An alert still standing (pending or firing).
@@ -146,6 +149,11 @@ impl AlertEngine {
             recovery_note: None,
             daemon_notes: BTreeMap::new(),
         }
+    }
+
+    /// The trend detector's last fit for `seat`, with its explanation.
+    pub fn prediction(&self, seat: SeatId) -> Option<crate::detect::trend::Prediction> {
+        self.seats.get(&seat).and_then(|w| w.trend.prediction().copied())
     }
 
     /// Changes since the last call, in order.

@@ -27,8 +27,30 @@ impl AlertEngine {
                     .and_then(|w| w.trend.predicted_at_ms())
                     .map(|t| t.saturating_sub(now_ms) / 1_000)
                     .unwrap_or(0);
+                let secs = |t: Option<u64>| t.map(|t| t.saturating_sub(now_ms) / 1_000);
+                let why = match w.and_then(|w| w.trend.prediction()) {
+                    Some(p) => {
+                        let range = match (secs(p.crossing_earliest_ms), secs(p.crossing_latest_ms)) {
+                            (Some(a), Some(b)) => format!("{}–{} min", a / 60, b.div_ceil(60)),
+                            (Some(a), None) => format!("{} min or never", a / 60),
+                            _ => "unknown".into(),
+                        };
+                        let settles = if p.asymptote_c.best.is_finite() {
+                            format!(
+                                "settling toward {:.0} °C (at least {:.0}) with τ {:.0} min",
+                                p.asymptote_c.best,
+                                p.asymptote_c.lo,
+                                p.tau_s.best / 60.0
+                            )
+                        } else {
+                            "with no sign of settling".into()
+                        };
+                        format!("{} fit, {settles}; crossing in {range}", p.model.name().replace('_', "-"))
+                    }
+                    None => "no fit".into(),
+                };
                 format!(
-                    "{} will reach its critical {critical:.1} °C in about {} min {} s (now {now:.1} °C, rising {slope:.1} °C/min): switch it to its standby",
+                    "{} will reach its critical {critical:.1} °C in about {} min {} s (now {now:.1} °C, rising {slope:.1} °C/min; {why}): get a technician there",
                     seat_name(s),
                     eta / 60,
                     eta % 60

@@ -74,7 +74,24 @@ fn a_runaway_goes_pending_then_firing_orders_failover_notifies_and_resolves_afte
             _ => None,
         })
         .unwrap();
-    assert_eq!(firing.2, Some(1), "failover ordered");
+    // The warning alone orders nothing; the trend's confident second stage orders the failover.
+    assert_eq!(firing.2, None, "a prediction is an early warning, not an order");
+    let order = changes
+        .iter()
+        .find_map(|c| match c {
+            AlertChange::Failover(o) => Some(*o),
+            _ => None,
+        })
+        .expect("failover ordered");
+    assert_eq!(order.seat, 1);
+    assert!(
+        order.prediction.confident && order.prediction.asymptote_c.lo > 85.0,
+        "{order:?}"
+    );
+    assert!(
+        order.at_ms < T0 + 410_000 - 60_000,
+        "ordered a minute before the crossing: {order:?}"
+    );
     let n = firing.1.expect("sinks notified");
     assert_eq!(n.label.as_deref(), Some("A-01-01"));
     let predicted = firing.0.predicted_critical_at_ms.unwrap();

@@ -5,7 +5,7 @@
 
 use hemiwatch_protocol::SeatId;
 
-use super::{AlertEngine, Kind, Subject};
+use super::{AlertChange, AlertEngine, Kind, Subject};
 use crate::config::defaults::DEFAULT_PERIOD_MS;
 use crate::detect::overheat::Overheat;
 use crate::detect::sensor::{Fault, Sensor};
@@ -161,6 +161,13 @@ impl AlertEngine {
         self.set(Kind::SensorFault, Subject::Seat(seat), sensor, s.t_ms);
         self.set(Kind::Overheat, Subject::Seat(seat), overheat, s.t_ms);
         self.set(Kind::OverheatPredicted, Subject::Seat(seat), trend, s.t_ms);
+        if let Some(order) = self
+            .seats
+            .get_mut(&seat)
+            .and_then(|w| w.trend.take_failover_order())
+        {
+            self.changes.push(AlertChange::Failover(order));
+        }
         self.refresh_prediction(seat, s.t_ms);
     }
 

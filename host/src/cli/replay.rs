@@ -1,5 +1,5 @@
 //! `hemiwatch replay`: recorded samples through the detectors and the alert engine, with the
-//! clock taken from the data, one JSON line per alert state change.
+//! clock taken from the data, one JSON line per alert state change and per failover order.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -39,14 +39,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let rules: std::collections::HashMap<_, _> =
         settings.seats.iter().map(|s| (s.place.id, s.rules())).collect();
-    let transitions = crate::replay::replay(&rows, |seat| {
+    let lines = crate::replay::replay_lines(&rows, |seat| {
         rules
             .get(&seat)
             .cloned()
             .unwrap_or_else(|| crate::detect::SeatRules::defaults(seat))
     });
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for t in &transitions {
+    for t in &lines {
         serde_json::to_writer(&mut out, t)?;
         out.write_all(b"\n")?;
     }

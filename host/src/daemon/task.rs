@@ -394,6 +394,16 @@ impl StateTask {
                     store(&self.storage, Record::Alert { view, notify });
                 }
                 AlertChange::Silence(s) => self.record_silence(&s),
+                AlertChange::Failover(order) => {
+                    tracing::warn!(
+                        seat = order.seat,
+                        asymptote_lo_c = order.prediction.asymptote_c.lo,
+                        crossing_ms = order.prediction.crossing_ms,
+                        "the seat is confidently going to overheat"
+                    );
+                    touched.insert(order.seat);
+                    self.order_failover(order.seat, now);
+                }
             }
         }
         if !published.is_empty() {

@@ -2,8 +2,10 @@
 //! question. They never read a clock, never log, never allocate per sample; the alert engine
 //! ([`crate::alert`]) turns what they say into alerts with a lifecycle.
 //!
-//! - [`trend`]: will this seat reach its critical temperature within the horizon? (robust slope
-//!   of minute-scale medians; refuses to extrapolate a curve that is settling below critical)
+//! - [`trend`]: will this seat reach its critical temperature, and surely enough to fail it
+//!   over? (a first-order fit of 10-s medians with its uncertainty: an early warning, and a
+//!   failover order only when the asymptote's lower bound is above critical)
+//! - `traces` (tests and benches only): generated thermal traces with their truth
 //! - [`overheat`]: has the filtered temperature reached critical?
 //! - [`sensor`]: can this seat's temperature be trusted at all? (its own fault flag, readings
 //!   outside the sensor's range, a sensor stuck on one value)
@@ -16,6 +18,9 @@ pub mod overheat;
 pub mod sensor;
 pub mod silent;
 pub mod tamper;
+/// Generated thermal traces with their truth (the quality bench's and the tests' material).
+#[cfg(any(test, feature = "test-support"))]
+pub mod traces;
 pub mod trend;
 mod window;
 
