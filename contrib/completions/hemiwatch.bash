@@ -34,6 +34,9 @@ _hemiwatch() {
             hemiwatch,help)
                 cmd="hemiwatch__subcmd__help"
                 ;;
+            hemiwatch,keys)
+                cmd="hemiwatch__subcmd__keys"
+                ;;
             hemiwatch,replay)
                 cmd="hemiwatch__subcmd__replay"
                 ;;
@@ -64,6 +67,9 @@ _hemiwatch() {
             hemiwatch__subcmd__help,help)
                 cmd="hemiwatch__subcmd__help__subcmd__help"
                 ;;
+            hemiwatch__subcmd__help,keys)
+                cmd="hemiwatch__subcmd__help__subcmd__keys"
+                ;;
             hemiwatch__subcmd__help,replay)
                 cmd="hemiwatch__subcmd__help__subcmd__replay"
                 ;;
@@ -76,6 +82,30 @@ _hemiwatch() {
             hemiwatch__subcmd__help,status)
                 cmd="hemiwatch__subcmd__help__subcmd__status"
                 ;;
+            hemiwatch__subcmd__help__subcmd__keys,generate)
+                cmd="hemiwatch__subcmd__help__subcmd__keys__subcmd__generate"
+                ;;
+            hemiwatch__subcmd__help__subcmd__keys,provision)
+                cmd="hemiwatch__subcmd__help__subcmd__keys__subcmd__provision"
+                ;;
+            hemiwatch__subcmd__keys,generate)
+                cmd="hemiwatch__subcmd__keys__subcmd__generate"
+                ;;
+            hemiwatch__subcmd__keys,help)
+                cmd="hemiwatch__subcmd__keys__subcmd__help"
+                ;;
+            hemiwatch__subcmd__keys,provision)
+                cmd="hemiwatch__subcmd__keys__subcmd__provision"
+                ;;
+            hemiwatch__subcmd__keys__subcmd__help,generate)
+                cmd="hemiwatch__subcmd__keys__subcmd__help__subcmd__generate"
+                ;;
+            hemiwatch__subcmd__keys__subcmd__help,help)
+                cmd="hemiwatch__subcmd__keys__subcmd__help__subcmd__help"
+                ;;
+            hemiwatch__subcmd__keys__subcmd__help,provision)
+                cmd="hemiwatch__subcmd__keys__subcmd__help__subcmd__provision"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +113,7 @@ _hemiwatch() {
 
     case "${cmd}" in
         hemiwatch)
-            opts="-h -V --log-format --help --version run demo check-config replay decode sim status ack docs help"
+            opts="-h -V --log-format --help --version run demo check-config replay decode sim status ack docs keys help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -231,7 +261,7 @@ _hemiwatch() {
             return 0
             ;;
         hemiwatch__subcmd__help)
-            opts="run demo check-config replay decode sim status ack docs help"
+            opts="run demo check-config replay decode sim status ack docs keys help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +358,48 @@ _hemiwatch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hemiwatch__subcmd__help__subcmd__keys)
+            opts="generate provision"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__help__subcmd__keys__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__help__subcmd__keys__subcmd__provision)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hemiwatch__subcmd__help__subcmd__replay)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -384,6 +456,132 @@ _hemiwatch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hemiwatch__subcmd__keys)
+            opts="-h --log-format --help generate provision help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__keys__subcmd__generate)
+            opts="-h --dir --seats --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seats)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__keys__subcmd__help)
+            opts="generate provision help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__keys__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__keys__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__keys__subcmd__help__subcmd__provision)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hemiwatch__subcmd__keys__subcmd__provision)
+            opts="-h --out --config --allow-demo-keys --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hemiwatch__subcmd__replay)
             opts="-h --csv --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -411,7 +609,7 @@ _hemiwatch() {
             return 0
             ;;
         hemiwatch__subcmd__run)
-            opts="-h --config --log-format --help"
+            opts="-h --config --allow-demo-keys --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -37,10 +37,12 @@ complete -c hemiwatch -n "__fish_hemiwatch_needs_command" -f -a "sim" -d 'Simula
 complete -c hemiwatch -n "__fish_hemiwatch_needs_command" -f -a "status" -d 'Print a running daemon\'s summary: seats per state, lines up and down, firing alerts'
 complete -c hemiwatch -n "__fish_hemiwatch_needs_command" -f -a "ack" -d 'Acknowledge an alert on a running daemon'
 complete -c hemiwatch -n "__fish_hemiwatch_needs_command" -f -a "docs" -d 'Write the man pages and shell completions generated from this command line'
+complete -c hemiwatch -n "__fish_hemiwatch_needs_command" -f -a "keys" -d 'Generate seat keys, and write a seat\'s provisioning block for its board'
 complete -c hemiwatch -n "__fish_hemiwatch_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand run" -l config -d 'Configuration file; without it, the embedded default (a 577-seat hemicycle whose lines are /dev/serial/by-id/hemiwatch-concentrator-{a..h}, with PUBLIC demo keys)' -r -F
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand run" -l log-format -d 'Log format on stderr [default: the config\'s `[daemon] log_format`, else human]' -r -f -a "human\t'Readable lines'
 json\t'One JSON object per line, for log shippers'"
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand run" -l allow-demo-keys -d 'Run even with demo, duplicated or all-zero seat keys (anyone could forge those seats\' frames): for demonstrations and test rigs only'
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand demo" -l data-dir -d 'Where the database and the ptys\' links go (default: a new folder in the system\'s temporary directory)' -r -F
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand demo" -l http-bind -d 'Where the dashboard and API listen (default: the embedded config\'s `http_bind`, loopback only)' -r
@@ -96,13 +98,36 @@ complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand docs" -l out -d 'Fol
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand docs" -l log-format -d 'Log format on stderr [default: the config\'s `[daemon] log_format`, else human]' -r -f -a "human\t'Readable lines'
 json\t'One JSON object per line, for log shippers'"
 complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand docs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "run" -d 'Run the daemon on a configuration file'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "demo" -d 'Run the daemon on a simulated 577-seat hemicycle, with its dashboard'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "check-config" -d 'Check a configuration file as `run` would read it (key files, api_token_env included)'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "replay" -d 'Replay recorded samples through the detectors, with the clock taken from the data'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "decode" -d 'Decode raw wire bytes (a capture) into one JSON object per frame on stdout'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "sim" -d 'Simulate seats speaking the real protocol into a file or onto a pty'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "status" -d 'Print a running daemon\'s summary: seats per state, lines up and down, firing alerts'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "ack" -d 'Acknowledge an alert on a running daemon'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "docs" -d 'Write the man pages and shell completions generated from this command line'
-complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and not __fish_seen_subcommand_from generate provision help" -l log-format -d 'Log format on stderr [default: the config\'s `[daemon] log_format`, else human]' -r -f -a "human\t'Readable lines'
+json\t'One JSON object per line, for log shippers'"
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and not __fish_seen_subcommand_from generate provision help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and not __fish_seen_subcommand_from generate provision help" -f -a "generate" -d 'Draw a fresh random key for each seat into a key folder (one 0600 file per seat)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and not __fish_seen_subcommand_from generate provision help" -f -a "provision" -d 'Write a seat\'s 32-byte provisioning block (seat id, key, CRC-32) for the flasher'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and not __fish_seen_subcommand_from generate provision help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from generate" -l dir -d 'The key folder (created 0700 if missing)' -r -F
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from generate" -l seats -d 'Seats, e.g. `1-577` or `1-72,80`' -r
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from generate" -l log-format -d 'Log format on stderr [default: the config\'s `[daemon] log_format`, else human]' -r -f -a "human\t'Readable lines'
+json\t'One JSON object per line, for log shippers'"
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from provision" -l out -d 'Where to write the block (mode 0600)' -r -F
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from provision" -l config -d 'Configuration file [default: the embedded one, whose keys are demo keys]' -r -F
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from provision" -l log-format -d 'Log format on stderr [default: the config\'s `[daemon] log_format`, else human]' -r -f -a "human\t'Readable lines'
+json\t'One JSON object per line, for log shippers'"
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from provision" -l allow-demo-keys -d 'Accept a demo, duplicated or all-zero key (a lab board, never a real seat)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from provision" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Draw a fresh random key for each seat into a key folder (one 0600 file per seat)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "provision" -d 'Write a seat\'s 32-byte provisioning block (seat id, key, CRC-32) for the flasher'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "run" -d 'Run the daemon on a configuration file'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "demo" -d 'Run the daemon on a simulated 577-seat hemicycle, with its dashboard'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "check-config" -d 'Check a configuration file as `run` would read it (key files, api_token_env included)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "replay" -d 'Replay recorded samples through the detectors, with the clock taken from the data'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "decode" -d 'Decode raw wire bytes (a capture) into one JSON object per frame on stdout'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "sim" -d 'Simulate seats speaking the real protocol into a file or onto a pty'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "status" -d 'Print a running daemon\'s summary: seats per state, lines up and down, firing alerts'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "ack" -d 'Acknowledge an alert on a running daemon'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "docs" -d 'Write the man pages and shell completions generated from this command line'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "keys" -d 'Generate seat keys, and write a seat\'s provisioning block for its board'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and not __fish_seen_subcommand_from run demo check-config replay decode sim status ack docs keys help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "generate" -d 'Draw a fresh random key for each seat into a key folder (one 0600 file per seat)'
+complete -c hemiwatch -n "__fish_hemiwatch_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "provision" -d 'Write a seat\'s 32-byte provisioning block (seat id, key, CRC-32) for the flasher'
