@@ -83,6 +83,50 @@
 //! | 115200  | 86.8 µs | 203.6 µs  | 116.8 µs  | 326.7 µs  |
 //! | 460800  | 21.7 µs | 73.4 µs   | 51.7 µs   | 143.7 µs  |
 //!
+//! ## A jitter budget per line ([`Timing::with_jitter`])
+//! [`JITTER_NS`] (20 µs) is a timer interrupt's latency on the STM32F411. Nodes that transmit
+//! later than that after their wait ends — the QEMU rig (the emulator runs when the host's
+//! scheduler lets it: milliseconds), simulated seats behind a pty, a daemon on a loaded machine —
+//! break the derivation above: seat `p + 1` could start before seat `p`'s late first byte reached
+//! it. The cure is a larger `jitter`: `gap` and `detect` grow by it and `slot` by ≈ 2.7 × it, so
+//! the scheme stays collision-free at the price of bus time (2 ms of jitter: `gap` 2.2 ms, `slot`
+//! 5.8 ms at 115200 baud; fine for the rig's few seats, too slow for 72 seats at 2 Hz, which
+//! [`Plan::with_timing`] refuses as over capacity).
+//!
+//! **Every node of a line must use the same budget**, or a seat with a smaller `slot` overtakes
+//! one with a larger. So the budget has one home, the host's per-line configuration
+//! (`jitter_us` of a `[[line]]`, default 20), and travels to the seats **in every beacon**
+//! ([`Beacon::jitter_us`], one byte under 128 µs, two above): a seat derives `gap` and `slot` from
+//! the beacon and its own baud rate ([`Beacon::timing`]). Nothing is provisioned per seat, a line
+//! can be re-timed by restarting its host, and a seat moved to another line needs no change. A
+//! forged beacon could set a wrong budget — it can already make seats talk at the wrong time (see
+//! "Why the beacon is not authenticated"); the worst it achieves is silence, which raises alerts.
+//! The baud rate is not carried: a seat that does not share the line's rate hears no beacon at all.
+//!
+//! ## Sessions and the host's epoch
+//! A seat's session belongs to the host that answered its `Hello`. Beacons carry that host's
+//! **epoch** (random at every start, [`Beacon::epoch`]): a seat that hears a beacon of another
+//! epoch (the daemon restarted, a standby took over) knows its session is unknown there and says
+//! `Hello` in its next turn; a seat that hears no beacon for 5 s (the firmware's
+//! `HOST_TIMEOUT_MS`) ends its session too. This replaces the per-seat liveness pings of the
+//! free-running protocol, whose cost a line cannot carry (72 seats pinged every 2 s would need 36
+//! commands/s against the 12 a line's command window carries at 2 Hz). A restart that draws the
+//! same epoch (1 in 256) and lasts under 5 s leaves seats on a session the new host does not
+//! know; their frames are refused (`no_session`) and counted until one of the two rules applies.
+//!
+//! ## Own echo
+//! A transmitter does not hear its own bytes: the rig's transceivers are MAX485-style with RE̅
+//! tied to DE, so the receiver is off while driving. The state machines do not depend on it: a
+//! seat's echo arrives when its turn is already over, a host's echo only moves its "last byte
+//! heard" to the end of its own transmission, which it assumes anyway. (The emulator in
+//! `hemiwatch-tests` delivers every byte to every node, the transmitter included.)
+//!
+//! ## What runs it
+//! The seat core (`hemiwatch-firmware`'s `Seat`, on both boards and in the simulator) follows
+//! [`SeatAccess`]; the daemon's line task, the simulator's capture and the HIL tests' host follow
+//! [`HostScheduler`] through the daemon's `LineBus` (commands queued per line, `Failover` first).
+//! [`StandbyWatch`] is ready for the hot-standby host but no host runs it yet.
+//!
 //! ## The arithmetic (see [`Plan`]; frame sizes in [`FrameSizes::MEASURED`])
 //! Rounds `B = max(MIN_ROUNDS, ⌈N / 32⌉)`, interval `I = T / B`. *Utilisation* is the share of
 //! time the wire carries characters: `(B × beacon + N × telemetry) × 10 / baud / T`; *busy* adds
@@ -766,6 +810,12 @@ impl HostScheduler {
         self.last_byte = end;
         self.next_round = (self.next_round + 1) % self.plan.rounds;
         self.next_open += self.plan.interval_ns();
+        if self.next_open < end {
+            // A whole interval behind (the host could not write: a line down, a stalled
+            // process): start the schedule again from now rather than open the missed rounds
+            // back to back, each cutting the previous round's chain short.
+            self.next_open = end + self.plan.interval_ns();
+        }
     }
 }
 
@@ -982,12 +1032,50 @@ mod tests {
     }
 
     #[test]
+    fn a_host_that_fell_behind_does_not_burst_the_missed_rounds() {
+        let p = plan(72, T_2HZ, 115_200);
+        let mut h = HostScheduler::new(p, 0);
+        assert!(matches!(h.poll(0, 0), HostAction::Open { .. }));
+        h.transmitted(1_000_000);
+        // The line was down for ten seconds: one opening now, the next a whole interval later.
+        let late = 10 * T_1HZ;
+        assert!(matches!(h.poll(late, 0), HostAction::Open { .. }));
+        h.transmitted(late + 1_000_000);
+        assert_eq!(
+            h.poll(late + 50_000_000, 0),
+            HostAction::Wait(late + 1_000_000 + p.interval_ns())
+        );
+    }
+
+    #[test]
     fn a_standby_takes_over_after_two_missed_rounds() {
         let p = plan(72, T_2HZ, 115_200);
         let mut w = StandbyWatch::new(&p, 0);
         w.on_beacon(1_000);
         assert!(!w.should_take_over(1_000 + 3 * p.interval_ns() - 1));
         assert!(w.should_take_over(1_000 + 3 * p.interval_ns()));
+    }
+
+    #[test]
+    fn a_seat_takes_the_jitter_budget_of_the_beacon() {
+        let t = Timing::with_jitter(115_200, 2_000_000);
+        // (2 096 806 + 2 × 0.01 × 2 183 612) / 0.37 = 5 785 077 ns.
+        assert_eq!((t.gap_ns, t.slot_ns), (2_183_612, 5_785_077));
+        let mut s = SeatAccess::new(12, Timing::new(115_200));
+        let b = Beacon {
+            jitter_us: 2_000,
+            ..Beacon::new(10, 4)
+        };
+        s.on_frame(0, Heard::Beacon(b));
+        assert_eq!(s.poll(0), SeatAction::Wait(Some(t.gap_ns + 2 * t.slot_ns)));
+        // The host planning with the same budget sends it.
+        let p = Plan::with_timing(10, 4, T_2HZ, t, FrameSizes::MEASURED).unwrap();
+        assert_eq!(HostScheduler::new(p, 0).beacon(0).jitter_us, 2_000);
+        // 72 seats at 2 Hz do not fit 115200 baud with 2 ms of jitter.
+        assert_eq!(
+            Plan::with_timing(1, 72, T_2HZ, t, FrameSizes::MEASURED),
+            Err(PlanError::OverCapacity)
+        );
     }
 
     #[test]

@@ -141,6 +141,11 @@ impl LineBus {
         }
     }
 
+    /// Takes the oldest queued frame out (to move the queue to a re-planned line).
+    pub fn pop(&mut self) -> Option<Queued> {
+        self.queue.pop_front()
+    }
+
     /// Bytes read from the line at `now` (any chunking, garbage included).
     pub fn on_bytes(&mut self, now: Nanos, bytes: &[u8]) {
         if bytes.is_empty() {
