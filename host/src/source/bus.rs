@@ -49,6 +49,10 @@ impl Queued {
     }
 }
 
+/// Longest `Session` frame on the wire, rounded up (a 64-bit nonce, boot id and counter as
+/// varints, header, MAC, CRC, COBS and delimiter).
+pub const SESSION_WIRE_MAX: usize = 40;
+
 /// Most downlink frames a line holds: a power-on storm of a full line queues one `Session` per
 /// seat; beyond this the oldest non-`Failover` frame is dropped (its seat will ask again).
 pub const QUEUE_LIMIT: usize = 1_024;
@@ -146,6 +150,17 @@ impl LineBus {
         self.queue.pop_front()
     }
 
+    /// `Session`s sent ahead of a beacon beyond the [`COMMANDS_PER_ROUND`] window: as many as
+    /// fit the round interval's slack over its worst case ([`Plan::worst_round_ns`]), so they
+    /// never push a round past the next opening. At 72 seats, 2 Hz, 115200 baud that is ~30 per
+    /// round: a whole line's handshakes go out within one period instead of 36 rounds (6 s), which
+    /// would leave freshly booted seats without telemetry long enough to be called silent.
+    pub fn session_slack(&self) -> usize {
+        let p = self.plan();
+        let slack = p.interval_ns().saturating_sub(p.worst_round_ns());
+        (slack / p.timing.frame_ns(SESSION_WIRE_MAX)) as usize
+    }
+
     /// Bytes read from the line at `now` (any chunking, garbage included).
     pub fn on_bytes(&mut self, now: Nanos, bytes: &[u8]) {
         if bytes.is_empty() {
@@ -174,6 +189,17 @@ impl LineBus {
                 let mut out = Vec::new();
                 for q in self.queue.drain(..usize::from(commands.min(COMMANDS_PER_ROUND))) {
                     out.extend_from_slice(&q.bytes);
+                }
+                // A power-on storm's Sessions also fill the round's slack (see `session_slack`).
+                let mut extra = self.session_slack();
+                while extra > 0 {
+                    let Some(i) = self.queue.iter().position(|q| q.kind == MessageKind::Session) else {
+                        break;
+                    };
+                    if let Some(q) = self.queue.remove(i) {
+                        out.extend_from_slice(&q.bytes);
+                    }
+                    extra -= 1;
                 }
                 let mut buf = [0u8; MAX_WIRE];
                 match beacon.encode(round, &mut buf) {
@@ -221,9 +247,13 @@ mod tests {
         assert_eq!(order, [3, 5, 4, 2], "the newer Session in the older one's place");
         // Two commands ahead of the first beacon, Failovers first; the rest at the next opening.
         let out = b.poll(0).unwrap();
-        assert_eq!(&out[..4], [3, 0, 5, 0]);
+        assert_eq!(
+            &out[..6],
+            [3, 0, 5, 0, 4, 0],
+            "two commands, then Sessions in the slack"
+        );
         let mut beacons = Vec::new();
-        FrameDecoder::<MAX_WIRE>::new().feed(&out[4..], |f| beacons.push(Beacon::from_frame(&f.unwrap())));
+        FrameDecoder::<MAX_WIRE>::new().feed(&out[6..], |f| beacons.push(Beacon::from_frame(&f.unwrap())));
         assert_eq!(
             beacons,
             [Some(Beacon {
@@ -231,12 +261,30 @@ mod tests {
                 ..Beacon::new(1, 24)
             })]
         );
-        assert_eq!(b.queued(), 2);
+        assert_eq!(b.queued(), 1);
         let Err(at) = b.poll(1_000) else {
             panic!("one opening per round interval")
         };
         assert_eq!(at, b.plan().interval_ns());
         let out = b.poll(at).unwrap();
-        assert_eq!(&out[..4], [4, 0, 2, 0]);
+        assert_eq!(&out[..2], [2, 0]);
+    }
+
+    #[test]
+    fn a_storm_of_sessions_goes_out_within_one_period() {
+        let mut b = bus();
+        assert!(b.session_slack() >= 24, "{}", b.session_slack());
+        for seat in 1..=72 {
+            b.enqueue(q(seat, MessageKind::Session, 1));
+        }
+        let mut now = 0;
+        for _ in 0..3 {
+            match b.poll(now) {
+                Ok(_) => {}
+                Err(at) => now = at,
+            }
+            let _ = b.poll(now);
+        }
+        assert_eq!(b.queued(), 0, "72 Sessions within the first few openings, not 36");
     }
 }
