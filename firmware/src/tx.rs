@@ -341,19 +341,24 @@ mod tests {
 
     /// The port of a seat whose transmitter is wedged: nothing is received, and the queue is never
     /// drained by an interrupt.
-    struct Wedged<'a>(QueueTx<'a>);
+    /// Received bytes are the host's beacons (the seat only speaks in its turn).
+    struct Wedged<'a>(QueueTx<'a>, heapless::Vec<u8, 64>);
 
     impl embedded_io::ErrorType for Wedged<'_> {
         type Error = TxError;
     }
     impl embedded_io::Read for Wedged<'_> {
-        fn read(&mut self, _: &mut [u8]) -> Result<usize, TxError> {
-            Ok(0)
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, TxError> {
+            let n = buf.len().min(self.1.len());
+            buf[..n].copy_from_slice(&self.1[..n]);
+            let rest: heapless::Vec<u8, 64> = self.1[n..].iter().copied().collect();
+            self.1 = rest;
+            Ok(n)
         }
     }
     impl embedded_io::ReadReady for Wedged<'_> {
         fn read_ready(&mut self) -> Result<bool, TxError> {
-            Ok(false)
+            Ok(!self.1.is_empty())
         }
     }
     impl Write for Wedged<'_> {
@@ -380,7 +385,7 @@ mod tests {
         use hemiwatch_protocol::{BoardKind, ResetCause, SeatKey};
         let mut q: Queue<u8, { QUEUE_LEN + 1 }> = Queue::new();
         let (p, _c) = q.split();
-        let mut port = Wedged(QueueTx::new(p, kick));
+        let mut port = Wedged(QueueTx::new(p, kick), heapless::Vec::new());
         let boot = crate::BootInfo {
             board: BoardKind::BlackPillF411,
             reset: ResetCause::PowerOn,
@@ -390,8 +395,19 @@ mod tests {
         let mut seat = crate::Seat::new(3, &SeatKey([1; 16]), boot, At(2_500));
         let mut now = 0u32;
         let mut healthy_until = None;
+        let mut beacon = [0u8; hemiwatch_protocol::MAX_WIRE];
+        let beacon = hemiwatch_protocol::bus::Beacon::new(3, 1)
+            .encode(0, &mut beacon)
+            .expect("a beacon encodes");
         while now <= 60_000 {
-            seat.poll(now, &mut port);
+            // A round for seat 3 every second: it says Hello in its turn, 5 ms after the beacon.
+            if now % 1_000 == 0 {
+                port.1 = beacon.iter().copied().collect();
+                seat.poll(u64::from(now) * 1_000, &mut port);
+                seat.poll(u64::from(now) * 1_000 + 5_000, &mut port);
+            } else {
+                seat.poll(u64::from(now) * 1_000, &mut port);
+            }
             if !seat.healthy() && healthy_until.is_none() {
                 healthy_until = Some(now);
             }

@@ -290,6 +290,17 @@ impl AlertEngine {
         if let Some(l) = self.lines.get_mut(line) {
             l.alert_open = open;
         }
+        if was_open && !open {
+            // The line speaks again: its seats get one silence window from now to be heard, as
+            // on a bus line they speak only in their turns (up to a round period apart), not all
+            // at once; the line's alert stood for them until now.
+            let seats = self.lines.get(line).map(|l| l.seats.clone()).unwrap_or_default();
+            for s in seats {
+                if let Some(w) = self.seats.get_mut(&s) {
+                    w.last_heard_ms = w.last_heard_ms.max(now_ms);
+                }
+            }
+        }
         if !was_open && signal != Signal::Clear {
             // The line alert now stands for its seats.
             let seats = self.lines.get(line).map(|l| l.seats.clone()).unwrap_or_default();

@@ -36,10 +36,10 @@ struct Rig {
 
 fn settings(dir: &std::path::Path) -> Settings {
     Settings {
-        lines: vec![LineSettings {
-            name: "a".into(),
-            endpoint: Endpoint::parse("/dev/null", 115_200).expect("endpoint"),
-        }],
+        lines: vec![LineSettings::new(
+            "a",
+            Endpoint::parse("/dev/null", 115_200).expect("endpoint"),
+        )],
         http_bind: "127.0.0.1:0".parse().expect("addr"),
         api_token: None,
         database: dir.join("t.sqlite"),
@@ -88,6 +88,7 @@ impl Rig {
         };
         let (tx, downlink) = mpsc::channel(1024);
         let line = LineHandle {
+            renew_epoch: Default::default(),
             id: 0,
             name: "a".into(),
             endpoint: settings.lines[0].endpoint.clone(),

@@ -101,7 +101,9 @@ impl StateTask {
         }
         match ev {
             IngestEvent::Hello { hello, .. } => {
-                self.engine.on_period(seat_id, u64::from(hello.period_ms));
+                // `hello.period_ms` is the seat's sampling period; it speaks once per round
+                // period of its line, which is at most its configured period (`line_plan`), so
+                // the configured period stays the silence detector's.
                 state.firmware = Some(format!(
                     "{}.{}.{}",
                     hello.firmware.major, hello.firmware.minor, hello.firmware.patch
@@ -236,7 +238,15 @@ impl StateTask {
                     tracing::info!(seat = seat_id, counter = ack.counter, of = ack.of, status = ?ack.status, "seat acknowledged");
                 }
             }
-            IngestEvent::Resync { reason, .. } => {
+            IngestEvent::Resync { reason, line, .. } => {
+                // A seat whose frames all fail their MAC still hears the beacons: only a new
+                // epoch on its line makes it say Hello again (the whole line re-handshakes, at
+                // most once per `EPOCH_RENEWAL_MIN`, a round or two of telemetry).
+                if reason == ResyncReason::BadMacs {
+                    if let Some(l) = line.and_then(|l| self.lines.get(l)) {
+                        l.renew_epoch.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 tracing::warn!(
                     seat = seat_id,
                     reason = reason.name(),

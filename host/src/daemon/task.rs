@@ -228,7 +228,8 @@ impl StateTask {
         self.flush_outbound();
     }
 
-    /// Runs the timers: pings, silence checks, failover retries, throttled publication (public
+    /// Runs the timers: overdue-telemetry probes, session resets, silence checks, failover
+    /// retries, throttled publication (public
     /// for the ingest benchmark, like [`Self::on_line_event`]).
     pub fn on_tick(&mut self, now: u64) {
         let mut ticked = std::mem::take(&mut self.batch);

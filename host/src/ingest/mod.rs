@@ -1,8 +1,16 @@
 //! Frames → verified messages: the synchronous core between the lines and the rest of the daemon.
 //!
 //! Owns one [`HostLink`] per configured seat (sessions, counters, anti-replay), answers `Hello`s,
-//! pings seats so they know the host is alive, encodes commands, and reports everything as
-//! [`IngestEvent`]s. No I/O and no clock of its own (time is a parameter), so it is tested and
+//! encodes commands, and reports everything as [`IngestEvent`]s.
+//!
+//! **No liveness pings** (one probe, below, for a seat whose telemetry is overdue). Seats used to
+//! re-`Hello` when no verified host frame came for 5 s, so
+//! the host pinged each seat every 2 s: on a bus line that is a command and an `Ack` per seat per
+//! 2 s — for 72 seats 36 commands/s, three times what a line's command window carries at 2 Hz
+//! (`COMMANDS_PER_ROUND` per round), and every `Ack` takes a telemetry turn. The bus scheme makes
+//! them useless: the seat knows its host is there from the beacons, and knows a new host (which
+//! does not know its session) from the beacon's epoch; the host knows the seat is there from its
+//! telemetry every round period, which the silence detector watches. No I/O and no clock of its own (time is a parameter), so it is tested and
 //! benchmarked without a runtime.
 
 use std::collections::{HashMap, VecDeque};
@@ -15,12 +23,6 @@ use rand::Rng;
 
 use crate::source::LineId;
 
-/// How often a seat with an open session hears from the host when nothing else is sent. The seat
-/// re-hellos once [`HOST_TIMEOUT_MS`](hemiwatch_firmware::seat::HOST_TIMEOUT_MS) pass without a
-/// verified host frame; this interval leaves room for two lost pings within it.
-/// A seat whose telemetry is 1.5 periods overdue is also pinged at once (see [`Ingest::tick`]).
-pub const PING_INTERVAL_MS: u64 = 2_000;
-
 /// Consecutive bad MACs from a seat with an open session, with no verified frame between them
 /// nor for two periods, after which the host closes the session to force a new handshake (the
 /// time condition keeps forgeries injected beside a seat that still verifies from resetting it). A genuine seat never sends a
@@ -31,7 +33,8 @@ pub const PING_INTERVAL_MS: u64 = 2_000;
 pub const RESYNC_AFTER_BAD_MACS: u32 = 8;
 
 /// Telemetry periods without verified telemetry from a seat whose session is open after which the
-/// host closes the session to force a new handshake (the seat re-hellos once the pings stop).
+/// host closes its side of the session (the seat is dead, or its telemetry is withheld: its other
+/// frames are refused from then on).
 pub const RESYNC_AFTER_PERIODS: u64 = 8;
 
 /// Frames a line may have refused (bad MAC, replay, no session…) within one second before the
@@ -108,6 +111,9 @@ pub enum IngestEvent {
     Resync {
         /// Seat.
         seat: SeatId,
+        /// The line the seat was last heard on: on a bus line the host renews the line's epoch
+        /// for a desynchronised seat (its beacons then tell every seat there to say Hello again).
+        line: Option<LineId>,
         /// Why.
         reason: ResyncReason,
     },
@@ -468,7 +474,8 @@ impl Ingest {
         }
     }
 
-    /// Closes a seat's session so that it re-hellos (it stops hearing pings).
+    /// Closes the host's side of a seat's session. For a desynchronised seat (bad MACs) the daemon
+    /// also renews the line's epoch, which makes the seat say Hello again.
     fn resync(
         seat: SeatId,
         state: &mut SeatLinkState,
@@ -480,16 +487,21 @@ impl Ingest {
         state.answered.clear();
         state.bad_macs = 0;
         state.last_telemetry_ms = now_ms;
-        out.push(IngestEvent::Resync { seat, reason });
+        out.push(IngestEvent::Resync {
+            seat,
+            line: state.line,
+            reason,
+        });
     }
 
     /// Encodes a command for a seat on the line it was last heard on; returns the command's
-    /// counter (echoed by the seat's `Ack`) and the `Send` to perform.
+    /// counter (echoed by the seat's `Ack`) and the `Send` to perform (the line queues it for its
+    /// next round openings).
     pub fn command(
         &mut self,
         seat: SeatId,
         msg: &Message,
-        now_ms: u64,
+        _now_ms: u64,
     ) -> Result<(u32, IngestEvent), CommandError> {
         let state = self.seats.get_mut(&seat).ok_or(CommandError::UnknownSeat(seat))?;
         let line = state.line.ok_or(CommandError::NoLine(seat))?;
@@ -500,7 +512,6 @@ impl Ingest {
             .link
             .encode(msg, &mut self.buf[..])
             .map_err(CommandError::Encode)?;
-        state.last_tx_ms = now_ms;
         Ok((
             counter,
             IngestEvent::Send {
@@ -510,8 +521,9 @@ impl Ingest {
         ))
     }
 
-    /// Pings every seat with an open session that has not heard from the host for
-    /// [`PING_INTERVAL_MS`].
+    /// Closes the sessions of seats without telemetry for [`RESYNC_AFTER_PERIODS`], and probes a
+    /// seat whose telemetry is overdue with one `Ping` per gap (the only ping left on a bus line:
+    /// its `Ack`, or none, tells a seat whose telemetry is withheld from a dead one).
     pub fn tick(&mut self, now_ms: u64, out: &mut Vec<IngestEvent>) {
         for (&seat, state) in &mut self.seats {
             let quiet = now_ms.saturating_sub(state.last_telemetry_ms);
@@ -528,9 +540,7 @@ impl Ingest {
                 // 2.5 periods a silence takes to show.
                 let overdue = now_ms.saturating_sub(s.last_telemetry_ms) * 2 > 3 * s.period_ms
                     && s.last_tx_ms <= s.last_telemetry_ms + s.period_ms;
-                s.line.is_some()
-                    && s.link.has_session()
-                    && (now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS || overdue)
+                s.line.is_some() && s.link.has_session() && overdue
             })
             .map(|(id, _)| *id)
             .collect();
@@ -803,10 +813,14 @@ mod tests {
         );
         ingest.tick(RESYNC_AFTER_PERIODS * 500 + 1, &mut out);
         assert!(
-            out.contains(&IngestEvent::Resync {
-                seat: 5,
-                reason: ResyncReason::NoTelemetry
-            }),
+            out.iter().any(|e| matches!(
+                e,
+                IngestEvent::Resync {
+                    seat: 5,
+                    reason: ResyncReason::NoTelemetry,
+                    ..
+                }
+            )),
             "{out:?}"
         );
         assert!(!ingest.has_session(5));
@@ -930,25 +944,6 @@ mod tests {
                 counter,
                 Message::Failover(hemiwatch_protocol::Failover { active: true })
             )
-        );
-        // Telemetry keeps flowing (a seat whose telemetry is overdue is probed sooner).
-        feed(
-            &mut ingest,
-            2,
-            seat.encode(&Message::Telemetry(Telemetry::default()), &mut buf)
-                .unwrap(),
-            1_900,
-        );
-        let mut out = Vec::new();
-        ingest.tick(100 + PING_INTERVAL_MS - 1, &mut out);
-        assert!(out.is_empty(), "{out:?}");
-        ingest.tick(100 + PING_INTERVAL_MS, &mut out);
-        let [IngestEvent::Send { bytes, .. }] = &out[..] else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            seat.accept(&frames(bytes)[0].as_raw()).unwrap().1,
-            Message::Ping(Ping {})
         );
     }
 }

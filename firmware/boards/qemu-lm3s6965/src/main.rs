@@ -2,8 +2,15 @@
 //!
 //! The hardware-in-the-loop rig of CI: the real seat core ([`hemiwatch_firmware`]) on an emulated
 //! Cortex-M3 with a TMP105 on I2C0. This file only wires the board: clocks, UART0 (the seat
-//! line), I2C0 (the sensor), SysTick (the millisecond clock), the watchdog, the provisioning block
-//! and the boot identity; then it runs the core's main loop ([`MainLoop::pass`]) forever.
+//! line, behind the core's RS-485 driver enable on PB1), I2C0 (the sensor), SysTick (the clock:
+//! milliseconds by interrupt, microseconds from its current value), the watchdog, the
+//! provisioning block and the boot identity; then it runs the core's main loop
+//! ([`MainLoop::pass`]) forever.
+//! - **Bus turns**: the seat transmits only in its turn, a fraction of a millisecond after the
+//!   bus fell silent ([`hemiwatch_firmware::seat`]). The loop sleeps (`wfi`) until the next
+//!   SysTick or received byte, but when the seat's deadline ([`Outputs::wake_at_us`]) falls
+//!   before the next tick it spins on the µs clock until it, so a turn starts on time instead of
+//!   at the next millisecond.
 //!
 //! - **Provisioning**: a [`provision`] block in the last 1 KiB flash page (`0x3FC00`, see
 //!   `memory.x`). The rig writes one per QEMU instance with
@@ -67,6 +74,36 @@ fn millis() -> u32 {
     MILLIS.load(Ordering::Relaxed)
 }
 
+/// SysTick counts down from this once per millisecond (50 MHz core clock).
+const SYST_RELOAD: u32 = sysctl::SYSCLK_HZ / 1_000 - 1;
+
+/// The board's microsecond clock for the seat: the millisecond count extended to 64 bits, plus
+/// how far SysTick has counted down into the current millisecond (ARMv7-M ARM §B3.3, SYST_CVR).
+struct Micros {
+    last_ms: u32,
+    ms: u64,
+}
+
+impl Micros {
+    const fn new() -> Self {
+        Self { last_ms: 0, ms: 0 }
+    }
+
+    fn now(&mut self) -> u64 {
+        loop {
+            let m = millis();
+            let cvr = cortex_m::peripheral::SYST::get_current();
+            if millis() != m {
+                continue; // the tick came in between: read again
+            }
+            self.ms += u64::from(m.wrapping_sub(self.last_ms));
+            self.last_ms = m;
+            let sub_us = (SYST_RELOAD - cvr.min(SYST_RELOAD)) / (sysctl::SYSCLK_HZ / 1_000_000);
+            return self.ms * 1_000 + u64::from(sub_us);
+        }
+    }
+}
+
 #[entry]
 fn main() -> ! {
     let Some(mut cp) = cortex_m::Peripherals::take() else {
@@ -92,7 +129,7 @@ fn main() -> ! {
 
     // 1 ms SysTick from the 50 MHz core clock (ARMv7-M ARM §B3.3 "The system timer, SysTick").
     cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(sysctl::SYSCLK_HZ / 1_000 - 1);
+    cp.SYST.set_reload(SYST_RELOAD);
     cp.SYST.clear_current();
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
@@ -128,6 +165,7 @@ fn main() -> ! {
                 *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer);
                 *core::ptr::addr_of_mut!(TX_CONSUMER) = Some(tx_consumer);
             }
+            gpio::De::init();
             let uart = Uart0::init(QueueRx::new(consumer), QueueTx::new(tx_producer, kick_uart0));
             // SAFETY: the handler only touches UART0, the queues' interrupt ends and the counters.
             unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::UART0) };
@@ -153,6 +191,7 @@ fn main() -> ! {
         seat.queue_event(FaultCode::CRASHED, c.event_detail());
     }
     let mut main_loop = MainLoop::new();
+    let mut clock = Micros::new();
     let (mut rx_errors_seen, mut last_rx_report) = (0u32, 0u32);
     loop {
         // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
@@ -168,8 +207,8 @@ fn main() -> ! {
             );
         }
         let out = match uart.as_mut() {
-            Some(uart) => main_loop.pass(seat, millis(), uart),
-            None => main_loop.pass_off_the_bus(seat, millis()),
+            Some(uart) => main_loop.pass(seat, clock.now(), uart),
+            None => main_loop.pass_off_the_bus(seat, clock.now()),
         };
         #[cfg(feature = "fault-injection")]
         if let Some(seconds) = seat.take_identify() {
@@ -180,8 +219,14 @@ fn main() -> ! {
         }
         gpio::led(out.led);
         gpio::load_cut(out.load_cut);
-        // Sleep until the next SysTick or received byte (the UART0 interrupt wakes the core).
-        cortex_m::asm::wfi();
+        // A deadline before the next tick (a bus turn): spin to it. Otherwise sleep until the
+        // next SysTick or received byte (the UART0 interrupt wakes the core).
+        let now = clock.now();
+        if out.wake_at_us.saturating_sub(now) < 1_000 {
+            while clock.now() < out.wake_at_us && !RX_PENDING.swap(false, Ordering::Relaxed) {}
+        } else {
+            cortex_m::asm::wfi();
+        }
     }
 }
 
@@ -247,8 +292,12 @@ fn kick_uart0() {
     cortex_m::peripheral::NVIC::pend(Interrupt::UART0);
 }
 
+/// Set by the UART0 interrupt: a byte arrived (ends a spin towards a turn: the bus is busy).
+static RX_PENDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 #[interrupt]
 fn UART0() {
+    RX_PENDING.store(true, Ordering::Relaxed);
     // SAFETY: only this interrupt touches the producer and the consumer after `main` stored them
     // (before unmasking).
     if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {

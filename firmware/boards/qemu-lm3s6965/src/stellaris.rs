@@ -207,6 +207,44 @@ pub mod gpio {
     pub fn led(on: bool) {
         wr(PORTF + (1 << 2), u32::from(on));
     }
+
+    /// PB1: the rig's RS-485 driver enable (DE, with RE̅ tied to it), a push-pull output, low
+    /// (driver off, receiver on) from [`De::init`]. The lm3s6965evb has no transceiver; the pin
+    /// is what a rig's MAX3485 would hang on, driven by the core's one DE code path
+    /// (`hemiwatch_firmware::tx::on_interrupt` through [`super::Pl011Tx`]), as on the Black Pill.
+    pub struct De;
+
+    const DE_PIN: u32 = 1 << 1;
+
+    impl De {
+        /// Makes PB1 an output, driven low.
+        pub fn init() -> Self {
+            wr(PORTB + (DE_PIN << 2) as usize, 0);
+            set_bits(PORTB + DIR, DE_PIN);
+            set_bits(PORTB + DEN, DE_PIN);
+            Self
+        }
+
+        /// Drives PB1: high = driver on (transmitting), low = receiving.
+        pub fn set(on: bool) {
+            wr(PORTB + (DE_PIN << 2) as usize, if on { DE_PIN } else { 0 });
+        }
+    }
+
+    impl embedded_hal::digital::ErrorType for De {
+        type Error = core::convert::Infallible;
+    }
+
+    impl embedded_hal::digital::OutputPin for De {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (DE_PIN << 2) as usize, 0);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (DE_PIN << 2) as usize, DE_PIN);
+            Ok(())
+        }
+    }
 }
 
 /// UART0, an ARM PL011 (DS "Universal Asynchronous Receivers/Transmitters", base 0x4000_C000), as an embedded-io byte port.
@@ -277,8 +315,8 @@ impl Uart0 {
 }
 
 /// UART0's transmitter for `hemiwatch_firmware::tx::on_interrupt`, used only from the UART0
-/// interrupt (which alone writes UARTIM after `init`). The rig board has no RS-485 transceiver,
-/// so driver enable is a no-op and transmission complete needs no interrupt of its own: BUSY
+/// interrupt (which alone writes UARTIM after `init`). Driver enable is PB1 ([`gpio::De`]); the
+/// rig board has no transceiver on it. Transmission complete needs no interrupt of its own: BUSY
 /// is read when the queue runs dry (QEMU's PL011 sends every byte at once and never sets it).
 pub struct Pl011Tx;
 
@@ -292,7 +330,9 @@ impl TxHardware for Pl011Tx {
     fn complete(&mut self) -> bool {
         rd(Uart0::FR) & Uart0::FR_BUSY == 0
     }
-    fn driver_enable(&mut self, _on: bool) {}
+    fn driver_enable(&mut self, on: bool) {
+        gpio::De::set(on);
+    }
     fn listen_ready(&mut self, on: bool) {
         let im = rd(Uart0::IM);
         if on {
