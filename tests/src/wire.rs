@@ -677,8 +677,10 @@ impl Port {
 #[cfg(test)]
 mod tests {
     //! The wire with raw ptys on every node: timing measured on the test's clock, with stated
-    //! tolerances (scheduler jitter on a loaded 2-core machine is a few ms, seen up to 7 ms here; a
-    //! test here never judges less than 20 ms).
+    //! tolerances: a character is never early, and may be late by the scheduler jitter of a loaded
+    //! 2-core machine (a few ms usually, 23 ms seen while other builds ran), so an upper bound
+    //! here is never tighter than 50 ms, against a 400 ms frame that arrives in 5 ms without
+    //! pacing.
     use super::*;
 
     /// 1.04 ms a character: a 20-byte frame is 20.8 ms on the wire.
@@ -767,7 +769,7 @@ mod tests {
         let first = chunks.first().unwrap().0 - sent;
         let last = chunks.last().unwrap().0 - sent;
         let expect = c * N as u32;
-        let tolerance = Duration::from_millis(20);
+        let tolerance = Duration::from_millis(50);
         println!(
             "{N} bytes at {BAUD} baud: first byte after {first:?} (one character: {c:?}), last after {last:?} \
              (N × 10 / baud = {expect:?}); hub lateness max {:?}",
