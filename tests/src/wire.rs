@@ -696,6 +696,10 @@ mod tests {
         chunks.iter().flat_map(|(_, b)| b.iter().copied()).collect()
     }
 
+    fn wait(mut cond: impl FnMut() -> bool) {
+        hemiwatch::testkit::wait_for(Duration::from_secs(2), "the wire's node", || Ok(cond())).unwrap();
+    }
+
     /// Three raw nodes: two writers and a listener.
     fn three() -> (Wire, [(Node, Port); 3]) {
         let mut wire = Wire::new(BAUD).unwrap();
@@ -786,5 +790,45 @@ mod tests {
             first >= c - Duration::from_millis(1) && first <= c + tolerance,
             "{first:?}"
         );
+    }
+
+    #[test]
+    fn a_device_node_is_reopened_when_its_process_restarts_and_a_socket_node_works() {
+        use std::os::unix::net::UnixListener;
+        let dir = tempfile::tempdir().unwrap();
+        let mut wire = Wire::new(BAUD).unwrap();
+        let (_, l) = wire.pty("listener").unwrap();
+        let l = Port::open(&l).unwrap();
+        // A "process" holding a pty master, its slave linked like the simulator's and QEMU's.
+        let link = dir.path().join("seat");
+        let plug = |link: &Path| {
+            let pair = nix::pty::openpty(None, None).unwrap();
+            let slave = std::fs::read_link(format!("/proc/self/fd/{}", pair.slave.as_raw_fd())).unwrap();
+            let _ = std::fs::remove_file(link);
+            std::os::unix::fs::symlink(slave, link).unwrap();
+            (File::from(pair.master), pair.slave)
+        };
+        let (mut master, slave) = plug(&link);
+        let dev = wire.attach_device("seat", &link).unwrap();
+        wait(|| wire.connected(dev));
+        master.write_all(&frame(0x44, 8)).unwrap();
+        assert_eq!(bytes(&l.read(8, Duration::from_secs(2))), frame(0x44, 8));
+        // The process dies (both ends close) and comes back on a new pty under the same link.
+        drop((master, slave));
+        wait(|| !wire.connected(dev));
+        let (mut master, _slave) = plug(&link);
+        wait(|| wire.connected(dev));
+        master.write_all(&frame(0x55, 8)).unwrap();
+        assert_eq!(bytes(&l.read(8, Duration::from_secs(2))), frame(0x55, 8));
+        // QEMU's `-serial unix:PATH,server=on`: the process listens, the wire connects.
+        let sock = dir.path().join("uart.sock");
+        let server = UnixListener::bind(&sock).unwrap();
+        let s = wire.attach_socket("socket", &sock).unwrap();
+        let (mut conn, _) = server.accept().unwrap();
+        wait(|| wire.connected(s));
+        conn.write_all(&frame(0x66, 8)).unwrap();
+        assert_eq!(bytes(&l.read(8, Duration::from_secs(2))), frame(0x66, 8));
+        let stats = wire.stats();
+        assert_eq!((stats.frames(), stats.collisions), (3, 0), "{stats:?}");
     }
 }
