@@ -490,6 +490,23 @@ impl Wire {
         Ok((node, proc))
     }
 
+    /// A whole simulated line on this wire, a drop-in for `harness::sim_line(&dir.join(name), ..)`
+    /// beside `harness::line_toml(name, dir)`: the daemon's end is linked at `dir/name` (what
+    /// `line_toml` names), the simulator's pty at `dir/name.sim`. Returns (daemon node, simulator
+    /// node, the simulator process).
+    pub fn simulated_line(
+        &mut self,
+        dir: &Path,
+        name: &str,
+        first_id: u16,
+        seats: u16,
+        extra: &[&str],
+    ) -> anyhow::Result<(Node, Node, hemiwatch::testkit::Proc)> {
+        let daemon = self.daemon_line(&dir.join(name))?;
+        let (sim, proc) = self.sim_line(&dir.join(format!("{name}.sim")), first_id, seats, extra)?;
+        Ok((daemon, sim, proc))
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> WireStats {
         let hub = self.hub.lock().unwrap_or_else(|e| e.into_inner());

@@ -301,3 +301,29 @@ fn a_qemu_seat_and_the_daemon_hold_a_session_across_the_wire() {
     // Today's daemon pings on its own timer and today's seat sends telemetry on its own: they
     // may collide here (seen: 3 collisions in ~170 frames), which the scheme's switch-over ends.
 }
+
+#[test]
+fn a_simulated_line_and_the_daemon_talk_across_the_wire() {
+    // `hemiwatch sim` (several seats, one process, one node) and the daemon, as the multi-seat
+    // scenarios put them: every seat registers through the wire at the line's usual 115200 baud.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wire = Wire::new(115_200).expect("wire");
+    let (daemon_node, sim_node, _sim) = wire
+        .simulated_line(dir.path(), "a", 1, 5, &[])
+        .expect("simulated line");
+    let mut body = line_toml("a", dir.path());
+    for id in 1..=5 {
+        body += &seat_toml(id, "a", None);
+    }
+    let daemon = Daemon::start(dir.path(), &body).expect("daemon");
+    daemon
+        .wait_frames(3, Duration::from_secs(20))
+        .expect("every seat's frames reach the daemon");
+    let s = wire.stats();
+    println!("sim (5 seats) + daemon at 115200 baud: {s:?}");
+    assert!(s.node(sim_node).frames >= 15, "{s:?}");
+    assert!(
+        s.node(daemon_node).frames >= 5,
+        "the daemon answered every Hello over the wire: {s:?}"
+    );
+}
