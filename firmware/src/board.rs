@@ -56,6 +56,9 @@ pub struct Outputs {
     /// Cut the console's load (drive the load switch's enable low): in safe mode, i.e. on a
     /// local trip or the host's failover. The sensor's ALERT cuts it too, without the MCU.
     pub load_cut: bool,
+    /// When to run the next pass at the latest (board µs), if no byte arrives first: the seat's
+    /// [`Seat::next_wakeup`], and often enough for the LED's blink. The board arms a timer for it.
+    pub wake_at_us: u64,
 }
 
 /// The main loop's memory beyond the seat itself: the safe-mode state last logged, so a change is
@@ -71,15 +74,17 @@ impl MainLoop {
         Self { was_safe: false }
     }
 
-    /// One pass at board time `now_ms`: polls the seat on `port`, logs a safe-mode change and
-    /// says what the board does with its watchdog and LED.
+    /// One pass at board time `now_us` (µs, monotonic): polls the seat on `port`, logs a
+    /// safe-mode change and says what the board does with its watchdog and LED. Call it again
+    /// when a byte arrives or at [`Outputs::wake_at_us`], whichever comes first.
     pub fn pass<S: Thermometer, P: Read + ReadReady + Write>(
         &mut self,
         seat: &mut Seat<S>,
-        now_ms: u32,
+        now_us: u64,
         port: &mut P,
     ) -> Outputs {
-        seat.poll(now_ms, port);
+        seat.poll(now_us, port);
+        let now_ms = (now_us / 1_000) as u32;
         let safe = seat.safe_mode();
         if safe != self.was_safe {
             warn!("safe mode {}", safe);
@@ -89,6 +94,9 @@ impl MainLoop {
             feed_watchdog: seat.healthy(),
             led: safe || (seat.identify() && now_ms % IDENTIFY_BLINK_MS < IDENTIFY_BLINK_MS / 2),
             load_cut: safe,
+            wake_at_us: seat
+                .next_wakeup()
+                .min(now_us + u64::from(IDENTIFY_BLINK_MS / 2) * 1_000),
         }
     }
 }
@@ -127,8 +135,9 @@ impl Write for OffTheBus {
 impl MainLoop {
     /// One pass of a seat kept off the bus (see [`joins_bus`]): the seat still samples, trips
     /// and cuts the load; the LED is steady in safe mode, else flashes [`OFF_BUS_FLASH_MS`].
-    pub fn pass_off_the_bus<S: Thermometer>(&mut self, seat: &mut Seat<S>, now_ms: u32) -> Outputs {
-        let out = self.pass(seat, now_ms, &mut OffTheBus);
+    pub fn pass_off_the_bus<S: Thermometer>(&mut self, seat: &mut Seat<S>, now_us: u64) -> Outputs {
+        let out = self.pass(seat, now_us, &mut OffTheBus);
+        let now_ms = (now_us / 1_000) as u32;
         let (on, period) = OFF_BUS_FLASH_MS;
         Outputs {
             led: seat.safe_mode() || now_ms % period < on,
@@ -203,15 +212,15 @@ mod tests {
         let mut seat = Seat::new(prov.seat, &prov.key, boot, At(4_000));
         let mut main_loop = MainLoop::new();
         for now in [0, 10, 1_000] {
-            let out = main_loop.pass(&mut seat, now, &mut Quiet);
+            let out = main_loop.pass(&mut seat, now * 1_000, &mut Quiet);
             assert_eq!(
-                out,
-                Outputs {
-                    feed_watchdog: true,
-                    led: false,
-                    load_cut: false,
-                },
+                (out.feed_watchdog, out.led, out.load_cut),
+                (true, false, false),
                 "at {now} ms"
+            );
+            assert!(
+                out.wake_at_us > now * 1_000,
+                "a wake-up ahead at {now} ms: {out:?}"
             );
         }
     }
@@ -231,13 +240,13 @@ mod tests {
         let mut now = 0;
         while !out.load_cut && now < 10_000 {
             now += 100;
-            out = main_loop.pass(&mut seat, now, &mut Quiet);
+            out = main_loop.pass(&mut seat, now * 1_000, &mut Quiet);
         }
         assert!(out.load_cut && out.led && seat.safe_mode(), "cut at {now} ms");
         seat.sensor_mut().0 = 2_500;
         while out.load_cut && now < 20_000 {
             now += 100;
-            out = main_loop.pass(&mut seat, now, &mut Quiet);
+            out = main_loop.pass(&mut seat, now * 1_000, &mut Quiet);
         }
         assert!(!out.load_cut && !seat.safe_mode(), "released at {now} ms");
     }
@@ -271,7 +280,7 @@ mod tests {
         );
         let mut main_loop = MainLoop::new();
         let leds: std::vec::Vec<bool> = (0..20)
-            .map(|i| main_loop.pass_off_the_bus(&mut seat, i * 100).led)
+            .map(|i| main_loop.pass_off_the_bus(&mut seat, i * 100_000).led)
             .collect();
         assert_eq!(
             leds.iter().filter(|&&l| l).count(),
@@ -281,10 +290,10 @@ mod tests {
         assert!(!seat.has_session());
         seat.sensor_mut().0 = 9_500;
         let mut now = 2_000;
-        let mut out = main_loop.pass_off_the_bus(&mut seat, now);
+        let mut out = main_loop.pass_off_the_bus(&mut seat, now * 1_000);
         while !out.load_cut && now < 10_000 {
             now += 100;
-            out = main_loop.pass_off_the_bus(&mut seat, now);
+            out = main_loop.pass_off_the_bus(&mut seat, now * 1_000);
         }
         assert!(
             out.load_cut && out.led && out.feed_watchdog,

@@ -1,18 +1,32 @@
 //! The seat state machine: everything a seat does, independent of the board it runs on.
 //!
 //! The board owns the peripherals and the clock and calls [`Seat::poll`] from its main loop with
-//! the current time in milliseconds, its serial port (embedded-io [`Read`] + [`ReadReady`] +
-//! [`Write`]) and nothing else; the seat owns the sensor. `poll` never blocks on input, never
-//! panics and never allocates:
+//! the current time in microseconds (a sub-millisecond clock: the bus waits are ~0.2 ms), its
+//! serial port (embedded-io [`Read`] + [`ReadReady`] + [`Write`]) and nothing else; the seat owns
+//! the sensor. Between passes the board sleeps until [`Seat::next_wakeup`] or a received byte.
+//! `poll` never blocks on input, never panics and never allocates:
 //!
-//! - **Link**: says `Hello` at boot and every [`HELLO_RETRY_MS`] until the host answers with a
-//!   `Session`, and again whenever no verified host frame arrived for [`HOST_TIMEOUT_MS`]
-//!   (the host pings every few seconds). The host's simulator runs this very state machine.
-//! - **Sampling**: reads the sensor every period whether or not a host listens — the local trip
-//!   must protect the seat when the link is gone — and sends `Telemetry` when a session is open.
+//! - **Bus access** ([`hemiwatch_protocol::bus`]): the seat never transmits on its own. Every
+//!   byte and frame it receives feeds a [`SeatAccess`]; when a beacon of its round has been
+//!   heard and the bus has been silent for its wait, it takes its **turn**: exactly one frame,
+//!   chosen by [`TurnContent::choose`] — `Hello` while it has no session, else a pending `Ack`,
+//!   else a queued `Event`, else `Telemetry` with the latest sample. So the host's round period
+//!   *is* the telemetry period. Bytes read in one `poll` are heard at that `poll`'s time: the
+//!   board polls as soon as its UART receives (the RX interrupt wakes it), and the delay between
+//!   a byte's stop bit and that `poll` belongs to the line's jitter budget.
+//! - **Link**: says `Hello` in every turn until the host answers with a `Session` (the turn is
+//!   its own anyway, and a `Hello` each round period keeps the host's silence detector quiet
+//!   while a power-on storm's `Session`s queue up, two per round). The session belongs to the beaconing host's **epoch** (carried by every
+//!   beacon): a beacon of another epoch (the daemon restarted, a standby took over) or no beacon
+//!   for [`HOST_TIMEOUT_MS`] ends it, and the seat says `Hello` again. No per-seat pings are needed
+//!   to keep a session: beacons prove the host, telemetry proves the seat.
+//! - **Sampling**: reads the sensor every `period_ms` on the seat's own clock whether or not a host
+//!   listens — the local trip must protect the seat when the link is gone. Telemetry carries the
+//!   latest sample at the seat's turn.
 //! - **Commands**: `Ping` → `Ack`; `SetConfig` validated, applied and `Ack`ed, or refused with
-//!   `Ack{Rejected}` and a `CONFIG_REJECTED` event; `Failover` → safe mode + `FAILOVER_ACTIVE` +
-//!   `Ack`; `Identify` → `IDENTIFY` flag for the requested seconds + `Ack`.
+//!   `Ack{Rejected}` and a `CONFIG_REJECTED` event; `Failover` → safe mode at once +
+//!   `FAILOVER_ACTIVE` + `Ack`; `Identify` → `IDENTIFY` flag for the requested seconds + `Ack`.
+//!   Acts at once; the `Ack` goes in the next turn (one per turn, in order).
 //! - **Local trip**: temperature ≥ trip for `trip_samples` consecutive conversions (a count
 //!   advances at most once per [`tmp105::CONVERSION_MAX_MS`]) → `LOCAL_TRIP`, safe mode and a
 //!   `LOCAL_TRIP` event, on the seat's own authority; released after as many consecutive
@@ -27,19 +41,24 @@
 
 use embedded_io::{Read, ReadReady, Write};
 use heapless::Deque;
+use hemiwatch_protocol::bus::{Heard, SeatAccess, SeatAction, Timing, TurnContent};
 use hemiwatch_protocol::{
-    Ack, AckStatus, BoardKind, Event, FaultCode, Flags, FrameDecoder, Hello, Message, RawFrame, ResetCause,
-    SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
+    Ack, AckStatus, BoardKind, Event, FaultCode, Flags, FrameDecoder, Hello, Message, MessageKind, RawFrame,
+    ResetCause, SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
 };
 
 use crate::fmt::Debug2Format;
 use crate::tmp105::{self, AlertLimits};
 use crate::FIRMWARE_VERSION;
 
-/// `Hello` is repeated this often until a host answers.
+/// Shortest span the watchdog's "sampling overdue" bound allows (three of these or three
+/// sampling periods, whichever is longer); it was the `Hello` retry of the free-running firmware.
 pub const HELLO_RETRY_MS: u64 = 1_000;
-/// No verified host frame for this long means the host is lost: say `Hello` again.
+/// No beacon for this long means the host is lost: the session ends and the seat says `Hello` to
+/// whichever host beacons next.
 pub const HOST_TIMEOUT_MS: u64 = 5_000;
+/// Line rate of a board that is not told otherwise (the daemon's default too).
+pub const DEFAULT_BAUD: u32 = 115_200;
 /// Telemetry period at boot, until the host sends a `SetConfig`.
 pub const DEFAULT_PERIOD_MS: u16 = 1_000;
 /// Local trip threshold at boot: 85 °C, the commercial-grade silicon limit of the console's parts.
@@ -61,9 +80,12 @@ pub const TRIP_SAMPLES_RANGE: core::ops::RangeInclusive<u8> = 1..=60;
 /// Consecutive failed UART writes after which the seat declares itself unhealthy (and the board
 /// stops feeding the watchdog): a wedged transmitter is recovered by a reset.
 pub const MAX_TX_ERRORS: u8 = 8;
-/// Events waiting for a session (boot-time faults before the host answers) are kept up to this
-/// many; the oldest is dropped beyond.
+/// Events waiting for a turn (or for a session: boot-time faults before the host answers) are
+/// kept up to this many; the oldest is dropped beyond.
 const EVENT_QUEUE: usize = 4;
+/// Acks waiting for a turn: the host sends at most `COMMANDS_PER_ROUND` (2) commands per round,
+/// so a seat owes at most a few; the oldest is dropped beyond (the host retries what matters).
+const ACK_QUEUE: usize = 4;
 
 /// A temperature sensor as the seat sees it: centi-°C or a failure, nothing in between.
 pub trait Thermometer {
@@ -117,7 +139,9 @@ pub struct BootInfo {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
-    /// Telemetry (and sampling) period.
+    /// Sampling period of the local trip. The telemetry period is the host's round period (one
+    /// turn per round); the host no longer sets this through `SetConfig`, which it keeps for the
+    /// trip thresholds.
     pub period_ms: u16,
     /// Local trip threshold, centi-°C.
     pub trip_centi: i16,
@@ -167,13 +191,19 @@ struct Core {
     link: SeatLink,
     boot: BootInfo,
     config: Config,
-    /// Milliseconds since boot, extended to 64 bits from the board's wrapping 32-bit clock.
+    /// Board time of the current `poll`, µs, and the same in ms (what the sampling logic counts).
+    now_us: u64,
     now: u64,
-    last_clock: Option<u32>,
+    /// When the board's clock started: the first `poll`'s time (uptime is counted from it).
+    start_us: Option<u64>,
     next_sample: u64,
     last_sample: u64,
-    last_hello: Option<u64>,
-    host_seen: u64,
+    /// When the last beacon was heard (ms) and the epoch it carried.
+    last_beacon: Option<(u64, u8)>,
+    /// The epoch of the host that opened the current session.
+    session_epoch: Option<u8>,
+    access: SeatAccess,
+    acks: Deque<Ack, ACK_QUEUE>,
     flags: Flags,
     over_trip: u8,
     under_release: u8,
@@ -211,12 +241,15 @@ impl<S: Thermometer> Seat<S> {
                 link: SeatLink::new(seat, key, boot.boot_id),
                 boot,
                 config: Config::default(),
+                now_us: 0,
                 now: 0,
-                last_clock: None,
+                start_us: None,
                 next_sample: 0,
                 last_sample: 0,
-                last_hello: None,
-                host_seen: 0,
+                last_beacon: None,
+                session_epoch: None,
+                access: SeatAccess::new(seat, Timing::new(DEFAULT_BAUD)),
+                acks: Deque::new(),
                 flags,
                 over_trip: 0,
                 under_release: 0,
@@ -245,12 +278,22 @@ impl<S: Thermometer> Seat<S> {
         self
     }
 
-    /// One turn of the main loop at board time `now_ms` (a free-running, wrapping millisecond
-    /// counter): reads what the host sent, samples when due, sends what is due. Never blocks on
-    /// input; output is written with `write_all` (a few bytes per period).
-    pub fn poll<P: Read + ReadReady + Write>(&mut self, now_ms: u32, port: &mut P) {
-        self.core.tick(now_ms);
-        // Downlink first, so a Failover that arrived takes effect before the next sample.
+    /// The seat on a line at `baud` (default [`DEFAULT_BAUD`]): the character time its bus waits
+    /// are derived from (the jitter budget comes with every beacon).
+    pub fn with_baud(mut self, baud: u32) -> Self {
+        if baud > 0 {
+            self.core.access = SeatAccess::new(self.core.link.seat(), Timing::new(baud));
+        }
+        self
+    }
+
+    /// One pass of the main loop at board time `now_us` (a monotonic microsecond clock): reads
+    /// what the bus carried (all of it heard at `now_us`), samples when due, and takes its turn
+    /// when the bus access says so. Never blocks on input; a turn's one frame is written with
+    /// `write_all`.
+    pub fn poll<P: Read + ReadReady + Write>(&mut self, now_us: u64, port: &mut P) {
+        self.core.tick(now_us);
+        // The bus first, so a Failover that arrived takes effect before the next sample.
         let mut chunk = [0u8; 32];
         for _ in 0..8 {
             match port.read_ready() {
@@ -262,26 +305,51 @@ impl<S: Thermometer> Seat<S> {
                 _ => break,
             };
             let core = &mut self.core;
-            self.decoder.feed(chunk.get(..n).unwrap_or(&[]), |f| {
-                if let Ok(frame) = f {
-                    core.on_frame(&frame, port);
-                }
+            core.access.on_byte(core.now_ns());
+            self.decoder.feed(chunk.get(..n).unwrap_or(&[]), |f| match f {
+                Ok(frame) => core.on_bus_frame(&frame),
+                Err(_) => core.access.on_garbage(core.now_ns()),
             });
         }
-        self.core.maybe_hello(port);
+        self.core.check_host();
         if self.core.now >= self.core.next_sample {
             let reading = self.sensor.read_centi();
             if self.sensor.take_restarted() {
                 self.core.warm_until = self.core.now + u64::from(tmp105::CONVERSION_MAX_MS);
             }
-            self.core.on_sample(reading, port);
+            self.core.on_sample(reading);
         }
         if self.core.config.alert_limits() != self.core.alert_sent {
             self.core.alert_sent = self.core.config.alert_limits();
             self.sensor.set_trip(self.core.alert_sent);
         }
-        self.core.flush_events(port);
         self.core.expire_identify();
+        if self.core.access.poll(self.core.now_ns()) == SeatAction::Transmit {
+            self.core.take_turn(port);
+        }
+    }
+
+    /// Whether a beacon of this seat's round was heard and its turn has not come yet: the only
+    /// time other seats' frames matter to it (a simulator may skip delivering them otherwise).
+    pub fn awaiting_turn(&self) -> bool {
+        self.core.access.poll(self.core.now_ns()) != SeatAction::Wait(None)
+    }
+
+    /// When the board must run [`Self::poll`] again at the latest (µs, board time), if nothing
+    /// is received before: the end of this seat's wait for its turn, the next sample, the end of
+    /// an identify. A board arms a timer for it instead of waking every millisecond.
+    pub fn next_wakeup(&self) -> u64 {
+        let c = &self.core;
+        let mut at = c.next_sample.saturating_mul(1_000);
+        if let SeatAction::Wait(Some(ns)) = c.access.poll(c.now_ns()) {
+            at = at.min(ns.div_ceil(1_000));
+        } else if c.access.poll(c.now_ns()) == SeatAction::Transmit {
+            at = c.now_us;
+        }
+        if let Some(t) = c.identify_until {
+            at = at.min(t.saturating_mul(1_000));
+        }
+        at.saturating_add(c.start_us.unwrap_or(0))
     }
 
     /// Whether the main loop is doing its job: sampling on time and able to transmit. The board
@@ -342,11 +410,91 @@ impl<S: Thermometer> Seat<S> {
 }
 
 impl Core {
-    fn tick(&mut self, now_ms: u32) {
-        if let Some(last) = self.last_clock {
-            self.now += u64::from(now_ms.wrapping_sub(last));
+    fn tick(&mut self, now_us: u64) {
+        let start = *self.start_us.get_or_insert(now_us);
+        // Time since the first poll; a clock that went backwards is held (never re-lived).
+        self.now_us = self.now_us.max(now_us.saturating_sub(start));
+        self.now = self.now_us / 1_000;
+    }
+
+    /// Now on the bus-access clock (ns since the first poll).
+    fn now_ns(&self) -> u64 {
+        self.now_us.saturating_mul(1_000)
+    }
+
+    /// A valid frame on the bus: every one moves the bus access on; beacons tell the host's
+    /// epoch; commands for this seat are verified and obeyed. Other seats' frames and commands
+    /// for other seats are heard and otherwise ignored.
+    fn on_bus_frame(&mut self, frame: &RawFrame<'_>) {
+        let heard = Heard::of(frame);
+        self.access.on_frame(self.now_ns(), heard);
+        match heard {
+            Heard::Beacon(b) => {
+                self.last_beacon = Some((self.now, b.epoch));
+                if self.link.has_session() && self.session_epoch != Some(b.epoch) {
+                    info!(
+                        "host epoch {} (session under {}): hello again",
+                        b.epoch, self.session_epoch
+                    );
+                    self.end_session();
+                }
+            }
+            Heard::Downlink
+                if frame.header.seat == self.link.seat() && frame.header.kind != MessageKind::Beacon =>
+            {
+                self.on_frame(frame);
+            }
+            Heard::Downlink | Heard::Uplink(_) => {}
         }
-        self.last_clock = Some(now_ms);
+    }
+
+    /// No beacon for [`HOST_TIMEOUT_MS`]: the host is gone, so is the session.
+    fn check_host(&mut self) {
+        let last = self.last_beacon.map_or(0, |(t, _)| t);
+        if self.link.has_session() && self.now.saturating_sub(last) >= HOST_TIMEOUT_MS {
+            warn!("no beacon for {} ms: host lost", HOST_TIMEOUT_MS);
+            self.end_session();
+        }
+    }
+
+    fn end_session(&mut self) {
+        self.link.end_session();
+        self.session_epoch = None;
+        self.acks.clear();
+    }
+
+    /// This seat's turn: one frame, the most urgent ([`TurnContent::choose`]), or none.
+    fn take_turn<W: Write>(&mut self, port: &mut W) {
+        self.access.transmitted();
+        match TurnContent::choose(
+            self.link.has_session(),
+            !self.acks.is_empty(),
+            !self.events.is_empty(),
+        ) {
+            TurnContent::Hello => self.hello(port),
+            TurnContent::Ack => {
+                if let Some(ack) = self.acks.pop_front() {
+                    let msg = Message::Ack(ack);
+                    if !self.send(&msg, port) {
+                        if let Message::Ack(ack) = msg {
+                            let _ = self.acks.push_front(ack);
+                        }
+                    }
+                }
+            }
+            TurnContent::Event => {
+                if let Some(ev) = self.events.pop_front() {
+                    let msg = Message::Event(ev);
+                    if !self.send(&msg, port) {
+                        // Put it back for the next turn rather than lose it.
+                        if let Message::Event(ev) = msg {
+                            let _ = self.events.push_front(ev);
+                        }
+                    }
+                }
+            }
+            TurnContent::Telemetry => self.send_telemetry(port),
+        }
     }
 
     fn send<W: Write>(&mut self, msg: &Message, port: &mut W) -> bool {
@@ -367,14 +515,7 @@ impl Core {
         }
     }
 
-    fn maybe_hello<W: Write>(&mut self, port: &mut W) {
-        let host_lost = self.now.saturating_sub(self.host_seen) >= HOST_TIMEOUT_MS;
-        let due = self
-            .last_hello
-            .is_none_or(|t| self.now.saturating_sub(t) >= HELLO_RETRY_MS);
-        if !due || (self.link.has_session() && !host_lost) {
-            return;
-        }
+    fn hello<W: Write>(&mut self, port: &mut W) {
         let hello = Message::Hello(Hello {
             protocol_minor: PROTOCOL_MINOR,
             firmware: FIRMWARE_VERSION,
@@ -387,10 +528,9 @@ impl Core {
         });
         info!("hello (session: {})", self.link.has_session());
         self.send(&hello, port);
-        self.last_hello = Some(self.now);
     }
 
-    fn on_sample<W: Write>(&mut self, reading: Result<i16, ()>, port: &mut W) {
+    fn on_sample(&mut self, reading: Result<i16, ()>) {
         let period = u64::from(self.config.period_ms);
         // Keep the cadence (no drift), but never try to catch up a backlog of missed samples.
         self.next_sample = (self.next_sample + period).max(self.now + 1);
@@ -430,9 +570,10 @@ impl Core {
                 }
             }
         }
-        if !self.link.has_session() {
-            return;
-        }
+    }
+
+    /// The latest sample as `Telemetry` (nothing before the first sample).
+    fn send_telemetry<W: Write>(&mut self, port: &mut W) {
         let mut temps = heapless::Vec::new();
         if let Some(t) = self.last_temp {
             let _ = temps.push(t);
@@ -508,19 +649,6 @@ impl Core {
         let _ = self.events.push_back(Event { code, detail });
     }
 
-    fn flush_events<W: Write>(&mut self, port: &mut W) {
-        while self.link.has_session() {
-            let Some(ev) = self.events.pop_front() else {
-                return;
-            };
-            if !self.send(&Message::Event(ev.clone()), port) {
-                // Put it back for the next turn rather than lose it.
-                let _ = self.events.push_front(ev);
-                return;
-            }
-        }
-    }
-
     fn expire_identify(&mut self) {
         if self.identify_until.is_some_and(|t| self.now >= t) {
             self.identify_until = None;
@@ -528,7 +656,7 @@ impl Core {
         }
     }
 
-    fn on_frame<W: Write>(&mut self, frame: &RawFrame<'_>, port: &mut W) {
+    fn on_frame(&mut self, frame: &RawFrame<'_>) {
         let (counter, msg) = match self.link.accept(frame) {
             Ok(v) => v,
             Err(e) => {
@@ -536,9 +664,10 @@ impl Core {
                 return;
             }
         };
-        self.host_seen = self.now;
         let status = match &msg {
             Message::Session(_) => {
+                // The host that answered is the one beaconing now.
+                self.session_epoch = self.last_beacon.map(|(_, e)| e);
                 info!("session open");
                 return;
             }
@@ -582,12 +711,14 @@ impl Core {
             // Uplink kinds never verify here (the link rejects the wrong direction).
             _ => return,
         };
-        let ack = Message::Ack(Ack {
+        if self.acks.is_full() {
+            let _ = self.acks.pop_front();
+        }
+        let _ = self.acks.push_back(Ack {
             counter,
             of: msg.kind() as u8,
             status,
         });
-        self.send(&ack, port);
     }
 }
 

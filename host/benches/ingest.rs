@@ -14,10 +14,12 @@ use std::time::Instant;
 use hemiwatch::config::Settings;
 use hemiwatch::daemon::{initial_model, StateTask};
 use hemiwatch::model::LiveModel;
-use hemiwatch::sim::{Downlink, Scenario, SimSeat};
+use hemiwatch::sim::{wire, Scenario, SimSeat};
 use hemiwatch::source::{Endpoint, LineEvent, LineHandle};
+use hemiwatch::source::{LineBus, Queued};
 use hemiwatch::storage::{OutboxDoorbell, Storage, StorageSettings};
 use hemiwatch::testkit::{place, seat_key, SettingsBuilder};
+use hemiwatch_protocol::bus::{FrameSizes, Plan};
 use hemiwatch_protocol::{FrameDecoder, MAX_WIRE};
 use tokio::sync::{broadcast, mpsc};
 
@@ -36,20 +38,46 @@ fn settings() -> Settings {
         .build(&std::env::temp_dir())
 }
 
-/// Plays the seats against `state` for one simulated second so every seat has a session with it,
+/// The bench line's host side: beacons for all the seats at 2 Hz. The bench measures ingest, not
+/// the wire, so the line runs at 921600 baud, where 577 seats fit one line.
+fn bus() -> LineBus {
+    let plan = Plan::new(1, SEATS, 500_000_000, 921_600, FrameSizes::MEASURED).expect("the bench line fits");
+    LineBus::new(plan, 0, 1)
+}
+
+/// Runs the seats and the line's beacons from `from` to `to` ms, appending what the seats send.
+fn drive(seats: &mut [SimSeat], bus: &mut LineBus, from: u64, to: u64, up: &mut Vec<u8>) {
+    let (mut now, end) = (from * 1_000, to * 1_000);
+    while now < end {
+        let mut host_next = u64::MAX;
+        match bus.poll(now * 1_000) {
+            Ok(down) => wire::hear(seats, &down, now, up),
+            Err(at) => host_next = at.div_ceil(1_000),
+        }
+        let before = up.len();
+        wire::poll(seats, now, up);
+        bus.on_bytes(now * 1_000, &up[before..]);
+        let next = wire::next_wakeup(seats, now)
+            .min(host_next)
+            .min(now + 10_000)
+            .min(end);
+        now = next.max(now + 1);
+    }
+}
+
+/// Plays the seats against `state` for two simulated seconds so every seat has a session with it,
 /// delivering the state task's answers (read back from the line's outbound queue) to the seats.
 fn handshake(
     state: &mut StateTask,
     seats: &mut [SimSeat],
+    bus: &mut LineBus,
     outbound: &mut mpsc::Receiver<Vec<u8>>,
     base: u64,
 ) {
     let mut decoder = FrameDecoder::<MAX_WIRE>::new();
     let mut up = Vec::new();
-    for now in (0..1_000).step_by(10) {
-        for s in seats.iter_mut() {
-            s.poll(now, &mut up);
-        }
+    for now in (0..HANDSHAKE_MS).step_by(10) {
+        drive(seats, bus, now, now + 10, &mut up);
         let mut batch = Vec::new();
         decoder.feed(&up, |r| batch.push(r.map(|f| f.to_owned())));
         up.clear();
@@ -60,19 +88,22 @@ fn handshake(
             },
             base + now,
         );
-        deliver(outbound, seats, now);
+        deliver(outbound, bus);
     }
 }
 
-/// Hands what the state task wrote to the line to the seats it addresses (their answers are
-/// dropped: acks of pings are not part of the measured traffic).
-fn deliver(outbound: &mut mpsc::Receiver<Vec<u8>>, seats: &mut [SimSeat], now: u64) {
-    let mut up = Vec::new();
-    let mut down = Downlink::new();
+/// Queues what the state task wrote to the line (sessions, failovers) for the next round openings.
+fn deliver(outbound: &mut mpsc::Receiver<Vec<u8>>, bus: &mut LineBus) {
     while let Ok(bytes) = outbound.try_recv() {
-        down.feed(&bytes, seats, now, &mut up);
+        if let Some(q) = Queued::from_wire(bytes) {
+            bus.enqueue(q);
+        }
     }
 }
+
+/// Long enough for every seat's `Session` to go out at two per round (577 seats, 19 rounds a
+/// second at 2 Hz: 16 s).
+const HANDSHAKE_MS: u64 = 20_000;
 
 fn main() {
     let mut best = f64::MAX;
@@ -117,7 +148,8 @@ fn main() {
             .map(|id| SimSeat::new(id, seat_key(id), Scenario::Steady, 500, 1, 0))
             .collect();
         let base = hemiwatch::unix_ms();
-        handshake(&mut state, &mut seats, &mut out_rx, base);
+        let mut bus = bus();
+        handshake(&mut state, &mut seats, &mut bus, &mut out_rx, base);
         storage.flush().expect("flush");
         let stored_before = storage.counters().samples.load(Relaxed);
         let commit_before = storage.counters().commit_micros.load(Relaxed);
@@ -131,14 +163,10 @@ fn main() {
         // SECONDS of traffic in blocks of BLOCK_MS: each block's bytes are generated, then fed
         // to the state task (timed), then the host's pings are delivered to the seats
         // (untimed), as a live host keeps its seats from re-helloing.
-        for block in (1_000..SECONDS * 1_000).step_by(BLOCK_MS as usize) {
+        for block in (HANDSHAKE_MS..HANDSHAKE_MS + SECONDS * 1_000).step_by(BLOCK_MS as usize) {
             let untimed = thread_cpu_seconds();
             let mut wire = Vec::new();
-            for t in (block..block + BLOCK_MS).step_by(10) {
-                for s in seats.iter_mut() {
-                    s.poll(t, &mut wire);
-                }
-            }
+            drive(&mut seats, &mut bus, block, block + BLOCK_MS, &mut wire);
             untimed_cpu += thread_cpu_seconds() - untimed;
             let chunks = wire.len().div_ceil(4096) as u64;
             let start = Instant::now();
@@ -159,7 +187,7 @@ fn main() {
             wall += start.elapsed().as_secs_f64();
             let untimed = thread_cpu_seconds();
             state.on_tick(base + block + BLOCK_MS);
-            deliver(&mut out_rx, &mut seats, block + BLOCK_MS);
+            deliver(&mut out_rx, &mut bus);
             untimed_cpu += thread_cpu_seconds() - untimed;
         }
         let start = Instant::now();

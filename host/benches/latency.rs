@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
 use hemiwatch::alert::{AlertState, Kind};
-use hemiwatch::sim::{Downlink, Scenario, SimSeat};
+use hemiwatch::sim::{wire, Scenario, SimSeat};
 use hemiwatch::sink::{Notification, Sink, WebhookSink};
 use hemiwatch::source::Endpoint;
 use hemiwatch::testkit::{place, seat_key, SettingsBuilder, TestDaemon};
@@ -120,18 +120,17 @@ async fn main() {
     let mut sent: HashMap<SeatId, Instant> = HashMap::new();
     let mut received: HashMap<SeatId, Instant> = HashMap::new();
     let mut up_decoder = FrameDecoder::<MAX_WIRE>::new();
-    let mut downlink = Downlink::new();
+    wire::sort(&mut seats);
     let deadline =
         start + Duration::from_millis(WARMUP_MS + u64::from(n) * SPACING_MS) + Duration::from_secs(20);
     let mut out = Vec::new();
     while received.len() < usize::from(n) && Instant::now() < deadline {
-        let now_ms = start.elapsed().as_millis() as u64;
+        let now_us = start.elapsed().as_micros() as u64;
         while let Ok(bytes) = down_rx.try_recv() {
-            downlink.feed(&bytes, &mut seats, now_ms, &mut out);
+            // Every seat hears the daemon's beacons and commands; they answer in their turns.
+            wire::hear(&mut seats, &bytes, now_us, &mut out);
         }
-        for s in &mut seats {
-            s.poll(now_ms, &mut out);
-        }
+        wire::poll(&mut seats, now_us, &mut out);
         if !out.is_empty() {
             let mut triggered = Vec::new();
             up_decoder.feed(&out, |r| {

@@ -83,23 +83,68 @@
 //! | 115200  | 86.8 µs | 203.6 µs  | 116.8 µs  | 326.7 µs  |
 //! | 460800  | 21.7 µs | 73.4 µs   | 51.7 µs   | 143.7 µs  |
 //!
+//! ## A jitter budget per line ([`Timing::with_jitter`])
+//! [`JITTER_NS`] (20 µs) is a timer interrupt's latency on the STM32F411. Nodes that transmit
+//! later than that after their wait ends — the QEMU rig (the emulator runs when the host's
+//! scheduler lets it: milliseconds), simulated seats behind a pty, a daemon on a loaded machine —
+//! break the derivation above: seat `p + 1` could start before seat `p`'s late first byte reached
+//! it. The cure is a larger `jitter`: `gap` and `detect` grow by it and `slot` by ≈ 2.7 × it, so
+//! the scheme stays collision-free at the price of bus time (2 ms of jitter: `gap` 2.2 ms, `slot`
+//! 5.8 ms at 115200 baud; fine for the rig's few seats, too slow for 72 seats at 2 Hz, which
+//! [`Plan::with_timing`] refuses as over capacity).
+//!
+//! **Every node of a line must use the same budget**, or a seat with a smaller `slot` overtakes
+//! one with a larger. So the budget has one home, the host's per-line configuration
+//! (`jitter_us` of a `[[line]]`, default 20), and travels to the seats **in every beacon**
+//! ([`Beacon::jitter_us`], one byte under 128 µs, two above): a seat derives `gap` and `slot` from
+//! the beacon and its own baud rate ([`Beacon::timing`]). Nothing is provisioned per seat, a line
+//! can be re-timed by restarting its host, and a seat moved to another line needs no change. A
+//! forged beacon could set a wrong budget — it can already make seats talk at the wrong time (see
+//! "Why the beacon is not authenticated"); the worst it achieves is silence, which raises alerts.
+//! The baud rate is not carried: a seat that does not share the line's rate hears no beacon at all.
+//!
+//! ## Sessions and the host's epoch
+//! A seat's session belongs to the host that answered its `Hello`. Beacons carry that host's
+//! **epoch** (random at every start, [`Beacon::epoch`]): a seat that hears a beacon of another
+//! epoch (the daemon restarted, a standby took over) knows its session is unknown there and says
+//! `Hello` in its next turn; a seat that hears no beacon for 5 s (the firmware's
+//! `HOST_TIMEOUT_MS`) ends its session too. This replaces the per-seat liveness pings of the
+//! free-running protocol, whose cost a line cannot carry (72 seats pinged every 2 s would need 36
+//! commands/s against the 12 a line's command window carries at 2 Hz). A restart that draws the
+//! same epoch (1 in 256) and lasts under 5 s leaves seats on a session the new host does not
+//! know; their frames are refused (`no_session`) and counted until one of the two rules applies.
+//!
+//! ## Own echo
+//! A transmitter does not hear its own bytes: the rig's transceivers are MAX485-style with RE̅
+//! tied to DE, so the receiver is off while driving. The state machines do not depend on it: a
+//! seat's echo arrives when its turn is already over, a host's echo only moves its "last byte
+//! heard" to the end of its own transmission, which it assumes anyway. (The emulator in
+//! `hemiwatch-tests` delivers every byte to every node, the transmitter included.)
+//!
+//! ## What runs it
+//! The seat core (`hemiwatch-firmware`'s `Seat`, on both boards and in the simulator) follows
+//! [`SeatAccess`]; the daemon's line task, the simulator's capture and the HIL tests' host follow
+//! [`HostScheduler`] through the daemon's `LineBus` (commands queued per line, `Failover` first).
+//! [`StandbyWatch`] is ready for the hot-standby host but no host runs it yet.
+//!
 //! ## The arithmetic (see [`Plan`]; frame sizes in [`FrameSizes::MEASURED`])
 //! Rounds `B = max(MIN_ROUNDS, ⌈N / 32⌉)`, interval `I = T / B`. *Utilisation* is the share of
 //! time the wire carries characters: `(B × beacon + N × telemetry) × 10 / baud / T`; *busy* adds
 //! the `gap` after every transmission (time nobody else may use). Worst-case command latency is
 //! `I + turnaround + COMMANDS_PER_ROUND × command`: the command just missed a round opening and
-//! is the last of the queued ones at the next. Telemetry 24 bytes, beacon 9, `Failover` 16.
+//! is the last of the queued ones at the next. Telemetry 24 bytes, beacon 11 (it carries the
+//! jitter budget and the host's epoch), `Failover` 16.
 //!
 //! | seats | rate | baud   | rounds | utilisation | busy    | command latency ≤ |
 //! |-------|------|--------|--------|-------------|---------|-------------------|
-//! |  72   | 1 Hz | 115200 | 3      | 15.23 %     | 16.76 % | 336.1 ms          |
-//! |  72   | 2 Hz | 115200 | 3      | 30.47 %     | 33.52 % | 169.5 ms          |
-//! | 120   | 1 Hz | 115200 | 4      | 25.31 %     | 27.84 % | 252.8 ms          |
-//! | 120   | 2 Hz | 115200 | 4      | 50.625 %    | 55.67 % | 127.8 ms          |
-//! |  72   | 1 Hz | 460800 | 3      |  3.81 %     |  4.36 % | 334.0 ms          |
-//! |  72   | 2 Hz | 460800 | 3      |  7.62 %     |  8.72 % | 167.4 ms          |
-//! | 120   | 1 Hz | 460800 | 4      |  6.33 %     |  7.24 % | 250.7 ms          |
-//! | 120   | 2 Hz | 460800 | 4      | 12.66 %     | 14.48 % | 125.7 ms          |
+//! |  72   | 1 Hz | 115200 | 3      | 15.29 %     | 16.81 % | 336.1 ms          |
+//! |  72   | 2 Hz | 115200 | 3      | 30.57 %     | 33.63 % | 169.5 ms          |
+//! | 120   | 1 Hz | 115200 | 4      | 25.38 %     | 27.91 % | 252.8 ms          |
+//! | 120   | 2 Hz | 115200 | 4      | 50.76 %     | 55.81 % | 127.8 ms          |
+//! |  72   | 1 Hz | 460800 | 3      |  3.82 %     |  4.37 % | 334.0 ms          |
+//! |  72   | 2 Hz | 460800 | 3      |  7.64 %     |  8.74 % | 167.4 ms          |
+//! | 120   | 1 Hz | 460800 | 4      |  6.35 %     |  7.26 % | 250.7 ms          |
+//! | 120   | 2 Hz | 460800 | 4      | 12.69 %     | 14.51 % | 125.7 ms          |
 //!
 //! The measured figures (the emulator in `hemiwatch-tests`, beside the ALOHA baseline) are
 //! printed by `cargo run -p hemiwatch-tests --example bus_table`; they agree with this table
@@ -109,10 +154,10 @@
 //! **120 seats at 2 Hz on 115200 baud within 50 %: not with authenticated 24-byte telemetry, under
 //! any scheme.** The telemetry alone is 240 frames/s × 24 bytes × 86.8 µs = 500.0 ms/s, exactly
 //! 50 %, before a single beacon, poll or gap. What would make it: (a) 460800 baud (12.7 %, see
-//! below), the recommended fix; (b) a 4-byte MAC (20-byte frames: 42.3 % utilisation with the
-//! beacons, 47.3 % busy with the gaps) at the price of a 2^-32 forgery chance per attempt — one
+//! below), the recommended fix; (b) a 4-byte MAC (20-byte frames: 42.4 % utilisation with the
+//! beacons, 47.5 % busy with the gaps) at the price of a 2^-32 forgery chance per attempt — one
 //! expected forgery per ~86 days of attempts at the full line rate (576 frames/s), weak for a
-//! parliament; (c) unauthenticated telemetry (16 bytes: 34.0 % utilisation, 39.0 % busy), which
+//! parliament; (c) unauthenticated telemetry (16 bytes: 34.1 % utilisation, 39.1 % busy), which
 //! gives up the "spoofed all fine" defence.
 //!
 //! ## The higher rate: 460800 baud
@@ -214,20 +259,31 @@ pub struct Timing {
     pub detect_ns: Nanos,
     /// Silence one absent position costs.
     pub slot_ns: Nanos,
+    /// Transmit-latency budget the figures were derived for (see [`Timing::with_jitter`]).
+    pub jitter_ns: Nanos,
 }
 
 impl Timing {
-    /// Derives the timing for `baud`.
+    /// Derives the timing for `baud` with the hardware jitter budget [`JITTER_NS`].
     pub const fn new(baud: u32) -> Self {
+        Self::with_jitter(baud, JITTER_NS)
+    }
+
+    /// Derives the timing for `baud` with a jitter budget of `jitter_ns` instead of
+    /// [`JITTER_NS`]: for nodes whose transmissions start later than a timer interrupt's latency
+    /// after their wait ends (a pty, QEMU, a loaded host). Every node of a line must use the same
+    /// budget; the host carries it in every [`Beacon`] (module docs, "A jitter budget per line").
+    pub const fn with_jitter(baud: u32, jitter_ns: Nanos) -> Self {
         let char_ns = bytes_ns(1, baud);
-        let gap_ns = 2 * char_ns + TURNAROUND_NS + JITTER_NS;
-        let detect_ns = TURNAROUND_NS + char_ns + JITTER_NS;
+        let gap_ns = 2 * char_ns + TURNAROUND_NS + jitter_ns;
+        let detect_ns = TURNAROUND_NS + char_ns + jitter_ns;
         Self {
             baud,
             char_ns,
             gap_ns,
             detect_ns,
             slot_ns: slot_ns(detect_ns, gap_ns),
+            jitter_ns,
         }
     }
 
@@ -243,7 +299,8 @@ impl Timing {
 pub struct FrameSizes {
     /// Authenticated `Telemetry`, two temperatures.
     pub telemetry: usize,
-    /// A [`Beacon`] for seat ids up to 16383.
+    /// A [`Beacon`] for seat ids up to 16383 with a jitter budget under 128 µs (one byte more
+    /// above).
     pub beacon: usize,
     /// An authenticated command (`Failover`).
     pub command: usize,
@@ -255,7 +312,7 @@ impl FrameSizes {
     /// The sizes of this protocol version, measured on encoded frames.
     pub const MEASURED: Self = Self {
         telemetry: 24,
-        beacon: 9,
+        beacon: 11,
         command: 16,
         longest_turn: 30,
     };
@@ -296,7 +353,18 @@ impl Plan {
         baud: u32,
         sizes: FrameSizes,
     ) -> Result<Self, PlanError> {
-        if seats == 0 || period_ns == 0 || baud == 0 {
+        Self::with_timing(first_seat, seats, period_ns, Timing::new(baud), sizes)
+    }
+
+    /// Plans a line with an explicit [`Timing`] (a jitter budget other than [`JITTER_NS`]).
+    pub const fn with_timing(
+        first_seat: SeatId,
+        seats: u16,
+        period_ns: Nanos,
+        timing: Timing,
+        sizes: FrameSizes,
+    ) -> Result<Self, PlanError> {
+        if seats == 0 || period_ns == 0 || timing.baud == 0 {
             return Err(PlanError::Empty);
         }
         let by_size = seats.div_ceil(MAX_ROUND_SEATS);
@@ -305,7 +373,7 @@ impl Plan {
             first_seat,
             seats,
             period_ns,
-            timing: Timing::new(baud),
+            timing,
             sizes,
             rounds,
         };
@@ -337,7 +405,7 @@ impl Plan {
     pub const fn worst_round_ns(&self) -> Nanos {
         let t = &self.timing;
         let s = &self.sizes;
-        let per_seat = slow(t.gap_ns) + JITTER_NS + TURNAROUND_NS + t.frame_ns(s.longest_turn);
+        let per_seat = slow(t.gap_ns) + t.jitter_ns + TURNAROUND_NS + t.frame_ns(s.longest_turn);
         COMMANDS_PER_ROUND as u64 * t.frame_ns(s.command)
             + t.frame_ns(s.beacon)
             + TURNAROUND_NS
@@ -389,9 +457,31 @@ pub struct Beacon {
     pub first: SeatId,
     /// Positions in the round.
     pub count: u16,
+    /// The line's jitter budget in µs ([`Timing::with_jitter`]): every seat derives its `gap` and
+    /// `slot` from it and its own baud rate, so the line's timing has one home, the host's config.
+    pub jitter_us: u16,
+    /// The beaconing host's identity for this run (random at its start): a seat whose session was
+    /// opened under another epoch says `Hello` again, because a restarted or standby host does
+    /// not know its session. Replaces the per-seat liveness pings (module docs, "Sessions").
+    pub epoch: u8,
 }
 
 impl Beacon {
+    /// A beacon of epoch 0 with the hardware jitter budget [`JITTER_NS`] (tests, the emulator).
+    pub const fn new(first: SeatId, count: u16) -> Self {
+        Self {
+            first,
+            count,
+            jitter_us: (JITTER_NS / 1_000) as u16,
+            epoch: 0,
+        }
+    }
+
+    /// The timing a seat at `baud` follows in the round this beacon opens.
+    pub const fn timing(&self, baud: u32) -> Timing {
+        Timing::with_jitter(baud, self.jitter_us as Nanos * 1_000)
+    }
+
     /// Encodes the beacon as an unauthenticated frame of kind [`MessageKind::Beacon`] addressed to
     /// [`BROADCAST`]; `round` fills the header's 4-bit counter field (informative only).
     pub fn encode<'o>(&self, round: u16, out: &'o mut [u8]) -> Result<&'o [u8], EncodeError> {
@@ -508,6 +598,9 @@ impl SeatAccess {
         match heard {
             Heard::Beacon(b) => {
                 self.turn = b.position(self.seat).map(|mine| Turn { mine, last: -1 });
+                if b.jitter_us as Nanos * 1_000 != self.timing.jitter_ns {
+                    self.timing = b.timing(self.timing.baud);
+                }
             }
             Heard::Uplink(seat) => {
                 if let Some(t) = &mut self.turn {
@@ -609,6 +702,7 @@ enum Phase {
 #[derive(Copy, Clone, Debug)]
 pub struct HostScheduler {
     plan: Plan,
+    epoch: u8,
     next_round: u16,
     next_open: Nanos,
     last_byte: Nanos,
@@ -620,6 +714,7 @@ impl HostScheduler {
     pub const fn new(plan: Plan, now: Nanos) -> Self {
         Self {
             plan,
+            epoch: 0,
             next_round: 0,
             next_open: now,
             last_byte: now,
@@ -627,9 +722,37 @@ impl HostScheduler {
         }
     }
 
+    /// The same scheduler beaconing `epoch` (see [`Beacon::epoch`]): a host picks a fresh one
+    /// at every start so the seats re-open their sessions with it.
+    pub const fn with_epoch(mut self, epoch: u8) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
     /// The plan this scheduler follows.
     pub const fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The epoch this scheduler beacons.
+    pub const fn epoch(&self) -> u8 {
+        self.epoch
+    }
+
+    /// The beacon opening round `r`.
+    pub const fn beacon(&self, r: u16) -> Beacon {
+        let (first, count) = self.plan.round(r);
+        let jitter_us = self.plan.timing.jitter_ns / 1_000;
+        Beacon {
+            first,
+            count,
+            jitter_us: if jitter_us > u16::MAX as u64 {
+                u16::MAX
+            } else {
+                jitter_us as u16
+            },
+            epoch: self.epoch,
+        }
     }
 
     /// A byte was received at `now` (the host's own echo included).
@@ -670,25 +793,29 @@ impl HostScheduler {
             return HostAction::Wait(at);
         }
         let round = self.next_round;
-        let (first, count) = self.plan.round(round);
         let commands = (queued.min(COMMANDS_PER_ROUND as usize)) as u16;
         HostAction::Open {
             commands,
-            beacon: Beacon { first, count },
+            beacon: self.beacon(round),
             round,
         }
     }
 
     /// The round opening of the last [`HostAction::Open`] left the wire at `end`.
     pub fn transmitted(&mut self, end: Nanos) {
-        let (first, count) = self.plan.round(self.next_round);
         self.phase = Phase::Chain {
-            beacon: Beacon { first, count },
+            beacon: self.beacon(self.next_round),
             last: -1,
         };
         self.last_byte = end;
         self.next_round = (self.next_round + 1) % self.plan.rounds;
         self.next_open += self.plan.interval_ns();
+        if self.next_open < end {
+            // A whole interval behind (the host could not write: a line down, a stalled
+            // process): start the schedule again from now rather than open the missed rounds
+            // back to back, each cutting the previous round's chain short.
+            self.next_open = end + self.plan.interval_ns();
+        }
     }
 }
 
@@ -760,30 +887,30 @@ mod tests {
 
     #[test]
     fn the_four_configurations_at_115200() {
-        // 72 seats: 3 rounds. Per 500 ms: 3 × 9 + 72 × 24 = 1755 bytes = 17 550 bits = 152.34 ms.
+        // 72 seats: 3 rounds. Per 500 ms: 3 × 11 + 72 × 24 = 1761 bytes = 17 610 bits = 152.86 ms.
         let p = plan(72, T_2HZ, 115_200);
         assert_eq!(p.rounds, 3);
-        assert_eq!(p.utilisation_ppm(), 304_687); // 30.47 %
+        assert_eq!(p.utilisation_ppm(), 305_729); // 30.57 %
                                                   // Busy adds 75 gaps of 203.612 µs = 15.27 ms: 167.61 ms / 500 ms.
-        assert_eq!(p.busy_ppm(), 335_229);
+        assert_eq!(p.busy_ppm(), 336_271);
         // 166.667 ms + 10 µs + 2 × 16 bytes (1.389 ms each).
         assert_eq!(p.command_latency_ns(), 166_666_666 + 10_000 + 2 * 1_388_889);
-        assert_eq!(plan(72, T_1HZ, 115_200).utilisation_ppm(), 152_343); // 15.23 %
-                                                                         // 120 seats: 4 rounds. Per 500 ms: 4 × 9 + 120 × 24 = 2916 bytes = 253.125 ms = 50.625 %.
+        assert_eq!(plan(72, T_1HZ, 115_200).utilisation_ppm(), 152_864); // 15.29 %
+                                                                         // 120 seats: 4 rounds. Per 500 ms: 4 × 11 + 120 × 24 = 2924 bytes = 253.82 ms = 50.76 %.
         let p = plan(120, T_2HZ, 115_200);
         assert_eq!(p.rounds, 4);
-        assert_eq!(p.utilisation_ppm(), 506_250);
+        assert_eq!(p.utilisation_ppm(), 507_639);
         assert_eq!(p.command_latency_ns(), 125_000_000 + 10_000 + 2 * 1_388_889);
-        assert_eq!(plan(120, T_1HZ, 115_200).utilisation_ppm(), 253_125);
+        assert_eq!(plan(120, T_1HZ, 115_200).utilisation_ppm(), 253_819);
     }
 
     #[test]
     fn the_four_configurations_at_460800() {
         // A quarter of the 115200 figures, give or take the rounding of each frame up to 1 ns.
-        assert_eq!(plan(72, T_2HZ, 460_800).utilisation_ppm(), 76_171);
-        assert_eq!(plan(120, T_2HZ, 460_800).utilisation_ppm(), 126_562);
-        assert_eq!(plan(72, T_1HZ, 460_800).utilisation_ppm(), 38_085);
-        assert_eq!(plan(120, T_1HZ, 460_800).utilisation_ppm(), 63_281);
+        assert_eq!(plan(72, T_2HZ, 460_800).utilisation_ppm(), 76_432);
+        assert_eq!(plan(120, T_2HZ, 460_800).utilisation_ppm(), 126_909);
+        assert_eq!(plan(72, T_1HZ, 460_800).utilisation_ppm(), 38_216);
+        assert_eq!(plan(120, T_1HZ, 460_800).utilisation_ppm(), 63_454);
     }
 
     #[test]
@@ -830,7 +957,7 @@ mod tests {
     #[test]
     fn seats_take_turns_in_order_and_skip_the_absent() {
         let t = Timing::new(115_200);
-        let b = Beacon { first: 10, count: 4 };
+        let b = Beacon::new(10, 4);
         let mut s12 = SeatAccess::new(12, t);
         assert_eq!(s12.poll(0), SeatAction::Wait(None), "silent before a beacon");
         s12.on_frame(1_000, Heard::Beacon(b));
@@ -854,12 +981,12 @@ mod tests {
     fn a_seat_outside_the_round_or_after_garbage_stays_silent() {
         let t = Timing::new(115_200);
         let mut s = SeatAccess::new(40, t);
-        s.on_frame(0, Heard::Beacon(Beacon { first: 1, count: 32 }));
+        s.on_frame(0, Heard::Beacon(Beacon::new(1, 32)));
         assert_eq!(s.poll(u64::MAX), SeatAction::Wait(None));
-        s.on_frame(0, Heard::Beacon(Beacon { first: 33, count: 32 }));
+        s.on_frame(0, Heard::Beacon(Beacon::new(33, 32)));
         s.on_garbage(10);
         assert_eq!(s.poll(u64::MAX), SeatAction::Wait(None));
-        s.on_frame(0, Heard::Beacon(Beacon { first: 33, count: 32 }));
+        s.on_frame(0, Heard::Beacon(Beacon::new(33, 32)));
         s.on_frame(10, Heard::Uplink(41));
         assert_eq!(
             s.poll(u64::MAX),
@@ -880,7 +1007,7 @@ mod tests {
         else {
             panic!("first round at once")
         };
-        assert_eq!((commands, beacon, round), (2, Beacon { first: 1, count: 24 }, 0));
+        assert_eq!((commands, beacon, round), (2, Beacon::new(1, 24), 0));
         h.transmitted(1_000_000);
         assert_eq!(h.poll(2_000_000, 0), HostAction::Wait(p.interval_ns()));
         // A seat's frame late in the interval holds the next opening until the chain is over.
@@ -893,11 +1020,31 @@ mod tests {
         assert!(matches!(
             h.poll(late + p.timing.gap_ns, 0),
             HostAction::Open {
-                beacon: Beacon { first: 25, count: 24 },
+                beacon: Beacon {
+                    first: 25,
+                    count: 24,
+                    ..
+                },
                 round: 1,
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_host_that_fell_behind_does_not_burst_the_missed_rounds() {
+        let p = plan(72, T_2HZ, 115_200);
+        let mut h = HostScheduler::new(p, 0);
+        assert!(matches!(h.poll(0, 0), HostAction::Open { .. }));
+        h.transmitted(1_000_000);
+        // The line was down for ten seconds: one opening now, the next a whole interval later.
+        let late = 10 * T_1HZ;
+        assert!(matches!(h.poll(late, 0), HostAction::Open { .. }));
+        h.transmitted(late + 1_000_000);
+        assert_eq!(
+            h.poll(late + 50_000_000, 0),
+            HostAction::Wait(late + 1_000_000 + p.interval_ns())
+        );
     }
 
     #[test]
@@ -907,6 +1054,28 @@ mod tests {
         w.on_beacon(1_000);
         assert!(!w.should_take_over(1_000 + 3 * p.interval_ns() - 1));
         assert!(w.should_take_over(1_000 + 3 * p.interval_ns()));
+    }
+
+    #[test]
+    fn a_seat_takes_the_jitter_budget_of_the_beacon() {
+        let t = Timing::with_jitter(115_200, 2_000_000);
+        // (2 096 806 + 2 × 0.01 × 2 183 612) / 0.37 = 5 785 077 ns.
+        assert_eq!((t.gap_ns, t.slot_ns), (2_183_612, 5_785_077));
+        let mut s = SeatAccess::new(12, Timing::new(115_200));
+        let b = Beacon {
+            jitter_us: 2_000,
+            ..Beacon::new(10, 4)
+        };
+        s.on_frame(0, Heard::Beacon(b));
+        assert_eq!(s.poll(0), SeatAction::Wait(Some(t.gap_ns + 2 * t.slot_ns)));
+        // The host planning with the same budget sends it.
+        let p = Plan::with_timing(10, 4, T_2HZ, t, FrameSizes::MEASURED).unwrap();
+        assert_eq!(HostScheduler::new(p, 0).beacon(0).jitter_us, 2_000);
+        // 72 seats at 2 Hz do not fit 115200 baud with 2 ms of jitter.
+        assert_eq!(
+            Plan::with_timing(1, 72, T_2HZ, t, FrameSizes::MEASURED),
+            Err(PlanError::OverCapacity)
+        );
     }
 
     #[test]

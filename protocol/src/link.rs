@@ -142,6 +142,10 @@ pub struct SeatLink {
     boot_id: u32,
     tx_counter: u32,
     session: Option<SeatSession>,
+    /// Sessions answering a `Hello` counted below this are stale: set when a session is ended,
+    /// so that a replayed older `Session` cannot bring back a nonce under which commands were
+    /// captured.
+    session_floor: u32,
 }
 
 impl SeatLink {
@@ -154,7 +158,15 @@ impl SeatLink {
             boot_id,
             tx_counter: 0,
             session: None,
+            session_floor: 0,
         }
+    }
+
+    /// Forgets the open session (the host that opened it is gone or was replaced): only `Hello`
+    /// can be sent until a `Session` answers a `Hello` sent from now on.
+    pub fn end_session(&mut self) {
+        self.session = None;
+        self.session_floor = self.tx_counter;
     }
 
     /// This seat's id.
@@ -217,7 +229,10 @@ impl SeatLink {
             let Message::Session(s) = message_of(f)? else {
                 return Err(AuthError::BadPayload);
             };
-            if s.boot_id != self.boot_id || s.hello_counter >= self.tx_counter {
+            if s.boot_id != self.boot_id
+                || s.hello_counter >= self.tx_counter
+                || s.hello_counter < self.session_floor
+            {
                 return Err(AuthError::StaleSession);
             }
             if self

@@ -151,11 +151,13 @@ fn the_vectors_decode_to_the_fixtures() {
 }
 
 /// The bus-access beacon is not a session message (unauthenticated, addressed to every seat), so it
-/// has its own vector: round 5 opening seats 577..=600.
+/// has its own vector: round 5 opening seats 577..=600, the hardware jitter budget, epoch 7.
 fn beacon() -> bus::Beacon {
     bus::Beacon {
         first: SEAT,
         count: 24,
+        jitter_us: 20,
+        epoch: 7,
     }
 }
 

@@ -45,6 +45,8 @@ fn configure(q: &mut QemuSeat, host: &mut HostSide, period_ms: u16, trip_centi: 
     };
     host.wait_for(q, Duration::from_secs(3), |m| *m == Message::Ack(want.clone()))
         .expect("SetConfig acked");
+    // The telemetry period is the host's round period: the daemon's `telemetry_period_ms`.
+    host.set_period(u64::from(period_ms));
 }
 
 fn next_telemetry(q: &mut QemuSeat, host: &mut HostSide) -> (Instant, Telemetry) {
@@ -110,7 +112,15 @@ fn temperatures_set_over_qmp_arrive_exactly() {
     let (mut q, mut host, _) = session(102);
     // Trip above the tested range so 90 °C does not put the seat in safe mode.
     configure(&mut q, &mut host, 100, 12_500, 3);
-    let (_, now) = next_telemetry(&mut q, &mut host);
+    // The new trip reprograms the sensor's thermostat: its first conversion time reads its
+    // reset value (0 °C), which the seat does not send. Telemetry at 100 ms shows that window.
+    let mut now = next_telemetry(&mut q, &mut host).1;
+    for _ in 0..10 {
+        if !now.temps.is_empty() {
+            break;
+        }
+        now = next_telemetry(&mut q, &mut host).1;
+    }
     assert_eq!(now.temps.len(), 1, "a reading from the emulated sensor: {now:?}");
     let mut previous = now.temps.first().copied();
     for (milli, centi) in [
@@ -246,6 +256,10 @@ fn a_killed_seat_goes_silent_and_reboots_with_a_new_identity_old_frames_replay_f
     drop(q);
 
     let mut q = QemuSeat::boot(Some((105, &k))).unwrap();
+    // OPEN ISSUE (bus-core): a rebooted QEMU seat handshaking on a 100 ms round period says one
+    // Hello and then nothing for 5 s (at 1 s it completes at once); not yet explained, so the
+    // reboot is met at the default period, as a daemon configured with 1 s would.
+    host.set_period(1_000);
     let (hello, change) = host.handshake(&mut q).unwrap();
     assert_ne!(hello.boot_id, old_boot, "a reboot has a new boot identity");
     assert_eq!(hello.reset, ResetCause::PowerOn);
@@ -295,7 +309,7 @@ fn seats_side_by_side_have_their_own_ids_and_an_unprovisioned_one_says_so() {
         "seat 106 verifies with its own key"
     );
     // Seat 106's frames are not seat 1's.
-    let mut wrong = HostSide::new(1, &hemiwatch_protocol::demo_key(1));
+    let mut wrong = HostSide::new(1, &hemiwatch_protocol::demo_key(1)).beaconing(106);
     let r = wrong
         .recv(&mut a, Duration::from_secs(3))
         .unwrap()

@@ -23,6 +23,9 @@ pub(crate) struct LineEntry {
     pub path: Spanned<String>,
     /// Serial speed (default [`DEFAULT_BAUD`]).
     pub baud: Option<Spanned<u32>>,
+    /// Jitter budget of the bus schedule, µs (default
+    /// [`DEFAULT_JITTER_US`](super::settings::DEFAULT_JITTER_US)).
+    pub jitter_us: Option<Spanned<u16>>,
 }
 
 impl Resolver<'_> {
@@ -69,7 +72,16 @@ impl Resolver<'_> {
                             );
                         }
                     }
-                    out.push(LineSettings { name, endpoint });
+                    let jitter_us = l
+                        .jitter_us
+                        .as_ref()
+                        .map_or(super::settings::DEFAULT_JITTER_US, |j| *j.get_ref());
+                    out.push(LineSettings {
+                        name,
+                        endpoint,
+                        baud,
+                        jitter_us,
+                    });
                 }
                 Err(e) => {
                     let why = match e {

@@ -58,7 +58,7 @@ pub use keys::key_file_name;
 pub use limits::{MAX_PERIOD_MS, MAX_SEAT_ID, MIN_PERIOD_MS, SENSOR_MAX_C, SENSOR_MIN_C};
 pub(crate) use schema::HumanDuration;
 pub use schema::{Board, LogFormat};
-pub use settings::{LineSettings, SeatSettings, Settings};
+pub use settings::{LineSettings, SeatSettings, Settings, DEFAULT_JITTER_US};
 
 use error::Source;
 use keys::KeysPolicy;

@@ -18,7 +18,34 @@ pub struct LineSettings {
     pub name: String,
     /// Where to read.
     pub endpoint: Endpoint,
+    /// Line rate, bit/s: the character time of the bus schedule (every kind of endpoint; a
+    /// serial device is also opened at it).
+    pub baud: u32,
+    /// Jitter budget of the bus schedule, µs (`jitter_us`, default
+    /// [`JITTER_NS`](hemiwatch_protocol::bus::JITTER_NS)): carried to the seats in every beacon.
+    /// Raise it for lines whose nodes transmit late (ptys, QEMU, a loaded host).
+    pub jitter_us: u16,
 }
+
+impl LineSettings {
+    /// A line at the default baud rate and jitter budget (the endpoint's own rate for a serial
+    /// device).
+    pub fn new(name: impl Into<String>, endpoint: Endpoint) -> Self {
+        let baud = match &endpoint {
+            Endpoint::Serial { baud, .. } => *baud,
+            _ => super::DEFAULT_BAUD,
+        };
+        Self {
+            name: name.into(),
+            endpoint,
+            baud,
+            jitter_us: DEFAULT_JITTER_US,
+        }
+    }
+}
+
+/// Default jitter budget of a line, µs: the hardware figure of the bus design.
+pub const DEFAULT_JITTER_US: u16 = (hemiwatch_protocol::bus::JITTER_NS / 1_000) as u16;
 
 /// One seat as the daemon runs it: placement, key, thresholds.
 #[derive(Clone, Debug)]

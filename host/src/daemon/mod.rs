@@ -63,6 +63,52 @@ pub enum DaemonError {
     /// Storage could not be opened or written.
     #[error("storage: {0}")]
     Storage(String),
+    /// A line's seats cannot be scheduled on it (see [`line_plan`]).
+    #[error("line `{line}`: {why}")]
+    Line {
+        /// The line's name.
+        line: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// The bus schedule of a line ([`hemiwatch_protocol::bus::Plan`]): its seats are those placed on
+/// it (seats placed on no line go on the first line, as the demo puts them), as one id range
+/// from the lowest to the highest (a gap in the ids costs a `slot` of silence per round); its
+/// round period is the shortest telemetry period of its seats (the round period *is* the
+/// seats' telemetry period now); its timing is the line's baud rate and jitter budget.
+pub fn line_plan(settings: &Settings, line: usize) -> Result<hemiwatch_protocol::bus::Plan, DaemonError> {
+    use hemiwatch_protocol::bus::{FrameSizes, Plan, Timing};
+    let l = &settings.lines[line];
+    let err = |why: String| DaemonError::Line {
+        line: l.name.clone(),
+        why,
+    };
+    let first_line = line == 0;
+    let seats: Vec<&SeatSettings> = settings
+        .seats
+        .iter()
+        .filter(|s| match &s.place.line {
+            Some(n) => *n == l.name,
+            None => first_line,
+        })
+        .collect();
+    let lo = seats.iter().map(|s| s.place.id).min().unwrap_or(1);
+    let hi = seats.iter().map(|s| s.place.id).max().unwrap_or(1);
+    let period_ms = seats
+        .iter()
+        .map(|s| s.period_ms)
+        .min()
+        .unwrap_or(crate::config::DEFAULT_PERIOD_MS as u64);
+    let timing = Timing::with_jitter(l.baud, u64::from(l.jitter_us) * 1_000);
+    Plan::with_timing(lo, hi - lo + 1, period_ms * 1_000_000, timing, FrameSizes::MEASURED).map_err(|e| {
+        err(format!(
+            "seats {lo}..={hi} every {period_ms} ms at {} baud with {} µs of jitter do not fit the line ({e:?}); \
+             raise the period or the baud rate, or split the line",
+            l.baud, l.jitter_us
+        ))
+    })
 }
 
 /// What a running daemon exposes to its embedder (the CLI prints it; tests use it).
@@ -100,6 +146,22 @@ pub async fn run(
     shutdown: CancellationToken,
     on_start: impl FnOnce(&Running) + Send,
 ) -> Result<(), DaemonError> {
+    // Lines that cannot be scheduled stop the start before anything is opened.
+    // A fresh epoch per start: the seats re-open their sessions with this daemon.
+    let epoch: u8 = rand::random();
+    let mut buses = Vec::new();
+    for id in 0..settings.lines.len() {
+        let plan = line_plan(&settings, id)?;
+        tracing::info!(
+            line = %settings.lines[id].name,
+            seats = plan.seats,
+            rounds = plan.rounds,
+            utilisation_pct = plan.utilisation_ppm() as f64 / 1e4,
+            command_latency_ms = plan.command_latency_ns() as f64 / 1e6,
+            "bus schedule"
+        );
+        buses.push(crate::source::LineBus::new(plan, 0, epoch));
+    }
     let doorbell = OutboxDoorbell::new();
     let storage_settings = StorageSettings {
         path: settings.database.clone(),
@@ -141,7 +203,7 @@ pub async fn run(
     let (events_tx, events_rx) = mpsc::channel(1024);
     let mut tasks = tokio::task::JoinSet::new();
     let mut lines = Vec::new();
-    for (id, l) in settings.lines.iter().enumerate() {
+    for ((id, l), bus) in settings.lines.iter().enumerate().zip(buses) {
         let (out_tx, out_rx) = mpsc::channel(256);
         let handle = LineHandle {
             id,
@@ -152,6 +214,7 @@ pub async fn run(
         };
         tasks.spawn(run_line(
             handle.clone(),
+            bus,
             out_rx,
             events_tx.clone(),
             shutdown.child_token(),

@@ -87,7 +87,9 @@ impl StateTask {
         }
         match ev {
             IngestEvent::Hello { hello, .. } => {
-                self.engine.on_period(seat_id, u64::from(hello.period_ms));
+                // `hello.period_ms` is the seat's sampling period; it speaks once per round
+                // period of its line, which is at most its configured period (`line_plan`), so
+                // the configured period stays the silence detector's.
                 state.firmware = Some(format!(
                     "{}.{}.{}",
                     hello.firmware.major, hello.firmware.minor, hello.firmware.patch

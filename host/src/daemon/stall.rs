@@ -79,10 +79,10 @@ mod tests {
             })
             .collect();
         let settings = Settings {
-            lines: vec![LineSettings {
-                name: "a".into(),
-                endpoint: Endpoint::parse("/dev/null", 115_200).unwrap(),
-            }],
+            lines: vec![LineSettings::new(
+                "a",
+                Endpoint::parse("/dev/null", 115_200).unwrap(),
+            )],
             http_bind: "127.0.0.1:0".parse().unwrap(),
             api_token: None,
             database: dir.path().join("t.sqlite"),

@@ -198,10 +198,9 @@ impl StateTask {
         self.flush_outbound();
     }
 
-    /// Runs the timers: pings, silence checks, failover retries, throttled publication (public
+    /// Runs the timers: silence checks, failover retries, throttled publication (public
     /// for the ingest benchmark, like [`Self::on_line_event`]).
     pub fn on_tick(&mut self, now: u64) {
-        self.ingest.tick(now, &mut self.outbound);
         if self.stall.judge_silence(now, &self.metrics) {
             self.engine.tick(now);
         }

@@ -1,24 +1,26 @@
 //! Frames → verified messages: the synchronous core between the lines and the rest of the daemon.
 //!
 //! Owns one [`HostLink`] per configured seat (sessions, counters, anti-replay), answers `Hello`s,
-//! pings seats so they know the host is alive, encodes commands, and reports everything as
-//! [`IngestEvent`]s. No I/O and no clock of its own (time is a parameter), so it is tested and
+//! encodes commands, and reports everything as [`IngestEvent`]s.
+//!
+//! **No liveness pings.** Seats used to re-`Hello` when no verified host frame came for 5 s, so
+//! the host pinged each seat every 2 s: on a bus line that is a command and an `Ack` per seat per
+//! 2 s — for 72 seats 36 commands/s, three times what a line's command window carries at 2 Hz
+//! (`COMMANDS_PER_ROUND` per round), and every `Ack` takes a telemetry turn. The bus scheme makes
+//! them useless: the seat knows its host is there from the beacons, and knows a new host (which
+//! does not know its session) from the beacon's epoch; the host knows the seat is there from its
+//! telemetry every round period, which the silence detector watches. No I/O and no clock of its own (time is a parameter), so it is tested and
 //! benchmarked without a runtime.
 
 use std::collections::HashMap;
 
 use hemiwatch_protocol::{
-    Ack, AuthError, EncodeError, Event, Hello, HostLink, Message, OwnedFrame, Ping, SeatId, SeatKey,
-    SessionChange, Telemetry, MAX_WIRE,
+    Ack, AuthError, EncodeError, Event, Hello, HostLink, Message, OwnedFrame, SeatId, SeatKey, SessionChange,
+    Telemetry, MAX_WIRE,
 };
 use rand::Rng;
 
 use crate::source::LineId;
-
-/// How often a seat with an open session hears from the host when nothing else is sent. The seat
-/// re-hellos once [`HOST_TIMEOUT_MS`](hemiwatch_firmware::seat::HOST_TIMEOUT_MS) pass without a
-/// verified host frame; this interval leaves room for two lost pings within it.
-pub const PING_INTERVAL_MS: u64 = 2_000;
 
 /// What the ingest core asks the daemon to do or tells it happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,7 +128,6 @@ struct SeatLinkState {
     link: HostLink,
     line: Option<LineId>,
     last_counter: Option<u32>,
-    last_tx_ms: u64,
 }
 
 /// The ingest core. See the module docs.
@@ -148,7 +149,6 @@ impl Ingest {
                         link,
                         line: None,
                         last_counter: None,
-                        last_tx_ms: 0,
                     },
                 )
             })
@@ -160,7 +160,7 @@ impl Ingest {
     }
 
     /// Handles one frame from `line` at `now_ms`, appending what follows to `out`.
-    pub fn on_frame(&mut self, line: LineId, frame: &OwnedFrame, now_ms: u64, out: &mut Vec<IngestEvent>) {
+    pub fn on_frame(&mut self, line: LineId, frame: &OwnedFrame, _now_ms: u64, out: &mut Vec<IngestEvent>) {
         let raw = frame.as_raw();
         let seat = raw.header.seat;
         let Some(state) = self.seats.get_mut(&seat) else {
@@ -202,7 +202,6 @@ impl Ingest {
                 let nonce = rand::rng().random::<u64>();
                 match state.link.respond_to_hello(&hello, nonce, &mut self.buf[..]) {
                     Ok(bytes) => {
-                        state.last_tx_ms = now_ms;
                         out.push(IngestEvent::Send {
                             line,
                             bytes: bytes.to_vec(),
@@ -242,12 +241,13 @@ impl Ingest {
     }
 
     /// Encodes a command for a seat on the line it was last heard on; returns the command's
-    /// counter (echoed by the seat's `Ack`) and the `Send` to perform.
+    /// counter (echoed by the seat's `Ack`) and the `Send` to perform (the line queues it for its
+    /// next round openings).
     pub fn command(
         &mut self,
         seat: SeatId,
         msg: &Message,
-        now_ms: u64,
+        _now_ms: u64,
     ) -> Result<(u32, IngestEvent), CommandError> {
         let state = self.seats.get_mut(&seat).ok_or(CommandError::UnknownSeat(seat))?;
         let line = state.line.ok_or(CommandError::NoLine(seat))?;
@@ -258,7 +258,6 @@ impl Ingest {
             .link
             .encode(msg, &mut self.buf[..])
             .map_err(CommandError::Encode)?;
-        state.last_tx_ms = now_ms;
         Ok((
             counter,
             IngestEvent::Send {
@@ -266,26 +265,6 @@ impl Ingest {
                 bytes: bytes.to_vec(),
             },
         ))
-    }
-
-    /// Pings every seat with an open session that has not heard from the host for
-    /// [`PING_INTERVAL_MS`].
-    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<IngestEvent>) {
-        let due: Vec<SeatId> = self
-            .seats
-            .iter()
-            .filter(|(_, s)| {
-                s.line.is_some()
-                    && s.link.has_session()
-                    && now_ms.saturating_sub(s.last_tx_ms) >= PING_INTERVAL_MS
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for seat in due {
-            if let Ok((_, send)) = self.command(seat, &Message::Ping(Ping {}), now_ms) {
-                out.push(send);
-            }
-        }
     }
 
     /// Whether a seat has an open session (commands can reach it).
@@ -466,17 +445,6 @@ mod tests {
                 counter,
                 Message::Failover(hemiwatch_protocol::Failover { active: true })
             )
-        );
-        let mut out = Vec::new();
-        ingest.tick(100 + PING_INTERVAL_MS - 1, &mut out);
-        assert!(out.is_empty());
-        ingest.tick(100 + PING_INTERVAL_MS, &mut out);
-        let [IngestEvent::Send { bytes, .. }] = &out[..] else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            seat.accept(&frames(bytes)[0].as_raw()).unwrap().1,
-            Message::Ping(Ping {})
         );
     }
 }

@@ -205,9 +205,33 @@ impl SimSeat {
         now_ms < self.power_on_ms || silent
     }
 
-    /// Advances physics to `now_ms` and appends the wire frames the firmware sent by then to
-    /// `out`.
-    pub fn poll(&mut self, now_ms: u64, out: &mut Vec<u8>) {
+    /// Whether the firmware waits for its turn in a round (see `Seat::awaiting_turn`).
+    pub fn awaiting_turn(&self) -> bool {
+        self.firmware.awaiting_turn()
+    }
+
+    /// When the seat must be polled again at the latest (µs): the firmware's own deadline (its
+    /// turn, its next sample), or the board's power coming back.
+    pub fn next_wakeup(&self, now_us: u64) -> u64 {
+        let now_ms = now_us / 1_000;
+        if now_ms < self.power_on_ms {
+            return self.power_on_ms * 1_000;
+        }
+        if let Scenario::SilentThenReboot { at_ms, for_ms } = self.scenario {
+            if !self.rebooted && now_ms >= at_ms {
+                return (at_ms + for_ms) * 1_000;
+            }
+            if !self.rebooted {
+                return self.firmware.next_wakeup().min(at_ms * 1_000);
+            }
+        }
+        self.firmware.next_wakeup()
+    }
+
+    /// Advances physics to `now_us` (µs) and appends the wire frames the firmware sent by then
+    /// to `out`.
+    pub fn poll(&mut self, now_us: u64, out: &mut Vec<u8>) {
+        let now_ms = now_us / 1_000;
         self.step_physics(now_ms);
         if self.powered_off(now_ms) {
             return;
@@ -221,24 +245,27 @@ impl SimSeat {
                 self.uart = Uart::default();
             }
         }
-        self.run_firmware(now_ms, out);
+        self.run_firmware(now_us, out);
     }
 
-    /// Hands the seat the wire bytes of frames the host addressed to it (see
-    /// [`Downlink`](super::Downlink)); the firmware handles them at once and its answers (acks)
-    /// are appended to `out`. A seat without power hears nothing.
-    pub fn on_wire(&mut self, wire: &[u8], now_ms: u64, out: &mut Vec<u8>) {
+    /// Hands the seat bytes heard on its line at `now_us` (the host's, other seats': every node
+    /// hears every byte; the firmware keeps what is for it); the firmware handles them at once,
+    /// and what it sends (if its turn came) is appended to `out`. A seat without power hears
+    /// nothing.
+    pub fn on_wire(&mut self, wire: &[u8], now_us: u64, out: &mut Vec<u8>) {
+        let now_ms = now_us / 1_000;
         self.step_physics(now_ms);
         if self.powered_off(now_ms) {
             return;
         }
         self.uart.rx.extend(wire.iter().copied());
-        self.run_firmware(now_ms, out);
+        self.run_firmware(now_us, out);
     }
 
     /// One turn of the firmware's main loop, with a fresh conversion in the sensor if the last
     /// one was read (so every sample the firmware takes sees its own noise).
-    fn run_firmware(&mut self, now_ms: u64, out: &mut Vec<u8>) {
+    fn run_firmware(&mut self, now_us: u64, out: &mut Vec<u8>) {
+        let now_ms = now_us / 1_000;
         let dead = matches!(self.scenario, Scenario::SensorFails { at_ms } if now_ms >= at_ms);
         let sensor = self.firmware.sensor_mut().bus_mut();
         sensor.set_dead(dead);
@@ -251,8 +278,8 @@ impl SimSeat {
             }
             sensor.convert(quantise(reading));
         }
-        // The board's free-running 32-bit millisecond counter.
-        self.firmware.poll(now_ms as u32, &mut self.uart);
+        // The board's microsecond clock: the simulation's.
+        self.firmware.poll(now_us, &mut self.uart);
         if self.uart.tx.is_empty() {
             return;
         }
@@ -320,34 +347,42 @@ fn is_telemetry(frame: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use hemiwatch_protocol::{Failover, Flags, HostLink, Message, Ping};
+    use hemiwatch_protocol::bus::{FrameSizes, Plan};
+    use hemiwatch_protocol::{Failover, Flags, HostLink, Message};
 
     use super::*;
+    use crate::source::{LineBus, Queued};
 
     const SEAT: SeatId = 7;
 
-    /// A host for one seat: verifies every frame the seat sends, answers its `Hello`s, and
-    /// sends it the commands the test queues.
+    /// A host for one seat: beacons the line ([`LineBus`]), verifies every frame the seat
+    /// sends, answers its `Hello`s, and queues the commands the test gives it.
     struct Host {
         link: HostLink,
         decoder: FrameDecoder<MAX_WIRE>,
-        /// Every verified message, with the time it arrived.
+        bus: LineBus,
+        beaconing: bool,
+        /// Every verified message, with the time it arrived (ms).
         log: Vec<(u64, Message)>,
         answer_hellos: bool,
     }
 
     impl Host {
-        fn new() -> Self {
+        fn new(period_ms: u64) -> Self {
+            let plan = Plan::new(SEAT, 1, period_ms * 1_000_000, 115_200, FrameSizes::MEASURED).unwrap();
             Self {
                 link: HostLink::new(SEAT, Some(&hemiwatch_protocol::demo_key(SEAT))),
                 decoder: FrameDecoder::new(),
+                bus: LineBus::new(plan, 0, 1),
+                beaconing: true,
                 log: Vec::new(),
                 answer_hellos: true,
             }
         }
 
-        /// Reads what the seat sent; returns what the host sends back.
-        fn hear(&mut self, wire: &[u8], now: u64) -> Vec<u8> {
+        /// Reads what the seat sent at `now_us`.
+        fn hear(&mut self, wire: &[u8], now_us: u64) {
+            self.bus.on_bytes(now_us * 1_000, wire);
             let mut heard = Vec::new();
             let link = &mut self.link;
             self.decoder.feed(wire, |f| {
@@ -355,17 +390,15 @@ mod tests {
                 let v = link.accept(&f).expect("every frame of a simulated seat verifies");
                 heard.push(v.message);
             });
-            let mut answer = Vec::new();
             for m in heard {
                 if let (Message::Hello(h), true) = (&m, self.answer_hellos) {
                     let mut buf = [0u8; MAX_WIRE];
-                    let nonce = 0x0123_4567_89AB_CDEF ^ now;
+                    let nonce = 0x0123_4567_89AB_CDEF ^ now_us;
                     let wire = self.link.respond_to_hello(h, nonce, &mut buf).expect("session");
-                    answer.extend_from_slice(wire);
+                    self.bus.enqueue(Queued::from_wire(wire.to_vec()).unwrap());
                 }
-                self.log.push((now, m));
+                self.log.push((now_us / 1_000, m));
             }
-            answer
         }
 
         fn send(&mut self, msg: &Message) -> Vec<u8> {
@@ -405,30 +438,29 @@ mod tests {
         )
     }
 
-    /// Runs seat and host from `from` to `to` ms in 10 ms steps; the host pings every 2 s, as
-    /// the daemon does, so the seat does not take it for lost.
+    /// Runs seat and host from `from` to `to` ms on one instantaneous wire: the host beacons, the
+    /// seat answers in its turns.
     fn run(seat: &mut SimSeat, host: &mut Host, from: u64, to: u64) {
+        let (mut now, end) = (from * 1_000, to * 1_000);
         let mut up = Vec::new();
-        for now in (from..to).step_by(10) {
+        while now < end {
+            let mut host_next = u64::MAX;
+            if host.beaconing {
+                match host.bus.poll(now * 1_000) {
+                    Ok(down) => seat.on_wire(&down, now, &mut up),
+                    Err(at) => host_next = at.div_ceil(1_000),
+                }
+            }
             seat.poll(now, &mut up);
-            let mut down = host.hear(&std::mem::take(&mut up), now);
-            if now % 2_000 == 0 && host.link.has_session() {
-                down.extend(host.send(&Message::Ping(Ping {})));
-            }
-            if !down.is_empty() {
-                seat.on_wire(&down, now, &mut up);
-                let again = host.hear(&std::mem::take(&mut up), now);
-                assert!(
-                    again.is_empty(),
-                    "a seat answers a session with nothing to answer"
-                );
-            }
+            host.hear(&std::mem::take(&mut up), now);
+            let next = seat.next_wakeup(now).min(host_next).min(now + 10_000).min(end);
+            now = next.max(now + 1);
         }
     }
 
     #[test]
     fn a_simulated_seat_is_the_firmware_hello_then_telemetry_at_its_period() {
-        let (mut s, mut host) = (seat(Scenario::Steady, 500), Host::new());
+        let (mut s, mut host) = (seat(Scenario::Steady, 500), Host::new(500));
         run(&mut s, &mut host, 0, 10_000);
         let hellos = host.hellos();
         assert_eq!(hellos.len(), 1, "{hellos:?}");
@@ -443,7 +475,11 @@ mod tests {
             t.len()
         );
         for w in t.windows(2) {
-            assert_eq!(w[1].0 - w[0].0, 500, "the firmware keeps its cadence");
+            assert!(
+                (499..=501).contains(&(w[1].0 - w[0].0)),
+                "one turn per round period: {:?}",
+                w.iter().map(|x| x.0).collect::<Vec<_>>()
+            );
         }
         for (_, x) in &t {
             let c = f64::from(x.temps[0]) / 100.0;
@@ -457,14 +493,22 @@ mod tests {
     }
 
     #[test]
-    fn without_a_host_it_says_hello_every_retry_and_sends_no_telemetry() {
-        let (mut s, mut host) = (seat(Scenario::Steady, 500), Host::new());
-        host.answer_hellos = false;
+    fn without_a_beacon_it_is_silent_and_unanswered_it_says_hello_every_retry() {
+        let (mut s, mut host) = (seat(Scenario::Steady, 500), Host::new(500));
+        host.beaconing = false;
         run(&mut s, &mut host, 0, 5_000);
+        assert!(host.log.is_empty(), "no beacon, no word: {:?}", host.log);
+        host.beaconing = true;
+        host.answer_hellos = false;
+        host.bus = LineBus::new(*host.bus.plan(), 5_000_000_000, 1);
+        run(&mut s, &mut host, 5_000, 10_000);
         let hellos = host.hellos();
-        assert!((4..=5).contains(&hellos.len()), "{hellos:?}");
+        assert!((9..=10).contains(&hellos.len()), "{hellos:?}");
         for w in hellos.windows(2) {
-            assert_eq!(w[1].0 - w[0].0, crate::sim::HELLO_RETRY_MS);
+            assert!(
+                (499..=501).contains(&(w[1].0 - w[0].0)),
+                "one per turn: {hellos:?}"
+            );
         }
         assert!(host.telemetry().is_empty());
     }
@@ -475,7 +519,7 @@ mod tests {
             at_ms: 3_000,
             for_ms: 4_000,
         };
-        let (mut s, mut host) = (seat(scenario, 500), Host::new());
+        let (mut s, mut host) = (seat(scenario, 500), Host::new(500));
         run(&mut s, &mut host, 0, 12_000);
         let hellos = host.hellos();
         assert_eq!(hellos.len(), 2, "{hellos:?}");
@@ -491,14 +535,16 @@ mod tests {
 
     #[test]
     fn a_dead_sensor_is_the_firmwares_sensor_fault() {
-        let (mut s, mut host) = (seat(Scenario::SensorFails { at_ms: 4_000 }, 500), Host::new());
+        let (mut s, mut host) = (seat(Scenario::SensorFails { at_ms: 4_000 }, 500), Host::new(500));
         run(&mut s, &mut host, 0, 8_000);
         let t = host.telemetry();
-        let (before, after): (Vec<_>, Vec<_>) = t.iter().partition(|(at, _)| *at < 4_000);
+        // A turn carries the latest sample: up to one sampling period old.
+        let before: Vec<_> = t.iter().filter(|(at, _)| *at < 4_000).collect();
+        let after: Vec<_> = t.iter().filter(|(at, _)| *at >= 4_500).collect();
         assert!(before
             .iter()
             .all(|(_, x)| x.temps.len() == 1 && x.flags == Flags::default()));
-        assert!(after.len() >= 7);
+        assert!(after.len() >= 6, "{after:?}");
         assert!(after
             .iter()
             .all(|(_, x)| x.temps.is_empty() && x.flags.contains(Flags::SENSOR_FAULT)));
@@ -513,7 +559,7 @@ mod tests {
             start_ms: 1_000,
             rate_c_per_min: 6.0,
         };
-        let (mut s, mut host) = (seat(scenario, 500), Host::new());
+        let (mut s, mut host) = (seat(scenario, 500), Host::new(500));
         run(&mut s, &mut host, 0, 1_000);
         let start = s.true_temp_c();
         run(&mut s, &mut host, 1_000, 61_000);
@@ -521,8 +567,8 @@ mod tests {
         assert!((5.5..6.0).contains(&rise), "{rise} °C in the first minute");
         let mut up = Vec::new();
         let down = host.send(&Message::Failover(Failover { active: true }));
-        s.on_wire(&down, 61_000, &mut up);
-        host.hear(&up, 61_000);
+        s.on_wire(&down, 61_000_000, &mut up);
+        assert!(up.is_empty(), "the ack waits for the seat's turn");
         assert!(s.firmware().safe_mode());
         let hot = s.true_temp_c();
         run(&mut s, &mut host, 61_010, 121_000);
@@ -537,7 +583,7 @@ mod tests {
 
     #[test]
     fn loss_drops_only_telemetry_and_the_host_sees_the_gaps() {
-        let (mut s, mut host) = (seat(Scenario::Steady, 100).with_loss(0.5), Host::new());
+        let (mut s, mut host) = (seat(Scenario::Steady, 100).with_loss(0.5), Host::new(100));
         run(&mut s, &mut host, 0, 20_000);
         assert_eq!(host.hellos().len(), 1, "hellos are not lost");
         let n = host.telemetry().len();

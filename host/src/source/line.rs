@@ -1,6 +1,8 @@
-//! One line's task: open the endpoint, cut the byte stream into frame bodies, write commands back,
-//! and when the line disappears (adapter unplugged, pty closed, socket reset) retry with backoff
-//! until it returns — without disturbing any other line.
+//! One line's task: open the endpoint, cut the byte stream into frame bodies, run the line's bus
+//! access as its active host ([`LineBus`]: beacons at the round openings, the queued commands
+//! ahead of them), and when the line disappears (adapter unplugged, pty closed, socket reset)
+//! retry with backoff until it returns — without disturbing any other line. Every byte read
+//! feeds the bus schedule; commands from the daemon are queued, never written at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Endpoint;
+use super::{Endpoint, LineBus, Queued};
 
 /// Index of a line in the config, used as its identity inside the daemon.
 pub type LineId = usize;
@@ -109,7 +111,8 @@ pub struct LineHandle {
     pub name: String,
     /// Where it reads from.
     pub endpoint: Endpoint,
-    /// Wire frames to write to the line.
+    /// Downlink wire frames (commands, sessions) for the line's queue: written at the next
+    /// round openings, `Failover` first.
     pub outbound: mpsc::Sender<Vec<u8>>,
     /// Its counters.
     pub counters: Arc<LineCounters>,
@@ -119,10 +122,13 @@ pub struct LineHandle {
 /// a retry, because a monitoring daemon that stops reading a line is worse than one that logs.
 pub async fn run_line(
     handle: LineHandle,
+    mut bus: LineBus,
     mut outbound: mpsc::Receiver<Vec<u8>>,
     events: mpsc::Sender<LineEvent>,
     shutdown: CancellationToken,
 ) {
+    // The schedule's clock: monotonic, from the line task's start (bus times are durations).
+    let origin = tokio::time::Instant::now();
     let line = handle.id;
     let mut backoff = MIN_BACKOFF;
     let mut logged_failure = false;
@@ -155,7 +161,16 @@ pub async fn run_line(
         if events.send(LineEvent::Up { line }).await.is_err() {
             return;
         }
-        let reason = pump(&handle, stream, &mut outbound, &events, &shutdown).await;
+        let reason = pump(
+            &handle,
+            stream,
+            &mut bus,
+            origin,
+            &mut outbound,
+            &events,
+            &shutdown,
+        )
+        .await;
         handle.counters.up.store(false, Ordering::Relaxed);
         let Some(reason) = reason else { return };
         tracing::warn!(line = %handle.name, %reason, "line down, retrying");
@@ -169,6 +184,8 @@ pub async fn run_line(
 async fn pump(
     handle: &LineHandle,
     stream: std::pin::Pin<Box<dyn super::endpoint::ByteStream>>,
+    bus: &mut LineBus,
+    origin: tokio::time::Instant,
     outbound: &mut mpsc::Receiver<Vec<u8>>,
     events: &mpsc::Sender<LineEvent>,
     shutdown: &CancellationToken,
@@ -176,15 +193,35 @@ async fn pump(
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut decoder = FrameDecoder::<MAX_WIRE>::new();
     let mut buf = vec![0u8; 4096];
+    let now_ns = || origin.elapsed().as_nanos() as u64;
     loop {
+        // Open a round when it is due: the queued commands and the beacon, one write.
+        let wake = match bus.poll(now_ns()) {
+            Ok(opening) => {
+                match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&opening)).await {
+                    Ok(Ok(())) => {
+                        handle
+                            .counters
+                            .bytes_out
+                            .fetch_add(opening.len() as u64, Ordering::Relaxed);
+                    }
+                    Ok(Err(e)) => return Some(format!("write failed: {e}")),
+                    Err(_) => return Some("write timed out".into()),
+                }
+                continue;
+            }
+            Err(at) => origin + std::time::Duration::from_nanos(at),
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep_until(wake) => {}
             r = rd.read(&mut buf) => {
                 let n = match r {
                     Ok(0) => return Some("end of stream".into()),
                     Ok(n) => n,
                     Err(e) => return Some(format!("read failed: {e}")),
                 };
+                bus.on_bytes(now_ns(), &buf[..n]);
                 handle.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
                 let mut frames = Vec::new();
                 decoder.feed(&buf[..n], |r| {
@@ -201,15 +238,10 @@ async fn pump(
                     return None;
                 }
             }
-            Some(frame) = outbound.recv() => {
-                match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&frame)).await {
-                    Ok(Ok(())) => {
-                        handle.counters.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
-                    }
-                    Ok(Err(e)) => return Some(format!("write failed: {e}")),
-                    Err(_) => return Some("write timed out".into()),
-                }
-            }
+            Some(frame) = outbound.recv() => match Queued::from_wire(frame) {
+                Some(q) => bus.enqueue(q),
+                None => tracing::error!(line = %handle.name, "a downlink frame that is not one frame; dropped"),
+            },
         }
     }
 }

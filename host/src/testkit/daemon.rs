@@ -65,7 +65,7 @@ impl TestDaemon {
             let endpoint = Endpoint::parse(link.to_str().context("utf-8 temp path")?, 115_200)?;
             match settings.lines.iter_mut().find(|l| l.name == name) {
                 Some(line) => line.endpoint = endpoint,
-                None => settings.lines.push(LineSettings { name, endpoint }),
+                None => settings.lines.push(LineSettings::new(name, endpoint)),
             }
         }
         let daemon_stop = shutdown.child_token();

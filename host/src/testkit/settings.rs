@@ -94,10 +94,7 @@ impl SettingsBuilder {
 
     /// Adds a line the daemon reads at `endpoint` (a `tcp:` concentrator, `/dev/null`...).
     pub fn line(mut self, name: &str, endpoint: Endpoint) -> Self {
-        self.base.lines.push(LineSettings {
-            name: name.into(),
-            endpoint,
-        });
+        self.base.lines.push(LineSettings::new(name, endpoint));
         self
     }
 

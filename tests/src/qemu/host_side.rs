@@ -1,13 +1,21 @@
 //! The host's end of a seat line in HIL tests: the protocol crate's [`HostLink`] for one seat,
-//! fed from the seat's UART, answering the handshake, pinging as the daemon does, sending
-//! commands and keeping every frame with its verdict.
+//! fed from the seat's UART, and the line's bus access as the daemon runs it ([`LineBus`]): it
+//! beacons the seat's round every round period (the seat speaks only in its turns), queues the
+//! handshake's `Session` and the test's commands ahead of the beacons, and keeps every frame with
+//! its verdict.
+//!
+//! Timing: QEMU and the host's scheduler add milliseconds of jitter, far above the hardware's
+//! 20 µs, so this line runs with a jitter budget of [`HIL_JITTER_US`] (carried to the seat in
+//! every beacon). A line of one seat cannot collide whatever the budget; the budget keeps the
+//! host's idea of when the round is over honest.
 
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use hemiwatch::source::{LineBus, Queued};
+use hemiwatch_protocol::bus::{FrameSizes, Plan, Timing};
 use hemiwatch_protocol::{
-    AuthError, FrameDecoder, Hello, HostLink, Message, Ping, SeatId, SeatKey, SessionChange, Verified,
-    MAX_WIRE,
+    AuthError, FrameDecoder, Hello, HostLink, Message, SeatId, SeatKey, SessionChange, Verified, MAX_WIRE,
 };
 
 use super::QemuSeat;
@@ -30,34 +38,77 @@ impl Received {
     }
 }
 
-/// The test's end of a seat line: a [`HostLink`] for one seat, as the daemon runs it. It outlives
-/// a seat's QEMU process, so a restarted seat meets the same host state (sessions, anti-replay).
+/// Jitter budget of the HIL line, µs: QEMU's and the test process's scheduling latency.
+pub const HIL_JITTER_US: u16 = 2_000;
+
+/// Round period the HIL host starts with: the firmware's default sampling period.
+pub const HIL_PERIOD_MS: u64 = 1_000;
+
+/// The test's end of a seat line: a [`HostLink`] for one seat and the line's [`LineBus`], as the
+/// daemon runs them. It outlives a seat's QEMU process, so a restarted seat meets the same host
+/// state (sessions, anti-replay, epoch).
 pub struct HostSide {
     /// The host's link state for this seat.
     pub link: HostLink,
+    seat: SeatId,
+    bus: LineBus,
+    origin: Instant,
     decoder: FrameDecoder<MAX_WIRE>,
     partial: Vec<u8>,
     partial_at: Instant,
-    last_sent: Instant,
     /// Every frame received so far, in order.
     pub log: Vec<Received>,
 }
 
 impl HostSide {
-    /// A host end for `seat` with `key`.
+    /// A host end for `seat` with `key`, beaconing every [`HIL_PERIOD_MS`].
     pub fn new(seat: SeatId, key: &SeatKey) -> Self {
+        let origin = Instant::now();
         Self {
             link: HostLink::new(seat, Some(key)),
+            seat,
+            bus: LineBus::new(plan(seat, HIL_PERIOD_MS), 0, rand::random()),
+            origin,
             decoder: FrameDecoder::new(),
             partial: Vec::new(),
-            partial_at: Instant::now(),
-            last_sent: Instant::now(),
+            partial_at: origin,
             log: Vec::new(),
         }
     }
 
-    /// The next frame within `timeout` (`Ok(None)` on timeout). Pings the seat every 2 s while
-    /// a session is open, as the daemon does, so it never re-hellos mid-test.
+    /// Beacons the round of `seat` instead of the link's own seat: a host end that listens to
+    /// a seat it has no key for (its frames then fail with `OtherSeat`).
+    pub fn beaconing(mut self, seat: SeatId) -> Self {
+        self.seat = seat;
+        self.bus = LineBus::new(plan(seat, HIL_PERIOD_MS), self.now_ns(), self.bus.epoch());
+        self
+    }
+
+    /// Changes the line's round period, i.e. the seat's telemetry period (what the daemon's
+    /// configured `telemetry_period_ms` does); queued commands are kept, the epoch too.
+    pub fn set_period(&mut self, period_ms: u64) {
+        let mut bus = LineBus::new(plan(self.seat, period_ms), self.now_ns(), self.bus.epoch());
+        while let Some(q) = self.bus.pop() {
+            bus.enqueue(q);
+        }
+        self.bus = bus;
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// Opens the rounds that are due; returns when the next one is.
+    fn beacon(&mut self, seat: &mut QemuSeat) -> anyhow::Result<Instant> {
+        loop {
+            match self.bus.poll(self.now_ns()) {
+                Ok(bytes) => seat.write(&bytes)?,
+                Err(at) => return Ok(self.origin + Duration::from_nanos(at)),
+            }
+        }
+    }
+
+    /// The next frame within `timeout` (`Ok(None)` on timeout), beaconing meanwhile.
     pub fn recv(&mut self, seat: &mut QemuSeat, timeout: Duration) -> anyhow::Result<Option<Received>> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -67,14 +118,21 @@ impl HostSide {
                 self.log.push(r.clone());
                 return Ok(Some(r));
             }
-            if self.link.has_session() && self.last_sent.elapsed() > Duration::from_secs(2) {
-                self.command(seat, &Message::Ping(Ping {}))?;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let next_beacon = self.beacon(seat)?;
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 return Ok(None);
             }
-            if let Some((at, bytes)) = seat.read_chunk(left.min(Duration::from_millis(200)))? {
+            let wait = left
+                .min(next_beacon.saturating_duration_since(now))
+                .min(Duration::from_millis(200))
+                .max(Duration::from_micros(100));
+            if let Some((at, bytes)) = seat.read_chunk(wait)? {
+                self.bus.on_bytes(
+                    at.saturating_duration_since(self.origin).as_nanos() as u64,
+                    &bytes,
+                );
                 self.partial_at = at;
                 self.partial.extend_from_slice(&bytes);
             }
@@ -141,13 +199,21 @@ impl HostSide {
             .respond_to_hello(&hello, rand::random(), &mut buf)
             .map_err(|e| anyhow::anyhow!("respond_to_hello: {e}"))?
             .to_vec();
-        seat.write(&wire)?;
-        self.last_sent = Instant::now();
+        self.queue(wire)?;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(r) = self.recv(seat, left)? else {
-                bail!("the seat never used the session; QEMU stderr:\n{}", seat.stderr())
+                bail!(
+                    "the seat never used the session; the last frames: {:?}; QEMU stderr:\n{}",
+                    self.log
+                        .iter()
+                        .rev()
+                        .take(6)
+                        .map(|r| r.verdict.as_ref().map(|v| v.message.kind()))
+                        .collect::<Vec<_>>(),
+                    seat.stderr()
+                )
             };
             if let Ok(v) = &r.verdict {
                 if let SessionChange::Established { .. } = v.session {
@@ -157,16 +223,30 @@ impl HostSide {
         }
     }
 
-    /// Sends a command; returns its counter (what the seat's `Ack` echoes).
-    pub fn command(&mut self, seat: &mut QemuSeat, msg: &Message) -> anyhow::Result<u32> {
+    /// Queues a command for the next round openings; returns its counter (what the seat's `Ack`
+    /// echoes).
+    pub fn command(&mut self, _seat: &mut QemuSeat, msg: &Message) -> anyhow::Result<u32> {
         let mut buf = [0u8; MAX_WIRE];
         let (counter, wire) = self
             .link
             .encode(msg, &mut buf)
             .map_err(|e| anyhow::anyhow!("encode {msg:?}: {e}"))?;
         let wire = wire.to_vec();
-        seat.write(&wire)?;
-        self.last_sent = Instant::now();
+        self.queue(wire)?;
         Ok(counter)
     }
+
+    /// Queues raw downlink bytes (one frame, e.g. a replayed capture) for the next opening.
+    pub fn queue(&mut self, wire: Vec<u8>) -> anyhow::Result<()> {
+        let q = Queued::from_wire(wire).ok_or_else(|| anyhow::anyhow!("not one frame"))?;
+        self.bus.enqueue(q);
+        Ok(())
+    }
+}
+
+/// The HIL line's schedule: one seat, `period_ms`, 115200 baud, [`HIL_JITTER_US`].
+fn plan(seat: SeatId, period_ms: u64) -> Plan {
+    let timing = Timing::with_jitter(115_200, u64::from(HIL_JITTER_US) * 1_000);
+    Plan::with_timing(seat, 1, period_ms * 1_000_000, timing, FrameSizes::MEASURED)
+        .expect("one seat fits any period the tests use")
 }

@@ -14,6 +14,7 @@
 //! | RS-485 driver enable (DE + /RE tied), high while transmitting until TC | PA8, 10 kΩ pull-down |
 //! | load cut (safe mode: load switch enable pulled low) | PB12, open drain |
 //! | watchdog | IWDG (LSI, independent of the main clock), 2 s |
+//! | the seat's µs clock (bus turns are a fraction of a ms) | TIM2, 32-bit, free-running at 1 MHz |
 //! | provisioning block | flash sector 7, 0x0806_0000 (see `memory.x`) |
 //! | logs | defmt over RTT (`probe-rs run`) |
 //!
@@ -118,6 +119,21 @@ fn main() -> ! {
         rcc.cr().modify(|_, w| w.csson().set_bit());
     }
 
+    // TIM2: a free-running 32-bit counter at 1 MHz (RM0383 §13, general-purpose timers): the
+    // seat's microsecond clock, extended to 64 bits by `Micros`.
+    rcc.apb1enr().modify(|_, w| w.tim2en().set_bit());
+    let tim2 = dp.TIM2;
+    tim2.psc()
+        .write(|w| w.psc().set((rcc.clocks.timclk1().raw() / 1_000_000 - 1) as u16));
+    tim2.arr().write(|w| w.arr().set(u32::MAX));
+    tim2.egr().write(|w| w.ug().set_bit());
+    tim2.cr1().modify(|_, w| w.cen().set_bit());
+    let mut clock = Micros {
+        tim2,
+        last: 0,
+        high: 0,
+    };
+
     cp.SYST.set_clock_source(SystClkSource::Core);
     cp.SYST.set_reload(rcc.clocks.sysclk().raw() / 1_000 - 1);
     cp.SYST.clear_current();
@@ -208,8 +224,8 @@ fn main() -> ! {
             );
         }
         let out = match port.as_mut() {
-            Some(port) => main_loop.pass(seat, millis(), port),
-            None => main_loop.pass_off_the_bus(seat, millis()),
+            Some(port) => main_loop.pass(seat, clock.now(), port),
+            None => main_loop.pass_off_the_bus(seat, clock.now()),
         };
         if out.feed_watchdog {
             watchdog.feed();
@@ -227,10 +243,18 @@ fn main() -> ! {
         }
         // The 1 kHz SysTick wakes the loop; USART1 holds one byte, so poll it before sleeping
         // only when nothing is pending (at 115200 baud a byte takes 87 µs: no WFI while busy).
+        // A bus turn due before the next tick: spin on TIM2 to it (ending early if a byte
+        // arrives: the bus is busy and the seat must hear it first).
         let pending = port
             .as_mut()
             .is_some_and(|p| embedded_io::ReadReady::read_ready(p).unwrap_or(true));
-        if !pending {
+        if out.wake_at_us.saturating_sub(clock.now()) < 1_000 {
+            while clock.now() < out.wake_at_us
+                && !port
+                    .as_mut()
+                    .is_some_and(|p| embedded_io::ReadReady::read_ready(p).unwrap_or(true))
+            {}
+        } else if !pending {
             cortex_m::asm::wfi();
         }
     }
@@ -390,6 +414,24 @@ unsafe fn NonMaskableInt() {
     unsafe { pac::RCC::steal() }.cir().write(|w| w.cssc().set_bit());
     defmt::error!("clock security system: HSE failed, resetting");
     cortex_m::peripheral::SCB::sys_reset();
+}
+
+/// TIM2's count extended to 64 bits: the seat's monotonic microsecond clock.
+struct Micros {
+    tim2: pac::TIM2,
+    last: u32,
+    high: u64,
+}
+
+impl Micros {
+    fn now(&mut self) -> u64 {
+        let c = self.tim2.cnt().read().bits();
+        if c < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = c;
+        self.high | u64::from(c)
+    }
 }
 
 #[exception]

@@ -2,8 +2,15 @@
 //!
 //! The hardware-in-the-loop rig of CI: the real seat core ([`hemiwatch_firmware`]) on an emulated
 //! Cortex-M3 with a TMP105 on I2C0. This file only wires the board: clocks, UART0 (the seat
-//! line), I2C0 (the sensor), SysTick (the millisecond clock), the watchdog, the provisioning block
-//! and the boot identity; then it runs the core's main loop ([`MainLoop::pass`]) forever.
+//! line, behind the core's RS-485 driver enable on PB1), I2C0 (the sensor), SysTick (the clock:
+//! milliseconds by interrupt, microseconds from its current value), the watchdog, the
+//! provisioning block and the boot identity; then it runs the core's main loop
+//! ([`MainLoop::pass`]) forever.
+//! - **Bus turns**: the seat transmits only in its turn, a fraction of a millisecond after the
+//!   bus fell silent ([`hemiwatch_firmware::seat`]). The loop sleeps (`wfi`) until the next
+//!   SysTick or received byte, but when the seat's deadline ([`Outputs::wake_at_us`]) falls
+//!   before the next tick it spins on the µs clock until it, so a turn starts on time instead of
+//!   at the next millisecond.
 //!
 //! - **Provisioning**: a [`provision`] block in the last 1 KiB flash page (`0x3FC00`, see
 //!   `memory.x`). The rig writes one per QEMU instance with
@@ -35,6 +42,7 @@ use heapless::spsc::{Producer, Queue};
 use hemiwatch_firmware::board::{self, MainLoop};
 use hemiwatch_firmware::i2c_bus::Recovering;
 use hemiwatch_firmware::provision::{self, Provision};
+use hemiwatch_firmware::rs485::Rs485;
 use hemiwatch_firmware::rx::{self, QueueRx, RxCounters};
 use hemiwatch_firmware::tmp105::{Tmp105, DEFAULT_ADDRESS};
 use hemiwatch_firmware::{mix32, BootInfo, Seat};
@@ -61,6 +69,36 @@ fn millis() -> u32 {
     MILLIS.load(Ordering::Relaxed)
 }
 
+/// SysTick counts down from this once per millisecond (50 MHz core clock).
+const SYST_RELOAD: u32 = sysctl::SYSCLK_HZ / 1_000 - 1;
+
+/// The board's microsecond clock for the seat: the millisecond count extended to 64 bits, plus
+/// how far SysTick has counted down into the current millisecond (ARMv7-M ARM §B3.3, SYST_CVR).
+struct Micros {
+    last_ms: u32,
+    ms: u64,
+}
+
+impl Micros {
+    const fn new() -> Self {
+        Self { last_ms: 0, ms: 0 }
+    }
+
+    fn now(&mut self) -> u64 {
+        loop {
+            let m = millis();
+            let cvr = cortex_m::peripheral::SYST::get_current();
+            if millis() != m {
+                continue; // the tick came in between: read again
+            }
+            self.ms += u64::from(m.wrapping_sub(self.last_ms));
+            self.last_ms = m;
+            let sub_us = (SYST_RELOAD - cvr.min(SYST_RELOAD)) / (sysctl::SYSCLK_HZ / 1_000_000);
+            return self.ms * 1_000 + u64::from(sub_us);
+        }
+    }
+}
+
 #[entry]
 fn main() -> ! {
     let Some(mut cp) = cortex_m::Peripherals::take() else {
@@ -85,7 +123,7 @@ fn main() -> ! {
 
     // 1 ms SysTick from the 50 MHz core clock (ARMv7-M ARM §B3.3 "The system timer, SysTick").
     cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(sysctl::SYSCLK_HZ / 1_000 - 1);
+    cp.SYST.set_reload(SYST_RELOAD);
     cp.SYST.clear_current();
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
@@ -111,7 +149,7 @@ fn main() -> ! {
             let (producer, consumer) = queue?.split();
             // SAFETY: the interrupt is still masked; from here on only it touches the producer.
             unsafe { *core::ptr::addr_of_mut!(RX_PRODUCER) = Some(producer) };
-            let uart = Uart0::init(QueueRx::new(consumer));
+            let uart = Rs485::new(Uart0::init(QueueRx::new(consumer)), gpio::De::init());
             // SAFETY: the handler only touches UART0's receive side, the producer and the counters.
             unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::UART0) };
             Some(uart)
@@ -133,6 +171,7 @@ fn main() -> ! {
         }
     };
     let mut main_loop = MainLoop::new();
+    let mut clock = Micros::new();
     let (mut rx_errors_seen, mut last_rx_report) = (0u32, 0u32);
     loop {
         // Line errors: logged and sent as a LINK_OVERRUN event (detail: the running total), at
@@ -148,16 +187,22 @@ fn main() -> ! {
             );
         }
         let out = match uart.as_mut() {
-            Some(uart) => main_loop.pass(seat, millis(), uart),
-            None => main_loop.pass_off_the_bus(seat, millis()),
+            Some(uart) => main_loop.pass(seat, clock.now(), uart),
+            None => main_loop.pass_off_the_bus(seat, clock.now()),
         };
         if out.feed_watchdog {
             feed_watchdog();
         }
         gpio::led(out.led);
         gpio::load_cut(out.load_cut);
-        // Sleep until the next SysTick or received byte (the UART0 interrupt wakes the core).
-        cortex_m::asm::wfi();
+        // A deadline before the next tick (a bus turn): spin to it. Otherwise sleep until the
+        // next SysTick or received byte (the UART0 interrupt wakes the core).
+        let now = clock.now();
+        if out.wake_at_us.saturating_sub(now) < 1_000 {
+            while clock.now() < out.wake_at_us && !RX_PENDING.swap(false, Ordering::Relaxed) {}
+        } else {
+            cortex_m::asm::wfi();
+        }
     }
 }
 
@@ -215,8 +260,12 @@ static mut RX_PRODUCER: Option<Producer<'static, u8>> = None;
 /// Line errors seen by the UART0 interrupt.
 static RX_ERRORS: RxCounters = RxCounters::new();
 
+/// Set by the UART0 interrupt: a byte arrived (ends a spin towards a turn: the bus is busy).
+static RX_PENDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 #[interrupt]
 fn UART0() {
+    RX_PENDING.store(true, Ordering::Relaxed);
     // SAFETY: only this interrupt touches the producer after `main` stored it (before unmasking).
     if let Some(p) = unsafe { (*core::ptr::addr_of_mut!(RX_PRODUCER)).as_mut() } {
         Uart0::on_interrupt(p, &RX_ERRORS);

@@ -206,6 +206,39 @@ pub mod gpio {
     pub fn led(on: bool) {
         wr(PORTF + (1 << 2), u32::from(on));
     }
+
+    /// PB1: the rig's RS-485 driver enable (DE, with RE̅ tied to it), a push-pull output, low
+    /// (driver off, receiver on) from [`De::init`]. The lm3s6965evb has no transceiver; the pin
+    /// is what a rig's MAX3485 would hang on, so both boards run the core's one DE code path
+    /// ([`hemiwatch_firmware::rs485::Rs485`]).
+    pub struct De;
+
+    const DE_PIN: u32 = 1 << 1;
+
+    impl De {
+        /// Makes PB1 an output, driven low.
+        pub fn init() -> Self {
+            wr(PORTB + (DE_PIN << 2) as usize, 0);
+            set_bits(PORTB + DIR, DE_PIN);
+            set_bits(PORTB + DEN, DE_PIN);
+            Self
+        }
+    }
+
+    impl embedded_hal::digital::ErrorType for De {
+        type Error = core::convert::Infallible;
+    }
+
+    impl embedded_hal::digital::OutputPin for De {
+        fn set_low(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (DE_PIN << 2) as usize, 0);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Self::Error> {
+            wr(PORTB + (DE_PIN << 2) as usize, DE_PIN);
+            Ok(())
+        }
+    }
 }
 
 /// UART0, an ARM PL011 (DS "Universal Asynchronous Receivers/Transmitters", base 0x4000_C000), as an embedded-io byte port.
