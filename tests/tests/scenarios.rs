@@ -24,6 +24,7 @@ use hemiwatch_protocol::SeatId;
 use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, Daemon, TOKEN};
 use hemiwatch_tests::proxy::{serve_line, Fault, FaultPlan, Injected};
 use hemiwatch_tests::qemu::{QemuSeat, Uart};
+use hemiwatch_tests::wire::Wire;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -152,7 +153,9 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
     for id in 4..=60 {
         body += &seat_toml(id, "sim", None);
     }
-    let _sim = sim_line(&dir.path().join("sim"), 4, 57, &[]).unwrap();
+    // The 57 simulated seats share one RS-485 wire with the daemon.
+    let mut wire = Wire::new(115_200).unwrap();
+    let (_, _, _sim) = wire.simulated_line(dir.path(), "sim", 4, 57, &[]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     daemon
         .wait_frames(1, Duration::from_secs(30))
@@ -242,6 +245,12 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
         .filter(|a| a["seat"] != 1)
         .collect();
     assert!(others.is_empty(), "{others:#?}");
+    let bus = wire.stats();
+    assert_eq!(
+        (bus.collisions, bus.garbled()),
+        (0, 0),
+        "the simulated line: {bus:?}"
+    );
     eprintln!("thermal runaway: failover acknowledged and shown, in Alertmanager, in the API");
 }
 
@@ -476,7 +485,9 @@ fn dead_console_is_silent_within_two_and_a_half_periods_and_its_reboot_is_record
     for id in 10..=20 {
         body += &seat_toml(id, "sim", None);
     }
-    let _sim = sim_line(&dir.path().join("sim"), 10, 11, &[]).unwrap();
+    // The eleven simulated seats share one RS-485 wire with the daemon.
+    let mut wire = Wire::new(115_200).unwrap();
+    let (_, _, _sim) = wire.simulated_line(dir.path(), "sim", 10, 11, &[]).unwrap();
     let mut q = boot(9, &uart, 41_000);
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     wait_for(Duration::from_secs(20), "seat 9 ok", || {
@@ -533,6 +544,12 @@ fn dead_console_is_silent_within_two_and_a_half_periods_and_its_reboot_is_record
         event_kinds(&daemon, 9),
         seat(&daemon, 9),
         daemon.log_text()
+    );
+    let bus = wire.stats();
+    assert_eq!(
+        (bus.collisions, bus.garbled()),
+        (0, 0),
+        "the shared line: {bus:?}"
     );
     eprintln!(
         "dead console: seat_silent {after:?} after the last frame ({took:?} after the kill on the API; period {period:?}), reboot recorded"
