@@ -153,9 +153,7 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
     for id in 4..=60 {
         body += &seat_toml(id, "sim", None);
     }
-    // The 57 simulated seats share one RS-485 wire with the daemon.
-    let mut wire = Wire::new(115_200).unwrap();
-    let (_, _, _sim) = wire.simulated_line(dir.path(), "sim", 4, 57, &[]).unwrap();
+    let _sim = sim_line(&dir.path().join("sim"), 4, 57, &[]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     daemon
         .wait_frames(1, Duration::from_secs(30))
@@ -245,12 +243,6 @@ fn a_thermal_runaway_on_a_qemu_seat_is_predicted_a_minute_early_and_failed_over(
         .filter(|a| a["seat"] != 1)
         .collect();
     assert!(others.is_empty(), "{others:#?}");
-    let bus = wire.stats();
-    assert_eq!(
-        (bus.collisions, bus.garbled()),
-        (0, 0),
-        "the simulated line: {bus:?}"
-    );
     eprintln!("thermal runaway: failover acknowledged and shown, in Alertmanager, in the API");
 }
 
