@@ -8,3 +8,4 @@ pub mod bus;
 pub mod harness;
 pub mod proxy;
 pub mod qemu;
+pub mod wire;

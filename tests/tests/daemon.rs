@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use hemiwatch::testkit::{wait_for, WebhookReceiver};
 use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, Daemon};
+use hemiwatch_tests::wire::Wire;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -251,9 +252,13 @@ fn sigterm_flushes_storage_and_a_restart_keeps_history_and_seat_facts() {
     for id in 1..=5 {
         body += &seat_toml(id, "a", None);
     }
-    let mut sim = sim_line(&dir.path().join("a"), 1, 5, &[]).unwrap();
+    // Five seats and the daemon on one RS-485 wire: the bus scheme keeps them apart.
+    let mut wire = Wire::new(115_200).unwrap();
+    let (_, _, mut sim) = wire.simulated_line(dir.path(), "a", 1, 5, &[]).unwrap();
     let mut daemon = Daemon::start(dir.path(), &body).unwrap();
     daemon.wait_frames(6, Duration::from_secs(10)).unwrap();
+    let bus = wire.stats();
+    assert_eq!((bus.collisions, bus.garbled()), (0, 0), "{bus:?}");
     let boot_id = daemon.seats().unwrap()[&3]["boot_id"].as_u64().unwrap();
     daemon.proc.signal(nix::sys::signal::Signal::SIGTERM);
     let stopped_at = hemiwatch::unix_ms();

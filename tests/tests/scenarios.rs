@@ -24,6 +24,7 @@ use hemiwatch_protocol::SeatId;
 use hemiwatch_tests::harness::{line_toml, seat_toml, sim_line, Daemon, TOKEN};
 use hemiwatch_tests::proxy::{serve_line, Fault, FaultPlan, Injected};
 use hemiwatch_tests::qemu::{QemuSeat, Uart};
+use hemiwatch_tests::wire::Wire;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -516,7 +517,9 @@ fn dead_console_is_silent_within_two_and_a_half_periods_and_its_reboot_is_record
     for id in 10..=20 {
         body += &seat_toml(id, "sim", None);
     }
-    let _sim = sim_line(&dir.path().join("sim"), 10, 11, &[]).unwrap();
+    // The eleven simulated seats share one RS-485 wire with the daemon.
+    let mut wire = Wire::new(115_200).unwrap();
+    let (_, _, _sim) = wire.simulated_line(dir.path(), "sim", 10, 11, &[]).unwrap();
     let mut q = boot(9, &uart, 41_000);
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     wait_for(Duration::from_secs(20), "seat 9 ok", || {
@@ -573,6 +576,12 @@ fn dead_console_is_silent_within_two_and_a_half_periods_and_its_reboot_is_record
         event_kinds(&daemon, 9),
         seat(&daemon, 9),
         daemon.log_text()
+    );
+    let bus = wire.stats();
+    assert_eq!(
+        (bus.collisions, bus.garbled()),
+        (0, 0),
+        "the shared line: {bus:?}"
     );
     eprintln!(
         "dead console: seat_silent {after:?} after the last frame ({took:?} after the kill on the API; period {period:?}), reboot recorded"
