@@ -401,7 +401,7 @@ mod tests {
             .expect("a beacon encodes");
         while now <= 60_000 {
             // A round for seat 3 every second: it says Hello in its turn, 5 ms after the beacon.
-            if now % 1_000 == 0 {
+            if now.is_multiple_of(1_000) {
                 port.1 = beacon.iter().copied().collect();
                 seat.poll(u64::from(now) * 1_000, &mut port);
                 seat.poll(u64::from(now) * 1_000 + 5_000, &mut port);
