@@ -75,10 +75,9 @@ pub const fn boot_identity(seed: u32, boot_count: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hemiwatch_protocol::{AuthError, BoardKind, FirmwareVersion, ResetCause};
+    use hemiwatch_protocol::{AuthError, BoardKind};
     use hemiwatch_protocol::{
         Failover, FrameDecoder, Hello, HostLink, Message, OwnedFrame, SeatKey, SeatLink, MAX_WIRE,
-        PROTOCOL_MINOR,
     };
 
     /// NOR flash in RAM: a word programs once per erase, and programming can only clear bits.
@@ -126,18 +125,8 @@ mod tests {
 
     fn hello() -> Message {
         Message::Hello(Hello {
-            protocol_minor: PROTOCOL_MINOR,
-            firmware: FirmwareVersion {
-                major: 1,
-                minor: 0,
-                patch: 0,
-            },
             board: BoardKind::BlackPillF411,
-            boot_id: 0,
-            counter: 0,
-            sensors: 1,
-            reset: ResetCause::PowerOn,
-            period_ms: 500,
+            ..Hello::simulated(500)
         })
     }
 

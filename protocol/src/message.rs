@@ -148,6 +148,28 @@ pub struct Hello {
     pub period_ms: u16,
 }
 
+impl Hello {
+    /// A simulated seat's `Hello` at power-on (firmware 1.0.0, one sensor, boot id 0, counter 0)
+    /// announcing `period_ms`: the message the tests, benchmarks and fuzz drivers open a
+    /// handshake with, defined once.
+    pub const fn simulated(period_ms: u16) -> Self {
+        Self {
+            protocol_minor: crate::PROTOCOL_MINOR,
+            firmware: FirmwareVersion {
+                major: 1,
+                minor: 0,
+                patch: 0,
+            },
+            board: BoardKind::Simulated,
+            boot_id: 0,
+            counter: 0,
+            sensors: 1,
+            reset: ResetCause::PowerOn,
+            period_ms,
+        }
+    }
+}
+
 /// Status bits of a `Telemetry` frame.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -9,20 +9,7 @@ use hemiwatch_protocol::*;
 const KEY: SeatKey = SeatKey([0x33; 16]);
 
 fn hello() -> Message {
-    Message::Hello(Hello {
-        protocol_minor: PROTOCOL_MINOR,
-        firmware: FirmwareVersion {
-            major: 1,
-            minor: 0,
-            patch: 0,
-        },
-        board: BoardKind::Simulated,
-        boot_id: 0,
-        counter: 0,
-        sensors: 1,
-        reset: ResetCause::PowerOn,
-        period_ms: 500,
-    })
+    Message::Hello(Hello::simulated(500))
 }
 
 fn accept(host: &mut HostLink, wire: &[u8]) -> Result<Verified, AuthError> {

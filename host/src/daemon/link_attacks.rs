@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hemiwatch_protocol::{
-    Ack, AckStatus, BoardKind, FirmwareVersion, FrameDecoder, Hello, Message, MessageKind, OwnedFrame,
-    ResetCause, SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
+    Ack, AckStatus, FrameDecoder, Hello, Message, MessageKind, OwnedFrame, SeatKey, SeatLink, Telemetry,
+    MAX_WIRE,
 };
 use tokio::sync::{broadcast, mpsc};
 
@@ -171,20 +171,7 @@ fn frames(wire: &[u8]) -> Vec<OwnedFrame> {
 }
 
 fn hello() -> Message {
-    Message::Hello(Hello {
-        protocol_minor: PROTOCOL_MINOR,
-        firmware: FirmwareVersion {
-            major: 1,
-            minor: 0,
-            patch: 0,
-        },
-        board: BoardKind::Simulated,
-        boot_id: 0,
-        counter: 0,
-        sensors: 1,
-        reset: ResetCause::PowerOn,
-        period_ms: PERIOD_MS as u16,
-    })
+    Message::Hello(Hello::simulated(PERIOD_MS as u16))
 }
 
 fn telemetry(temp_c: f64) -> Message {

@@ -565,27 +565,12 @@ impl Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hemiwatch_protocol::{
-        BoardKind, FirmwareVersion, FrameDecoder, ResetCause, SeatLink, PROTOCOL_MINOR,
-    };
+    use hemiwatch_protocol::{FrameDecoder, SeatLink};
 
     const KEY: SeatKey = SeatKey([3; 16]);
 
     fn hello() -> Message {
-        Message::Hello(Hello {
-            protocol_minor: PROTOCOL_MINOR,
-            firmware: FirmwareVersion {
-                major: 1,
-                minor: 0,
-                patch: 0,
-            },
-            board: BoardKind::Simulated,
-            boot_id: 0,
-            counter: 0,
-            sensors: 1,
-            reset: ResetCause::PowerOn,
-            period_ms: 500,
-        })
+        Message::Hello(Hello::simulated(500))
     }
 
     fn frames(wire: &[u8]) -> Vec<OwnedFrame> {
