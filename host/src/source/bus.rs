@@ -242,6 +242,29 @@ mod tests {
         LineBus::new(plan, 0, 5)
     }
 
+    /// A desynchronised seat hears only beacons: a renewed epoch is what makes it say Hello
+    /// again, and `Session`s queued for the old epoch's Hellos go (they would open sessions the
+    /// seats are about to drop).
+    #[test]
+    fn a_renewed_epoch_is_beaconed_and_drops_the_old_epochs_sessions() {
+        let mut b = bus();
+        b.enqueue(q(3, MessageKind::Session, 1));
+        b.enqueue(q(9, MessageKind::Failover, 2));
+        b.renew_epoch();
+        assert_eq!(b.epoch(), 6);
+        let order: Vec<u8> = b.queue.iter().map(|q| q.bytes[0]).collect();
+        assert_eq!(order, [2], "the Failover stays, the old Session goes");
+        let out = b.poll(0).unwrap();
+        let mut beacons = Vec::new();
+        FrameDecoder::<MAX_WIRE>::new().feed(&out[2..], |f| beacons.push(Beacon::from_frame(&f.unwrap())));
+        assert_eq!(beacons.len(), 1, "{beacons:?}");
+        assert_eq!(
+            beacons[0].map(|b| b.epoch),
+            Some(6),
+            "the next beacon carries the new epoch"
+        );
+    }
+
     #[test]
     fn failover_goes_first_and_a_session_replaces_the_older_one() {
         let mut b = bus();
