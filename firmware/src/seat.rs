@@ -9,7 +9,8 @@
 //! - **Bus access** ([`hemiwatch_protocol::bus`]): the seat never transmits on its own. Every
 //!   byte and frame it receives feeds a [`SeatAccess`]; when a beacon of its round has been
 //!   heard and the bus has been silent for its wait, it takes its **turn**: exactly one frame,
-//!   chosen by [`TurnContent::choose`] — `Hello` while it has no session, else a pending `Ack`,
+//!   chosen by [`TurnContent::choose`] — `Hello` while it has no session, else telemetry after a
+//!   turn that carried none, else a pending `Ack`,
 //!   else a queued `Event`, else `Telemetry` with the latest sample. So the host's round period
 //!   *is* the telemetry period. Bytes read in one `poll` are heard at that `poll`'s time: the
 //!   board polls as soon as its UART receives (the RX interrupt wakes it), and the delay between
@@ -225,6 +226,9 @@ struct Core {
     /// The last reading the sensor gave, kept when it fails (a sensor lost while hot).
     last_good: Option<i16>,
     identify_until: Option<u64>,
+    /// The last turn carried an Ack or an Event: the next one carries telemetry
+    /// ([`TurnContent::choose`]), so only telemetry proves the seat alive and nothing starves it.
+    telemetry_owed: bool,
     events: Deque<Event, EVENT_QUEUE>,
     tx_errors: u8,
     frames_sent: u32,
@@ -272,6 +276,7 @@ impl<S: Thermometer> Seat<S> {
                 last_temp: None,
                 last_good: None,
                 identify_until: None,
+                telemetry_owed: false,
                 events,
                 tx_errors: 0,
                 frames_sent: 0,
@@ -498,11 +503,14 @@ impl Core {
     /// This seat's turn: one frame, the most urgent ([`TurnContent::choose`]), or none.
     fn take_turn<W: Write>(&mut self, port: &mut W) {
         self.access.transmitted();
-        match TurnContent::choose(
+        let content = TurnContent::choose(
             self.link.has_session(),
             !self.acks.is_empty(),
             !self.events.is_empty(),
-        ) {
+            self.telemetry_owed,
+        );
+        self.telemetry_owed = content != TurnContent::Telemetry && content != TurnContent::Hello;
+        match content {
             TurnContent::Hello => self.hello(port),
             TurnContent::Ack => {
                 if let Some(ack) = self.acks.pop_front() {

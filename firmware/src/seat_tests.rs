@@ -416,10 +416,33 @@ fn ping_is_acked_with_its_counter_one_ack_per_turn() {
             status: AckStatus::Ok
         }
     );
+    // Telemetry takes every other turn at least: only telemetry proves the seat alive, and a
+    // host re-sending commands must not starve it.
+    let msgs = r.run(1_000);
+    assert_eq!(telemetry(&msgs).len(), 1, "telemetry between two acks: {msgs:?}");
     let msgs = r.run(1_000);
     assert_eq!(acks(&msgs).len(), 1, "{msgs:?}");
     assert_eq!(acks(&msgs)[0].counter, c2);
     assert_eq!(telemetry(&r.run(1_000)).len(), 1, "then telemetry again");
+}
+
+#[test]
+fn a_stream_of_commands_never_starves_telemetry() {
+    let mut r = Rig::new();
+    r.handshake();
+    let mut sent = Vec::new();
+    for _ in 0..10 {
+        // A command every period (a host re-ordering a failover): an Ack is always pending.
+        r.command(Message::Ping(Ping {}));
+        sent.extend(r.run(1_000));
+    }
+    let (t, a) = (telemetry(&sent).len(), acks(&sent).len());
+    assert!(
+        t >= 5,
+        "telemetry in at least every other turn: {t} of {} ({a} acks)",
+        sent.len()
+    );
+    assert!(a >= 4, "the acks still go: {a}");
 }
 
 #[test]
@@ -462,7 +485,8 @@ fn set_config_is_applied_or_rejected_with_an_event() {
         },
     ] {
         let (c, _) = r.command(Message::SetConfig(bad.clone()));
-        let msgs = r.run(3_000);
+        // Ack, Event and at least one telemetry between them (telemetry every other turn).
+        let msgs = r.run(4_000);
         let a = acks(&msgs);
         assert_eq!(a.len(), 1, "{bad:?}: {msgs:?}");
         assert_eq!((a[0].counter, a[0].status), (c, AckStatus::Rejected), "{bad:?}");

@@ -660,11 +660,22 @@ pub enum TurnContent {
 }
 
 impl TurnContent {
-    /// Priority: session first, then acknowledgements, events, telemetry. A turn used for an Ack or
-    /// an Event delays telemetry by one period; the authenticated frame still proves liveness.
-    pub const fn choose(in_session: bool, ack_pending: bool, event_pending: bool) -> Self {
+    /// Priority: session first, then acknowledgements, events, telemetry — except that a seat whose
+    /// previous turn was not telemetry (`telemetry_owed`) sends telemetry now. Only telemetry
+    /// proves a seat alive to the host (an attacker may forward the rest), so a stream of Acks
+    /// (a host re-ordering a failover) or Events (a sensor flapping at its range limit) must never
+    /// starve it: telemetry takes at least every other turn, and an Ack or Event waits one turn
+    /// at most behind it.
+    pub const fn choose(
+        in_session: bool,
+        ack_pending: bool,
+        event_pending: bool,
+        telemetry_owed: bool,
+    ) -> Self {
         if !in_session {
             Self::Hello
+        } else if telemetry_owed {
+            Self::Telemetry
         } else if ack_pending {
             Self::Ack
         } else if event_pending {
@@ -1086,9 +1097,17 @@ mod tests {
 
     #[test]
     fn turn_content_priorities() {
-        assert_eq!(TurnContent::choose(false, true, true), TurnContent::Hello);
-        assert_eq!(TurnContent::choose(true, true, true), TurnContent::Ack);
-        assert_eq!(TurnContent::choose(true, false, true), TurnContent::Event);
-        assert_eq!(TurnContent::choose(true, false, false), TurnContent::Telemetry);
+        assert_eq!(TurnContent::choose(false, true, true, true), TurnContent::Hello);
+        assert_eq!(TurnContent::choose(true, true, true, false), TurnContent::Ack);
+        assert_eq!(TurnContent::choose(true, false, true, false), TurnContent::Event);
+        assert_eq!(
+            TurnContent::choose(true, false, false, false),
+            TurnContent::Telemetry
+        );
+        assert_eq!(
+            TurnContent::choose(true, true, true, true),
+            TurnContent::Telemetry,
+            "after a turn without telemetry, telemetry comes first"
+        );
     }
 }

@@ -664,7 +664,7 @@ pub fn scheduled(sc: &Scenario) -> Report {
                 Some(at) if at <= t => {
                     s.commit = None;
                     s.access.transmitted();
-                    let wire = match TurnContent::choose(s.in_session, s.ack.is_some(), false) {
+                    let wire = match TurnContent::choose(s.in_session, s.ack.is_some(), false, false) {
                         TurnContent::Hello => {
                             // The host's `Session` answer is taken as given: the link was opened
                             // before the run.

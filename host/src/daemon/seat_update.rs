@@ -268,9 +268,18 @@ impl StateTask {
                     },
                 );
             }
-            IngestEvent::Rejected { reason, .. } => match reason {
+            IngestEvent::Rejected { reason, line, .. } => match reason {
                 Rejection::Auth(AuthError::BadMac) => state.counters.bad_mac += 1,
                 Rejection::Auth(AuthError::Replay) => state.counters.replays += 1,
+                Rejection::Auth(AuthError::NoSession) => {
+                    state.counters.rejected += 1;
+                    // The seat speaks under a session the host closed (no telemetry for a while,
+                    // then it came back): it still hears beacons of the same epoch and would never
+                    // say Hello again. A new epoch on its line makes it (at most every 30 s).
+                    if let Some(l) = self.lines.get(line) {
+                        l.renew_epoch.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 _ => state.counters.rejected += 1,
             },
             IngestEvent::Send { .. } => {}
