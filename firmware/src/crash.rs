@@ -176,7 +176,13 @@ macro_rules! crash_handlers {
             let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
             // SAFETY: the handler never returns; nothing else holds the record now.
             unsafe { crash_record() }.record($crate::crash::CrashKind::Panic, file, line);
-            defmt::error!("panic: {}", defmt::Display2Format(info));
+            // The message only when it is a plain string: formatting its arguments would link
+            // `core::fmt` (about 2 KiB of flash) into a seat that has no other use for it.
+            let message = info
+                .message()
+                .as_str()
+                .unwrap_or("(message with arguments)");
+            defmt::error!("panic at {=str}:{=u32}: {=str}", file, line, message);
             cortex_m::peripheral::SCB::sys_reset()
         }
 

@@ -63,12 +63,3 @@ macro_rules! error {
         }
     };
 }
-
-/// Logs a value through its `Debug` implementation (for types that are not `defmt::Format`,
-/// such as a HAL's bus error). Without `defmt` it only holds the reference.
-#[cfg(feature = "defmt")]
-pub(crate) use defmt::Debug2Format;
-
-/// See the `defmt` variant: without `defmt` it only holds the reference.
-#[cfg(not(feature = "defmt"))]
-pub(crate) struct Debug2Format<'a, T: core::fmt::Debug + ?Sized>(pub &'a T);

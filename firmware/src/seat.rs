@@ -48,7 +48,6 @@ use hemiwatch_protocol::{
     RawFrame, ResetCause, SeatKey, SeatLink, Telemetry, MAX_WIRE, PROTOCOL_MINOR,
 };
 
-use crate::fmt::Debug2Format;
 use crate::tmp105::{self, AlertLimits};
 use crate::FIRMWARE_VERSION;
 
@@ -119,7 +118,7 @@ pub trait Thermometer {
 impl<I: embedded_hal::i2c::I2c> Thermometer for crate::tmp105::Tmp105<I> {
     fn read_centi(&mut self) -> Result<i16, ()> {
         crate::tmp105::Tmp105::read_centi(self).map_err(|e| {
-            warn!("tmp105: {}", Debug2Format(&e));
+            warn!("tmp105: {=str}", e.describe());
         })
     }
 

@@ -76,6 +76,25 @@ pub enum Error<E> {
     Config(u8),
 }
 
+impl<E: embedded_hal::i2c::Error> Error<E> {
+    /// The failure in a few words, for the log. A seat logs this rather than the bus error's
+    /// `Debug` text: `core::fmt` would cost about 2 KiB of the QEMU board's 32 KiB flash.
+    pub fn describe(&self) -> &'static str {
+        use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
+        match self {
+            Self::Config(_) => "configuration read back differs (not a TMP105-class part?)",
+            Self::Bus(e) => match e.kind() {
+                ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address) => "no sensor answers",
+                ErrorKind::NoAcknowledge(_) => "sensor did not acknowledge",
+                ErrorKind::ArbitrationLoss => "bus arbitration lost",
+                ErrorKind::Bus => "bus error (stuck line?)",
+                ErrorKind::Overrun => "bus overrun",
+                _ => "bus failure",
+            },
+        }
+    }
+}
+
 /// A TMP105 on an I2C bus, configured for 12-bit resolution on first use.
 #[derive(Debug)]
 pub struct Tmp105<I> {
@@ -324,6 +343,15 @@ mod tests {
         assert_eq!(s.read_centi(), Err(Error::Bus(nack)));
         assert_eq!(s.read_centi(), Ok(2500));
         i2c.done();
+    }
+
+    #[test]
+    fn a_failure_is_described_by_its_kind_for_the_log() {
+        use embedded_hal::i2c::NoAcknowledgeSource;
+        let absent = Error::Bus(ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address));
+        assert_eq!(absent.describe(), "no sensor answers");
+        assert_eq!(Error::Bus(ErrorKind::Bus).describe(), "bus error (stuck line?)");
+        assert!(Error::<ErrorKind>::Config(0).describe().starts_with("configuration"));
     }
 
     #[test]
