@@ -351,7 +351,9 @@ mod tests {
         let absent = Error::Bus(ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address));
         assert_eq!(absent.describe(), "no sensor answers");
         assert_eq!(Error::Bus(ErrorKind::Bus).describe(), "bus error (stuck line?)");
-        assert!(Error::<ErrorKind>::Config(0).describe().starts_with("configuration"));
+        assert!(Error::<ErrorKind>::Config(0)
+            .describe()
+            .starts_with("configuration"));
     }
 
     #[test]
