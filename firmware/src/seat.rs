@@ -210,6 +210,13 @@ struct Core {
     last_sample: u64,
     /// When the last beacon was heard (ms) and the epoch it carried.
     last_beacon: Option<(u64, u8)>,
+    /// When the last beacon of this seat's own round was heard (µs), and the round interval
+    /// learnt from them: a longer gap is turns this seat missed, which it reports
+    /// ([`Core::on_own_beacon`]) so the host does not take them for frames held on the path.
+    own_beacon_us: Option<u64>,
+    round_interval_us: Option<u64>,
+    /// A turn was offered (a beacon of this seat's round) and not taken yet.
+    turn_offered: bool,
     /// The epoch of the host that opened the current session.
     session_epoch: Option<u8>,
     access: SeatAccess,
@@ -264,6 +271,9 @@ impl<S: Thermometer> Seat<S> {
                 next_sample: 0,
                 last_sample: 0,
                 last_beacon: None,
+                own_beacon_us: None,
+                round_interval_us: None,
+                turn_offered: false,
                 session_epoch: None,
                 access: SeatAccess::new(seat, Timing::new(DEFAULT_BAUD)),
                 acks: Deque::new(),
@@ -467,6 +477,9 @@ impl Core {
         match heard {
             Heard::Beacon(b) => {
                 self.last_beacon = Some((self.now, b.epoch));
+                if b.position(self.link.seat()).is_some() {
+                    self.on_own_beacon();
+                }
                 if self.link.has_session() && self.session_epoch != Some(b.epoch) {
                     info!(
                         "host epoch {} (session under {}): hello again",
@@ -481,6 +494,38 @@ impl Core {
                 self.on_frame(frame);
             }
             Heard::Downlink | Heard::Uplink(_) => {}
+        }
+    }
+
+    /// A beacon of this seat's round. The host counts the turns it offered against the frames
+    /// this seat's counter says it sent; a difference reads as frames held back by an attacker
+    /// delaying the line (the protocol's threat model, "Delay"), so this seat reports every turn
+    /// it was offered and did not take with a `TURNS_MISSED` event: the last turn when it sat
+    /// the round out (garbage or a chain out of order on the bus, a failed transmit), and the
+    /// beacons it never heard — a gap over 1.5 round intervals since the last one (a garbled
+    /// beacon, a board that fell behind). The interval is the last gap that was not long; a
+    /// host that lengthens its period is learnt in a few rounds (12.5 % a long gap), each
+    /// reported, which only forgives turns.
+    fn on_own_beacon(&mut self) {
+        let now = self.now_us;
+        let untaken = u64::from(core::mem::replace(&mut self.turn_offered, true));
+        let Some(last) = self.own_beacon_us.replace(now) else {
+            return;
+        };
+        let gap = now.saturating_sub(last);
+        let unheard = match self.round_interval_us {
+            Some(i) if i > 0 && gap > i + i / 2 => {
+                self.round_interval_us = Some(i + i / 8);
+                ((gap + i / 2) / i).saturating_sub(1)
+            }
+            _ => {
+                self.round_interval_us = Some(gap);
+                0
+            }
+        };
+        let missed = untaken + unheard;
+        if missed > 0 && self.link.has_session() {
+            self.queue(FaultCode::TURNS_MISSED, i16::try_from(missed).unwrap_or(i16::MAX));
         }
     }
 
@@ -502,6 +547,7 @@ impl Core {
     /// This seat's turn: one frame, the most urgent ([`TurnContent::choose`]), or none.
     fn take_turn<W: Write>(&mut self, port: &mut W) {
         self.access.transmitted();
+        self.turn_offered = false;
         let content = TurnContent::choose(
             self.link.has_session(),
             !self.acks.is_empty(),

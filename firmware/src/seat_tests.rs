@@ -88,6 +88,8 @@ struct Rig<S> {
     beaconing: bool,
     /// Downlink frames waiting for the next round opening.
     queue: VecDeque<Vec<u8>>,
+    /// Put noise on the bus right after the next beacon of the seat's round (it sits it out).
+    garble_next_round: bool,
 }
 
 fn boot(reset: ResetCause, provisioned: bool) -> BootInfo {
@@ -121,6 +123,7 @@ impl<S: Thermometer> Rig<S> {
             sched: HostScheduler::new(plan(), start * 1_000).with_epoch(7),
             beaconing: true,
             queue: VecDeque::new(),
+            garble_next_round: false,
         }
     }
 
@@ -146,6 +149,10 @@ impl<S: Thermometer> Rig<S> {
                         self.port
                             .rx
                             .extend(beacon.encode(round, &mut buf).unwrap().iter().copied());
+                        if self.garble_next_round && beacon.position(SEAT).is_some() {
+                            self.garble_next_round = false;
+                            self.port.rx.extend([0x55, 0x00]);
+                        }
                         self.sched.transmitted(self.now * 1_000);
                     }
                     HostAction::Wait(at) => host_next = at.div_ceil(1_000),
@@ -1003,4 +1010,55 @@ fn the_die_is_channel_1_behind_the_console_and_never_in_its_place() {
         assert!(x.flags.contains(Flags::SENSOR_FAULT));
         assert_eq!(x.console(), None);
     }
+}
+
+/// Turns the seat was offered but never heard (its beacons lost) are reported once, with their
+/// number, so the host can tell them from frames held back on the path; regular rounds and a
+/// seat without a session say nothing.
+#[test]
+fn missed_turns_are_reported_once_with_their_count() {
+    let mut r = Rig::new();
+    r.handshake();
+    let steady = r.run(5 * PERIOD_US / 1_000);
+    assert!(events(&steady).is_empty(), "{steady:?}");
+    // The host goes on opening rounds (its schedule keeps its time) that the seat never hears.
+    r.beaconing = false;
+    r.run(3 * PERIOD_US / 1_000);
+    r.beaconing = true;
+    let after = r.run(4 * PERIOD_US / 1_000);
+    let missed: Vec<i16> = events(&after)
+        .into_iter()
+        .filter(|(code, _)| *code == FaultCode::TURNS_MISSED)
+        .map(|(_, detail)| detail)
+        .collect();
+    // The last beacon heard was at most one period before the gap began: 2 or 3 turns lost.
+    assert!(
+        matches!(missed.as_slice(), [2] | [3]),
+        "one TURNS_MISSED event with the turns lost: {after:?}"
+    );
+    let later = r.run(5 * PERIOD_US / 1_000);
+    assert!(events(&later).is_empty(), "regular rounds again: {later:?}");
+}
+
+/// A round the seat sits out although it heard the beacon (garbage on the bus: the chain's order
+/// is unknown) is a turn not taken, reported like a lost beacon.
+#[test]
+fn a_round_sat_out_is_reported_as_a_missed_turn() {
+    let mut r = Rig::new();
+    r.handshake();
+    r.run(3 * PERIOD_US / 1_000);
+    r.garble_next_round = true;
+    let garbled = r.run(PERIOD_US / 1_000 + 10);
+    assert!(!r.garble_next_round, "a round of the seat was garbled");
+    assert!(
+        garbled.is_empty(),
+        "the seat sits the garbled round out: {garbled:?}"
+    );
+    let after = r.run(4 * PERIOD_US / 1_000);
+    let missed: Vec<i16> = events(&after)
+        .into_iter()
+        .filter(|(code, _)| *code == FaultCode::TURNS_MISSED)
+        .map(|(_, detail)| detail)
+        .collect();
+    assert_eq!(missed, [1], "{after:?}");
 }

@@ -85,6 +85,7 @@ fn handshake(
             LineEvent::Frames {
                 line: 0,
                 frames: batch,
+                turns: None,
             },
             base + now,
         );
@@ -181,6 +182,7 @@ fn main() {
                     LineEvent::Frames {
                         line: 0,
                         frames: batch,
+                        turns: None,
                     },
                     now,
                 );

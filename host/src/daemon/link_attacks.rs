@@ -119,8 +119,14 @@ impl Rig {
     /// Delivers the wire bytes to the daemon at `now`.
     fn deliver(&mut self, wire: &[u8], now: u64) {
         let frames = frames(wire).into_iter().map(Ok).collect();
-        self.task()
-            .on_line_event(LineEvent::Frames { line: 0, frames }, now);
+        self.task().on_line_event(
+            LineEvent::Frames {
+                line: 0,
+                frames,
+                turns: None,
+            },
+            now,
+        );
     }
 
     /// What the daemon wrote to the line since the last call.
