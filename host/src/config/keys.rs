@@ -215,6 +215,11 @@ pub fn key_file_name(id: SeatId) -> String {
     format!("seat-{id:04}.key")
 }
 
+/// Largest key file read: 32 hex digits with generous whitespace around them, or 16 raw bytes,
+/// fit many times over. Reading stops there, so that a `key_file` naming a huge file is refused
+/// instead of read into memory.
+const MAX_KEY_FILE: u64 = 4096;
+
 /// Why a key file is unusable.
 #[derive(Debug, thiserror::Error)]
 enum KeyFileError {
@@ -222,16 +227,37 @@ enum KeyFileError {
     Missing,
     #[error("cannot be read: {0}")]
     Io(std::io::Error),
+    /// A device (`/dev/zero` never ends), a pipe (blocks until written) or a folder: only a
+    /// regular file holds a key.
+    #[error("is not a regular file; a key file holds 32 hex digits or 16 raw bytes")]
+    NotAFile,
+    #[error("is larger than {MAX_KEY_FILE} bytes; expected 32 hex digits or 16 raw bytes")]
+    TooLarge,
     #[error("holds {0} bytes; expected 32 hex digits or 16 raw bytes")]
     Format(usize),
 }
 
 /// Reads a key file: 32 hex digits (whitespace around them ignored) or exactly 16 raw bytes.
+/// Only a regular file (a symbolic link to one is followed) of at most [`MAX_KEY_FILE`] bytes is
+/// read; its type is checked before it is opened, since opening a pipe blocks.
 fn read_key(path: &Path) -> Result<SeatKey, KeyFileError> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    use std::io::Read;
+    let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => KeyFileError::Missing,
         _ => KeyFileError::Io(e),
-    })?;
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(KeyFileError::NotAFile);
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(KeyFileError::Io)?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(KeyFileError::TooLarge);
+    }
     if let Some(k) = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|t| super::schema::parse_hex_key(t).ok())

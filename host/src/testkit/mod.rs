@@ -3,7 +3,8 @@
 //! Tests in `host/tests/`, benches in `host/benches/` and the end-to-end rig in `tests/` all need
 //! the same few things: daemon settings for a handful of seats, a daemon running in process on a
 //! loopback port, seat keys that match what the simulator signs with, a free port, a bounded
-//! wait, and a real Alertmanager. Each has exactly one home here, compiled only with the
+//! wait, and a real Alertmanager; and the config fuzzer's core (`config_fuzz`), which its
+//! example and a test share. Each has exactly one home here, compiled only with the
 //! `test-support` feature (the crate's own dev-dependencies and `hemiwatch-tests` enable it), so
 //! the daemon binary never carries it.
 //!
@@ -11,6 +12,7 @@
 //! not have to: when those types move or are renamed, this folder is where tests follow.
 
 pub mod alertmanager;
+pub mod config_fuzz;
 pub mod daemon;
 pub mod keys;
 pub mod net;

@@ -52,6 +52,57 @@ fn key_files_are_relative_to_the_config_folder() {
 }
 
 #[test]
+fn only_a_small_regular_file_is_read_as_a_key() {
+    // Found by the config fuzzer: `key_file = "/dev/zero"` was read until memory ran out, and a
+    // pipe would have blocked `check-config` for ever.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.key"), vec![b' '; 4097]).unwrap();
+    std::fs::write(
+        dir.path().join("padded.key"),
+        format!("{}{KEY_A}\n", " ".repeat(4000)),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("folder.key")).unwrap();
+    nix::unistd::mkfifo(&dir.path().join("pipe.key"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let path = dir.path().join("h.toml");
+    let message = |key_file: &str| {
+        std::fs::write(
+            &path,
+            format!("[[seat]]\nid = 1\nsector = \"A\"\nrow = 1\nposition = 1\nkey_file = \"{key_file}\"\n"),
+        )
+        .unwrap();
+        match load(&path).unwrap().resolve_with_env(no_env) {
+            Ok(s) => format!("valid: {:?}", seat(&s, 1).key.as_ref().map(|k| k.0)),
+            Err(e) => e
+                .errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    };
+    assert_eq!(
+        message("/dev/zero"),
+        "key_file /dev/zero for seat 1: is not a regular file; a key file holds 32 hex digits or 16 raw bytes"
+    );
+    for not_a_file in ["pipe.key", "folder.key"] {
+        assert!(
+            message(not_a_file).contains("is not a regular file"),
+            "{not_a_file}"
+        );
+    }
+    assert_eq!(
+        message("big.key"),
+        "key_file big.key for seat 1: is larger than 4096 bytes; expected 32 hex digits or 16 raw bytes"
+    );
+    // Up to the bound, whitespace around the digits is still fine.
+    assert_eq!(
+        message("padded.key"),
+        format!("valid: {:?}", Some(hex_key(KEY_A)))
+    );
+}
+
+#[test]
 fn key_dir_gives_one_file_per_seat_and_lists_the_missing_ones() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("keys")).unwrap();
