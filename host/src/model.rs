@@ -36,8 +36,8 @@ pub enum SeatStatus {
     /// The seat stopped talking.
     Silent,
     /// The emergency tier stands (`overheat_emergency`): past the parts' absolute limit although
-    /// failed over. The most urgent status: even a seat that then goes silent shows it, since the
-    /// last word about it was that it burns until it is seen to cool.
+    /// failed over. The most urgent status: a seat that then goes silent still shows it, since
+    /// the last thing known of it is that it was past its limit, until it is seen to cool.
     OverheatEmergency,
 }
 

@@ -21,18 +21,19 @@ pub const DEFAULT_CRITICAL_C: f64 = 85.0;
 /// the jitter of a five-sample median), so a file written then clears where it did.
 pub const DEFAULT_HYSTERESIS_C: f64 = 1.0;
 /// How far above critical the emergency tier trips when `emergency_c` is not given, °C. Above
-/// 85 °C the TMP105 is accurate to ±3 °C only (SLLS648, "Electrical Characteristics"): 10 °C
-/// past critical is past it beyond doubt even on a sensor reading 3 °C high, and still under the
-/// 105 °C junction limit of industrial-grade parts (the STM32F411's `6` range) on one reading
-/// 3 °C low, so the page comes while power can still be cut before damage.
+/// 85 °C the TMP105 is accurate to ±3 °C only (±2 °C from −25 to 85 °C; SLLS648, "Electrical
+/// Characteristics"): 10 °C past critical is past it beyond doubt even on a sensor reading 3 °C
+/// high, and a console at 95 °C read 3 °C low is still under the 105 °C junction limit of
+/// industrial-grade parts (the STM32F411's `6` temperature range), so the page comes while power
+/// can still be cut before damage.
 pub const DEFAULT_EMERGENCY_MARGIN_C: f64 = 10.0;
 /// Default emergency level, °C: [`DEFAULT_CRITICAL_C`] + [`DEFAULT_EMERGENCY_MARGIN_C`].
 pub const DEFAULT_EMERGENCY_C: f64 = DEFAULT_CRITICAL_C + DEFAULT_EMERGENCY_MARGIN_C;
 /// Default dwell: how long the level must stay at or above a tier's level before the tier
 /// trips. Ten samples at 2 Hz: a burst that outvotes the five-sample median for a few samples
 /// (a noisy bus, a draught on the sensor) does not last 5 s, and a runaway at the fastest rate
-/// the traces model (15 °C/min) moves only 1.25 °C meanwhile — while the seat's own trip (three
-/// conversions, under 2 s) has already cut its load.
+/// the traces model (15 °C/min) moves only 1.25 °C meanwhile — and at the default critical level
+/// the seat's own trip (85 °C for three conversions, under 2 s) has already cut its load.
 pub const DEFAULT_DWELL: Duration = Duration::from_secs(5);
 /// Default clear dwell: how long the level must stay at or under a tier's clear level before
 /// the tier clears. 30 s, what the overheat detector waited before the tiers: a tier that clears

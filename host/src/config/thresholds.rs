@@ -5,18 +5,18 @@
 //!
 //! The temperature tiers ([`crate::detect::tier`]) and the names hardware managers give them:
 //!
-//! | keys                            | IPMI threshold           | hwmon                           | Redfish         |
-//! |---------------------------------|--------------------------|---------------------------------|-----------------|
-//! | `warn_c`, `warn_clear_c`        | upper non-critical       | `tempN_max`, `tempN_max_hyst`   | `UpperCaution`  |
-//! | `critical_c`, `critical_clear_c`| upper critical           | `tempN_crit`, `tempN_crit_hyst` | `UpperCritical` |
-//! | `emergency_c`, `emergency_clear_c` | upper non-recoverable | `tempN_emergency`, `_emergency_hyst` | `UpperFatal` |
-//! | `dwell`, `clear_dwell`          | assertion filtering      | (none: the chip's fault queue)  | (none)          |
+//! | keys                                | IPMI threshold        | hwmon                                  | Redfish         |
+//! |-------------------------------------|-----------------------|----------------------------------------|-----------------|
+//! | `warn_c`, `warn_clear_c`            | upper non-critical    | `tempN_max`, `tempN_max_hyst`          | `UpperCaution`  |
+//! | `critical_c`, `critical_clear_c`    | upper critical        | `tempN_crit`, `tempN_crit_hyst`        | `UpperCritical` |
+//! | `emergency_c`, `emergency_clear_c`  | upper non-recoverable | `tempN_emergency`, `tempN_emergency_hyst` | `UpperFatal` |
+//! | `dwell`, `clear_dwell`              | assertion filtering   | (none; the chip's own fault queue)     | (none)          |
 //!
 //! A clear level is an absolute temperature, as hwmon's `_hyst` files are; left out, it is the
 //! level in force minus [`DEFAULT_HYSTERESIS_C`](super::defaults::DEFAULT_HYSTERESIS_C), and
-//! `emergency_c` left out is critical plus
-//! [`DEFAULT_EMERGENCY_MARGIN_C`](super::defaults::DEFAULT_EMERGENCY_MARGIN_C): a layer that
-//! moves a level moves what derives from it.
+//! `emergency_c` left out is critical plus [`DEFAULT_EMERGENCY_MARGIN_C`] (at most the TMP105's
+//! 125 °C): a layer that moves a level moves what derives from it, while a clear level set
+//! explicitly stays where it was set.
 
 use std::time::Duration;
 
