@@ -2,9 +2,10 @@
 // shows a seat's details and the alert list. No framework, no network beyond the daemon itself.
 'use strict';
 
-const STATUSES = ['ok', 'warm', 'overheat_predicted', 'overheat', 'silent', 'failover_active', 'sensor_fault', 'unknown'];
+const STATUSES = ['ok', 'warm', 'overheat_predicted', 'overheat', 'overheat_emergency', 'silent', 'failover_active', 'sensor_fault', 'unknown'];
 const LABELS = {
-  ok: 'OK', warm: 'Warm', overheat_predicted: 'Overheat predicted', overheat: 'Overheat', silent: 'Silent',
+  ok: 'OK', warm: 'Warm', overheat_predicted: 'Overheat predicted', overheat: 'Overheat',
+  overheat_emergency: 'Emergency: cut power', silent: 'Silent',
   failover_active: 'Failover active', sensor_fault: 'Sensor fault', unknown: 'Unknown',
 };
 const SVGNS = 'http://www.w3.org/2000/svg';

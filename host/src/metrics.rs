@@ -192,8 +192,10 @@ struct LiveView {
     seats: Vec<SeatRow>,
     per_status: BTreeMap<SeatStatus, usize>,
     /// Alerts firing per kind; every kind is present (as 0 when none fire), so a dashboard
-    /// panel or an alert rule on them does not see a missing series as "no data".
-    firing: BTreeMap<&'static str, i64>,
+    /// panel or an alert rule on them does not see a missing series as "no data". Each series
+    /// carries its kind's severity too, so a rule can say `severity="emergency"` without
+    /// knowing the kinds.
+    firing: BTreeMap<&'static str, (Kind, i64)>,
     rejected: [(&'static str, u64); 3],
     reboots: u64,
     lines: Vec<LineRow>,
@@ -267,9 +269,10 @@ struct LineRow {
 impl LiveView {
     fn new(model: &Hemicycle, sources: &ScrapeSources<'_>) -> Self {
         // Keyed by name: the series come out in the order they always had.
-        let mut firing: BTreeMap<&'static str, i64> = Kind::ALL.iter().map(|k| (k.name(), 0)).collect();
+        let mut firing: BTreeMap<&'static str, (Kind, i64)> =
+            Kind::ALL.iter().map(|k| (k.name(), (*k, 0))).collect();
         for a in model.alerts.values().filter(|a| a.state == AlertState::Firing) {
-            *firing.entry(a.kind.name()).or_default() += 1;
+            firing.entry(a.kind.name()).or_insert((a.kind, 0)).1 += 1;
         }
         let (mut bad_mac, mut replays, mut other, mut reboots) = (0, 0, 0, 0);
         for s in model.seats.values() {
@@ -455,11 +458,14 @@ impl Collector for LiveView {
         family(
             &mut e,
             "alerts_firing",
-            "Alerts firing, by kind",
+            "Alerts firing, by kind (with its severity)",
             None,
-            self.firing
-                .iter()
-                .map(|(kind, n)| ([("kind", *kind)], ConstGauge::new(*n))),
+            self.firing.iter().map(|(name, (kind, n))| {
+                (
+                    [("kind", *name), ("severity", kind.severity().name())],
+                    ConstGauge::new(*n),
+                )
+            }),
         )?;
         let line = |l: &LineRow| [("line", l.line.clone())];
         family(
@@ -567,5 +573,42 @@ impl Collector for LiveView {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AlertView;
+
+    #[test]
+    fn alerts_firing_carry_their_severity_and_seats_their_tier() {
+        let mut model = Hemicycle::default();
+        model.alerts.insert(
+            1,
+            AlertView {
+                id: 1,
+                kind: Kind::OverheatEmergency,
+                seat: Some(3),
+                line: None,
+                sector: None,
+                state: AlertState::Firing,
+                started_at_ms: 0,
+                updated_at_ms: 0,
+                predicted_critical_at_ms: None,
+                summary: String::new(),
+                ack: None,
+                silenced: false,
+            },
+        );
+        let text = Metrics::new().render(&model, &ScrapeSources::default()).unwrap();
+        for want in [
+            r#"hemiwatch_alerts_firing{kind="overheat_emergency",severity="emergency"} 1"#,
+            r#"hemiwatch_alerts_firing{kind="overheat",severity="critical"} 0"#,
+            r#"hemiwatch_alerts_firing{kind="temperature_warn",severity="warning"} 0"#,
+            r#"hemiwatch_seats{status="overheat_emergency"} 0"#,
+        ] {
+            assert!(text.contains(want), "{want} missing from:\n{text}");
+        }
     }
 }

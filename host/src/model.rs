@@ -21,7 +21,8 @@ pub enum SeatStatus {
     Unknown,
     /// Talking, temperature under the warn threshold.
     Ok,
-    /// Temperature at or above the warn threshold.
+    /// The warn tier stands: the filtered temperature held at or above the warn level for the
+    /// dwell (`temperature_warn`).
     Warm,
     /// The seat is in failover (safe mode): its standby votes.
     FailoverActive,
@@ -29,19 +30,25 @@ pub enum SeatStatus {
     SensorFault,
     /// Hemiwatch predicts the critical temperature within the horizon: switch to the standby now.
     OverheatPredicted,
-    /// The filtered temperature reached critical.
+    /// The critical tier stands: the filtered temperature held at or above critical (`overheat`);
+    /// the seat is failed over.
     Overheat,
     /// The seat stopped talking.
     Silent,
+    /// The emergency tier stands (`overheat_emergency`): past the parts' absolute limit although
+    /// failed over. The most urgent status: a seat that then goes silent still shows it, since
+    /// the last thing known of it is that it was past its limit, until it is seen to cool.
+    OverheatEmergency,
 }
 
 impl SeatStatus {
     /// Every status, in legend order.
-    pub const ALL: [SeatStatus; 8] = [
+    pub const ALL: [SeatStatus; 9] = [
         Self::Ok,
         Self::Warm,
         Self::OverheatPredicted,
         Self::Overheat,
+        Self::OverheatEmergency,
         Self::Silent,
         Self::FailoverActive,
         Self::SensorFault,
@@ -59,6 +66,7 @@ impl SeatStatus {
             Self::OverheatPredicted => "overheat_predicted",
             Self::Overheat => "overheat",
             Self::Silent => "silent",
+            Self::OverheatEmergency => "overheat_emergency",
         }
     }
 }

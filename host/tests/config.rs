@@ -129,6 +129,24 @@ fn warn_not_below_critical() {
 }
 
 #[test]
+fn tier_levels_out_of_order_name_the_layer_that_broke_them() {
+    assert_invalid(
+        "bad/tier-order.toml",
+        &[
+            (
+                "5:14",
+                &["critical_clear_c 83 must be below critical_c 82 in [board.blackpill_f411]"],
+            ),
+            (
+                "13:15",
+                &["critical_c 85 must be below emergency_c 84 for seat 4"],
+            ),
+            ("14:9", &["dwell 1m 30s for seat 4 must be at most 1m"]),
+        ],
+    );
+}
+
+#[test]
 fn seat_id_out_of_range() {
     assert_invalid(
         "bad/id-out-of-range.toml",

@@ -553,7 +553,7 @@ async fn metrics_pass_promtool() {
         "{text}"
     );
     assert!(text.contains(r#"hemiwatch_seats{status="ok"}"#));
-    assert!(text.contains(r#"hemiwatch_alerts_firing{kind="overheat_predicted"} 0"#));
+    assert!(text.contains(r#"hemiwatch_alerts_firing{kind="overheat_predicted",severity="critical"} 0"#));
     assert!(text.contains("# TYPE hemiwatch_detector_seconds histogram"));
     assert!(text.contains("# TYPE hemiwatch_storage_commit_seconds histogram"));
     assert!(text.contains("hemiwatch_storage_commits_total"));

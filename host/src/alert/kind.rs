@@ -13,6 +13,15 @@
 //! the sinks' severity and storage follow from here; `alert/summary.rs` gives it a generic
 //! sentence until it is given its own.
 //!
+//! The temperature tiers ([`Tier`]) are three kinds, [`Kind::of_tier`]: `temperature_warn`
+//! (warning), `overheat` (critical, orders the failover) and `overheat_emergency` (emergency,
+//! orders it too). They nest — a seat at emergency is at critical and warn as well — so a higher
+//! tier firing holds back the notifications of the lower ones on the same seat
+//! ([`Kind::inhibited_by`]): a seat that jumps to emergency pages once, not three times, and a
+//! lower tier still firing when the higher one resolves notifies then, as a silenced alert does
+//! when its silence ends. A rise through the tiers notifies each one as it comes: each says
+//! something new.
+//!
 //! Kinds about the daemon itself (`storage_failing`, `storage_recovered`, `daemon_stalled`,
 //! `storage_backlog`, `sink_failing`) have no seat and no line: their [`Kind::seat_status`] is `None`, the engine
 //! keys them by the daemon, the state task feeds them (`AlertEngine::on_storage`,
@@ -23,6 +32,7 @@ use std::fmt;
 use hemiwatch_protocol::FaultCode;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::detect::tier::Tier;
 use crate::model::SeatStatus;
 
 /// What an alert is about; one open alert per kind and subject.
@@ -31,7 +41,8 @@ use crate::model::SeatStatus;
 pub enum Kind {
     /// The trend detector predicts the critical temperature within the seat's horizon.
     OverheatPredicted,
-    /// The filtered temperature reached critical.
+    /// The filtered temperature held at or above critical for the dwell: the critical tier
+    /// (hwmon `tempN_crit`, IPMI upper critical, Redfish `UpperCritical`).
     Overheat,
     /// The seat stopped talking.
     SeatSilent,
@@ -64,11 +75,19 @@ pub enum Kind {
     LinkTampering,
     /// An alert sink failed several deliveries in a row: notifications wait in the outbox.
     SinkFailing,
+    /// The filtered temperature held at or above the warn level for the dwell: the warn tier
+    /// (hwmon `tempN_max`, IPMI upper non-critical, Redfish `UpperCaution`). Worth a look; the
+    /// seat keeps voting.
+    TemperatureWarn,
+    /// The filtered temperature held at or above the emergency level for the dwell: the emergency
+    /// tier (hwmon `tempN_emergency`, IPMI upper non-recoverable, Redfish `UpperFatal`). Past the
+    /// parts' absolute limit although the failover cut the console's load: cut the seat's power.
+    OverheatEmergency,
 }
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
@@ -82,6 +101,8 @@ impl Kind {
         Self::TelemetryDelayed,
         Self::LinkTampering,
         Self::SinkFailing,
+        Self::TemperatureWarn,
+        Self::OverheatEmergency,
     ];
 
     /// The stable name used in the API, storage, metrics and sinks (the serde name).
@@ -100,6 +121,8 @@ impl Kind {
             Self::TelemetryDelayed => "telemetry_delayed",
             Self::LinkTampering => "link_tampering",
             Self::SinkFailing => "sink_failing",
+            Self::TemperatureWarn => "temperature_warn",
+            Self::OverheatEmergency => "overheat_emergency",
         }
     }
 
@@ -111,6 +134,8 @@ impl Kind {
     /// How urgently the on-call technician must act (the Alertmanager `severity` label).
     pub const fn severity(self) -> Severity {
         match self {
+            // Beyond the parts' absolute limit after the failover: a person must act at once.
+            Self::OverheatEmergency => Severity::Emergency,
             // A monitor that runs late may see an overheat too late.
             // Hidden telemetry hides exactly an overheat; tampering is an attack on the vote.
             Self::OverheatPredicted
@@ -126,7 +151,8 @@ impl Kind {
             | Self::StorageFailing
             | Self::StorageRecovered
             | Self::StorageBacklog
-            | Self::SinkFailing => Severity::Warning,
+            | Self::SinkFailing
+            | Self::TemperatureWarn => Severity::Warning,
         }
     }
 
@@ -136,6 +162,8 @@ impl Kind {
         match self {
             Self::OverheatPredicted => Some(SeatStatus::OverheatPredicted),
             Self::Overheat => Some(SeatStatus::Overheat),
+            Self::TemperatureWarn => Some(SeatStatus::Warm),
+            Self::OverheatEmergency => Some(SeatStatus::OverheatEmergency),
             Self::SeatSilent | Self::LineDown | Self::TelemetryMissing | Self::TelemetryDelayed => {
                 Some(SeatStatus::Silent)
             }
@@ -153,9 +181,48 @@ impl Kind {
     /// Whether firing orders the seat's failover (even when silenced: a silence mutes
     /// notifications, not safety). A prediction does not: it is the technicians' early warning,
     /// and the failover on a prediction is the trend detector's own confident second stage
-    /// ([`crate::detect::trend::FailoverOrder`]).
+    /// ([`crate::detect::trend::FailoverOrder`]). The emergency tier orders it too: it stands
+    /// above critical, and must keep the seat failed over on its own (restored alone after a
+    /// restart, say); the daemon orders a seat once while its failover is wanted.
     pub const fn orders_failover(self) -> bool {
-        matches!(self, Self::Overheat)
+        matches!(self, Self::Overheat | Self::OverheatEmergency)
+    }
+
+    /// The kind of a temperature tier's alert.
+    pub const fn of_tier(tier: Tier) -> Kind {
+        match tier {
+            Tier::Warn => Self::TemperatureWarn,
+            Tier::Critical => Self::Overheat,
+            Tier::Emergency => Self::OverheatEmergency,
+        }
+    }
+
+    /// The temperature tier this kind reports, if it is one.
+    pub const fn tier(self) -> Option<Tier> {
+        match self {
+            Self::TemperatureWarn => Some(Tier::Warn),
+            Self::Overheat => Some(Tier::Critical),
+            Self::OverheatEmergency => Some(Tier::Emergency),
+            Self::OverheatPredicted
+            | Self::SeatSilent
+            | Self::SensorFault
+            | Self::LineDown
+            | Self::StorageFailing
+            | Self::StorageRecovered
+            | Self::DaemonStalled
+            | Self::StorageBacklog
+            | Self::TelemetryMissing
+            | Self::TelemetryDelayed
+            | Self::LinkTampering
+            | Self::SinkFailing => None,
+        }
+    }
+
+    /// Whether a firing alert of `other` about the same seat holds back this kind's
+    /// notifications: a higher temperature tier stands for the lower ones (see the module docs).
+    /// The alert itself still opens, shows and acts.
+    pub fn inhibited_by(self, other: Kind) -> bool {
+        matches!((self.tier(), other.tier()), (Some(mine), Some(theirs)) if theirs > mine)
     }
 
     /// Whether acknowledging the alert resolves it: nothing will clear it on its own (a loss
@@ -177,7 +244,7 @@ impl fmt::Display for Kind {
     }
 }
 
-/// How urgent an alert is, for the sinks that grade alerts.
+/// How urgent an alert is, for the sinks that grade alerts. Ordered from the least urgent.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -185,6 +252,10 @@ pub enum Severity {
     Warning,
     /// Act now: a seat is overheating or a whole line is gone.
     Critical,
+    /// Act at once, in person: a seat is past its parts' absolute limit although it was failed
+    /// over (hwmon's `_emergency`, Redfish's `Fatal`, syslog's `emerg`). Route it to whoever can
+    /// cut a seat's power; an Alertmanager route matching only `severity="critical"` misses it.
+    Emergency,
 }
 
 impl Severity {
@@ -193,6 +264,7 @@ impl Severity {
         match self {
             Self::Warning => "warning",
             Self::Critical => "critical",
+            Self::Emergency => "emergency",
         }
     }
 }
@@ -346,6 +418,32 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.name());
             assert_eq!(AlertState::from_name(s.name()), Some(s));
         }
+    }
+
+    #[test]
+    fn the_tiers_map_to_their_kinds_and_a_higher_tier_inhibits_the_lower_ones() {
+        for t in Tier::ALL {
+            assert_eq!(Kind::of_tier(t).tier(), Some(t));
+        }
+        assert_eq!(Kind::ALL.iter().filter(|k| k.tier().is_some()).count(), 3);
+        assert_eq!(Kind::TemperatureWarn.severity(), Severity::Warning);
+        assert_eq!(Kind::Overheat.severity(), Severity::Critical);
+        assert_eq!(Kind::OverheatEmergency.severity(), Severity::Emergency);
+        assert!(Severity::Emergency > Severity::Critical && Severity::Critical > Severity::Warning);
+        assert!(!Kind::TemperatureWarn.orders_failover());
+        assert!(Kind::Overheat.orders_failover() && Kind::OverheatEmergency.orders_failover());
+        assert!(Kind::TemperatureWarn.inhibited_by(Kind::Overheat));
+        assert!(Kind::TemperatureWarn.inhibited_by(Kind::OverheatEmergency));
+        assert!(Kind::Overheat.inhibited_by(Kind::OverheatEmergency));
+        assert!(!Kind::OverheatEmergency.inhibited_by(Kind::Overheat));
+        assert!(!Kind::Overheat.inhibited_by(Kind::Overheat));
+        assert!(!Kind::Overheat.inhibited_by(Kind::OverheatPredicted));
+        assert!(!Kind::SeatSilent.inhibited_by(Kind::OverheatEmergency));
+        assert_eq!(
+            Kind::OverheatEmergency.seat_status(),
+            Some(SeatStatus::OverheatEmergency)
+        );
+        assert_eq!(Kind::TemperatureWarn.seat_status(), Some(SeatStatus::Warm));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! An alert's lifecycle: a detector's signal opens it (`pending`), fires it or resolves it; each
 //! step becomes an [`AlertChange`] for the daemon, with the failover order and the notification
-//! the step calls for.
+//! the step calls for. A notification is held back while a silence matches the alert or a
+//! higher temperature tier fires for its seat ([`Kind::inhibited_by`]); an alert still firing
+//! when that ends notifies then.
 
 use hemiwatch_protocol::SeatId;
 
@@ -116,6 +118,7 @@ impl AlertEngine {
         };
         let summary = self.summary(kind, &subject, now_ms);
         let label = self.label(&subject);
+        let inhibited = self.inhibited(kind, &subject);
         let predicted = match subject {
             Subject::Seat(s) if kind == Kind::OverheatPredicted => {
                 self.seats.get(&s).and_then(|w| w.trend.predicted_at_ms())
@@ -135,11 +138,54 @@ impl AlertEngine {
             Subject::Seat(s) if kind.orders_failover() => Some(s),
             _ => None,
         };
-        let notify = (!open.view.silenced).then(|| {
+        let notify = (!open.view.silenced && !inhibited).then(|| {
             open.notified = true;
             notification(&open.view, None, label.clone())
         });
         self.publish(id, notify, failover);
+    }
+
+    /// Whether a firing alert of a higher temperature tier about the same seat holds back the
+    /// notifications of the alert of `kind` about `subject`.
+    pub(super) fn inhibited(&self, kind: Kind, subject: &Subject) -> bool {
+        let Subject::Seat(_) = subject else {
+            return false;
+        };
+        Kind::ALL.into_iter().filter(|k| kind.inhibited_by(*k)).any(|k| {
+            self.by_key
+                .get(&(k, subject.clone()))
+                .and_then(|id| self.open.get(id))
+                .is_some_and(|o| o.view.state == AlertState::Firing)
+        })
+    }
+
+    /// After an alert about `subject` resolved: the alerts it inhibited that still fire, are not
+    /// silenced, no longer inhibited and were never notified, notify now (a seat back from
+    /// emergency to critical says so).
+    fn release_inhibited(&mut self, resolved: Kind, subject: &Subject, now_ms: u64) {
+        let held: Vec<(Kind, i64)> = Kind::ALL
+            .into_iter()
+            .filter(|k| k.inhibited_by(resolved))
+            .filter_map(|k| Some((k, *self.by_key.get(&(k, subject.clone()))?)))
+            .collect();
+        for (kind, id) in held {
+            if self.inhibited(kind, subject) {
+                continue;
+            }
+            let summary = self.summary(kind, subject, now_ms);
+            let label = self.label(subject);
+            let Some(open) = self.open.get_mut(&id) else {
+                continue;
+            };
+            if open.view.state != AlertState::Firing || open.view.silenced || open.notified {
+                continue;
+            }
+            open.notified = true;
+            open.view.summary = summary;
+            open.view.updated_at_ms = now_ms;
+            let notify = notification(&open.view, None, label);
+            self.publish(id, Some(notify), None);
+        }
     }
 
     /// Resolves an open alert, notifying the sinks if they were told it fired.
@@ -158,10 +204,14 @@ impl AlertEngine {
             notify: notify.map(Box::new),
             failover: None,
         });
+        let (kind, subject) = (open.view.kind, open.subject.clone());
         if self.resolved.len() >= RECENT_RESOLVED {
             self.resolved.pop_front();
         }
         self.resolved.push_back(open.view);
+        if was_firing && kind.tier().is_some() {
+            self.release_inhibited(kind, &subject, now_ms);
+        }
     }
 
     /// Queues an open alert's current view, with what it owes the sinks and the seat.

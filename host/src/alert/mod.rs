@@ -13,8 +13,10 @@
 //!   `Clear` resolves it;
 //! - a kind that [orders failover](Kind::orders_failover) orders the seat's failover on firing
 //!   (even when silenced: a silence mutes notifications, not safety);
-//! - a sensor fault suppresses both overheat kinds for that seat (a broken sensor is never an
-//!   overheat);
+//! - a sensor fault suppresses the overheat kinds (prediction and tiers) for that seat (a broken
+//!   sensor is never an overheat);
+//! - a firing temperature tier holds back the notifications of the lower tiers of its seat
+//!   ([`Kind::inhibited_by`]); one still firing when the higher tier resolves notifies then;
 //! - a `line_down` alert stands for its seats: their `seat_silent` alerts are not raised, and
 //!   those open are resolved;
 //! - notifications go out on firing and on resolving a notified alert; a silenced alert notifies

@@ -79,8 +79,8 @@ impl AlertEngine {
         Ok(s)
     }
 
-    /// Recomputes whether an open alert is silenced; unmuted while firing and never notified,
-    /// the sinks hear of it now.
+    /// Recomputes whether an open alert is silenced; unmuted while firing and never notified (nor
+    /// inhibited by a higher tier), the sinks hear of it now.
     pub(super) fn update_silenced(&mut self, id: i64, now_ms: u64) {
         let Some(open) = self.open.get(&id) else { return };
         let sector = match &open.subject {
@@ -92,15 +92,17 @@ impl AlertEngine {
             .iter()
             .any(|s| s.until_ms > now_ms && s.matches(&open.view, sector));
         let label = self.label(&open.subject);
+        let inhibited = self.inhibited(open.view.kind, &open.subject);
         if let Some(open) = self.open.get_mut(&id) {
             if open.view.silenced != silenced {
                 open.view.silenced = silenced;
                 open.view.updated_at_ms = now_ms;
-                let notify =
-                    (!silenced && open.view.state == AlertState::Firing && !open.notified).then(|| {
-                        open.notified = true;
-                        notification(&open.view, None, label)
-                    });
+                // Still inhibited by a higher tier: it notifies when that one resolves.
+                let owed = !silenced && !inhibited && open.view.state == AlertState::Firing && !open.notified;
+                let notify = owed.then(|| {
+                    open.notified = true;
+                    notification(&open.view, None, label)
+                });
                 self.publish(id, notify, None);
             }
         }

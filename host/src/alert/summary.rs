@@ -1,12 +1,12 @@
 //! The one sentence each alert carries for the technician: what is wrong, with the numbers that
 //! say how badly, and what to do.
-
 //!
-//! A seat the engine does not know is described with the configuration defaults (critical
-//! threshold, telemetry period).
+//! A seat the engine does not know is described with the configuration defaults (levels,
+//! telemetry period).
 
 use super::{AlertEngine, Kind, Subject};
 use crate::config::defaults::{DEFAULT_CRITICAL_C, DEFAULT_PERIOD_MS};
+use crate::detect::tier::TierRules;
 
 impl AlertEngine {
     /// The summary of the alert of `kind` about `subject`, as of `now_ms`.
@@ -17,10 +17,17 @@ impl AlertEngine {
                 .map(|w| format!("{} (seat {s})", w.rules.label))
                 .unwrap_or_else(|| format!("seat {s}"))
         };
+        // A tier's sentence: the level now, the seat's tiers, the dwell in seconds.
+        let tier_context = |s: &hemiwatch_protocol::SeatId| {
+            let w = self.seats.get(s);
+            let t = w.map_or_else(TierRules::default, |w| w.rules.tiers);
+            let now = w.and_then(|w| w.window.level()).unwrap_or(f64::NAN);
+            (now, t, t.dwell_ms as f64 / 1_000.0)
+        };
         match (kind, subject) {
             (Kind::OverheatPredicted, Subject::Seat(s)) => {
                 let w = self.seats.get(s);
-                let critical = w.map_or(DEFAULT_CRITICAL_C, |w| w.rules.critical_c);
+                let critical = w.map_or(DEFAULT_CRITICAL_C, |w| w.rules.critical_c());
                 let now = w.and_then(|w| w.window.level()).unwrap_or(f64::NAN);
                 let slope = w.and_then(|w| w.trend.slope_c_per_min()).unwrap_or(f64::NAN);
                 let eta = w
@@ -56,13 +63,32 @@ impl AlertEngine {
                     eta % 60
                 )
             }
-            (Kind::Overheat, Subject::Seat(s)) => {
-                let w = self.seats.get(s);
+            (Kind::TemperatureWarn, Subject::Seat(s)) => {
+                let (now, t, held) = tier_context(s);
                 format!(
-                    "{} is at {:.1} °C, at or above its critical {:.1} °C",
+                    "{} has held {now:.1} °C, at or above its warn level {:.1} °C, for {held} s: worth a look before it nears its critical {:.1} °C (clears at {:.1} °C)",
                     seat_name(s),
-                    w.and_then(|w| w.window.level()).unwrap_or(f64::NAN),
-                    w.map_or(DEFAULT_CRITICAL_C, |w| w.rules.critical_c)
+                    t.warn.trip_c,
+                    t.critical.trip_c,
+                    t.warn.clear_c
+                )
+            }
+            (Kind::Overheat, Subject::Seat(s)) => {
+                let (now, t, held) = tier_context(s);
+                format!(
+                    "{} is at {now:.1} °C, at or above its critical {:.1} °C for {held} s: its failover to the standby is ordered; get a technician there (clears at {:.1} °C)",
+                    seat_name(s),
+                    t.critical.trip_c,
+                    t.critical.clear_c
+                )
+            }
+            (Kind::OverheatEmergency, Subject::Seat(s)) => {
+                let (now, t, held) = tier_context(s);
+                format!(
+                    "{} is at {now:.1} °C, at or above its emergency level {:.1} °C for {held} s: beyond its parts' absolute limit although its failover was ordered; cut the seat's power now (clears at {:.1} °C)",
+                    seat_name(s),
+                    t.emergency.trip_c,
+                    t.emergency.clear_c
                 )
             }
             (Kind::SeatSilent, Subject::Seat(s)) => {

@@ -236,10 +236,151 @@ fn a_faulty_sensor_is_never_an_overheat() {
     assert!(states(&c, Kind::Overheat).is_empty());
 }
 
+/// The tier notifications among `changes`, in order: (kind, firing/resolved).
+fn tier_notices(changes: &[AlertChange]) -> Vec<(Kind, AlertState)> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            AlertChange::Alert { notify: Some(n), .. } if n.kind.tier().is_some() => Some((n.kind, n.state)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A seat whose predictor looks only a second ahead (it warns only once the level is at
+/// critical), so what is seen is the tiers'.
+fn tier_engine() -> AlertEngine {
+    AlertEngine::new(
+        [SeatRules {
+            horizon_ms: 1_000,
+            ..rules(1, "a")
+        }],
+        T0,
+        0,
+    )
+}
+
+#[test]
+fn tiers_rise_notify_each_once_order_the_failover_at_critical_and_clear_at_their_clear_levels() {
+    let mut e = tier_engine();
+    let mut all = Vec::new();
+    let mut t = T0;
+    // (°C held for a minute, the status after it, the tier notices of that minute)
+    let phases = [
+        (60.0, None, vec![]),
+        (
+            75.0,
+            Some(SeatStatus::Warm),
+            vec![(Kind::TemperatureWarn, AlertState::Firing)],
+        ),
+        (
+            88.0,
+            Some(SeatStatus::Overheat),
+            vec![(Kind::Overheat, AlertState::Firing)],
+        ),
+        (
+            97.0,
+            Some(SeatStatus::OverheatEmergency),
+            vec![(Kind::OverheatEmergency, AlertState::Firing)],
+        ),
+        // Under emergency's clear level (94 °C), still over critical.
+        (
+            90.0,
+            Some(SeatStatus::Overheat),
+            vec![(Kind::OverheatEmergency, AlertState::Resolved)],
+        ),
+        // 84.5 °C: under critical, above its clear level (84 °C): critical stands.
+        (84.5, Some(SeatStatus::Overheat), vec![]),
+        (
+            80.0,
+            Some(SeatStatus::Warm),
+            vec![(Kind::Overheat, AlertState::Resolved)],
+        ),
+        // Under warn (70 °C) but above its clear level (69 °C): warn stands.
+        (69.5, Some(SeatStatus::Warm), vec![]),
+        (65.0, None, vec![(Kind::TemperatureWarn, AlertState::Resolved)]),
+    ];
+    for (c, status, notices) in phases {
+        let changes = feed(&mut e, 1, t, 60, |_| c);
+        t += 60_000;
+        assert_eq!(tier_notices(&changes), notices, "at {c} °C");
+        let worst = e.status(1).filter(|s| *s != SeatStatus::OverheatPredicted);
+        assert_eq!(worst, status, "at {c} °C");
+        all.extend(changes);
+    }
+    // The critical tier orders the failover as it fires; the warn tier never does.
+    let fired = |kind: Kind| {
+        all.iter()
+            .find_map(|c| match c {
+                AlertChange::Alert { view, failover, .. }
+                    if view.kind == kind && view.state == AlertState::Firing =>
+                {
+                    Some(*failover)
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{kind} fired"))
+    };
+    assert_eq!(fired(Kind::TemperatureWarn), None);
+    assert_eq!(fired(Kind::Overheat), Some(1));
+    assert_eq!(fired(Kind::OverheatEmergency), Some(1));
+    // Each tier waited its dwell: warn fired 6 s into the 75 °C minute (three samples for the
+    // median, then 5 s), not at its first sample.
+    let warn_at = all
+        .iter()
+        .find_map(|c| match c {
+            AlertChange::Alert { view, .. } if view.kind == Kind::TemperatureWarn => Some(view.started_at_ms),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(warn_at, T0 + 60_000 + 6_000);
+}
+
+#[test]
+fn a_jump_to_emergency_pages_once_and_each_lower_tier_as_the_seat_falls_back_to_it() {
+    let mut e = tier_engine();
+    let mut t = T0;
+    let mut phase = |e: &mut AlertEngine, c: f64| {
+        let changes = feed(e, 1, t, 60, |_| c);
+        t += 60_000;
+        changes
+    };
+    phase(&mut e, 60.0);
+    let jump = phase(&mut e, 100.0);
+    // All three tiers fire together; only the highest notifies…
+    assert_eq!(
+        tier_notices(&jump),
+        [(Kind::OverheatEmergency, AlertState::Firing)]
+    );
+    for k in [Kind::TemperatureWarn, Kind::Overheat] {
+        assert_eq!(states(&jump, k), [AlertState::Firing], "{k} stands, inhibited");
+    }
+    // …and the failover is ordered all the same: inhibition mutes notifications, not safety.
+    assert!(jump.iter().any(|c| matches!(
+        c,
+        AlertChange::Alert { view, failover: Some(1), .. } if view.kind == Kind::Overheat
+    )));
+    assert_eq!(e.status(1), Some(SeatStatus::OverheatEmergency));
+    // Back under emergency: its resolution, and the overheat that still fires is told now.
+    let back = phase(&mut e, 90.0);
+    assert_eq!(
+        tier_notices(&back),
+        [
+            (Kind::OverheatEmergency, AlertState::Resolved),
+            (Kind::Overheat, AlertState::Firing)
+        ]
+    );
+    // Straight to normal: warn and critical clear together; warn, never told, stays quiet.
+    let cool = phase(&mut e, 60.0);
+    assert_eq!(tier_notices(&cool), [(Kind::Overheat, AlertState::Resolved)]);
+    assert_eq!(states(&cool, Kind::TemperatureWarn), [AlertState::Resolved]);
+    assert_eq!(e.status(1), None);
+}
+
 #[test]
 fn ack_and_silence() {
     let mut e = engine(&[(1, "a")]);
-    let changes = feed(&mut e, 1, T0, 2, |_| 90.0);
+    let changes = feed(&mut e, 1, T0, 8, |_| 90.0);
     let id = changes
         .iter()
         .find_map(|c| match c {
@@ -271,7 +412,7 @@ fn ack_and_silence() {
         Err(RequestError::Invalid(_))
     ));
     e.silence(matcher, T0 + 60_000, "bob", "maintenance", T0).unwrap();
-    let changes = feed(&mut e, 1, T0, 2, |_| 90.0);
+    let changes = feed(&mut e, 1, T0, 8, |_| 90.0);
     let (notify, failover) = changes
         .iter()
         .find_map(|c| match c {
@@ -300,7 +441,7 @@ fn ack_and_silence() {
 #[test]
 fn restored_alerts_keep_their_ids_and_acks_and_new_ids_continue() {
     let mut e = engine(&[(1, "a")]);
-    let changes = feed(&mut e, 1, T0, 2, |_| 90.0);
+    let changes = feed(&mut e, 1, T0, 8, |_| 90.0);
     let view = changes
         .iter()
         .find_map(|c| match c {
@@ -309,12 +450,19 @@ fn restored_alerts_keep_their_ids_and_acks_and_new_ids_continue() {
         })
         .unwrap();
     let acked = e.ack(view.id, "bob", "", T0).unwrap();
+    // The warn tier stands with the critical one (the tiers nest): both were open.
+    let warn = e
+        .alerts()
+        .find(|a| a.kind == Kind::TemperatureWarn)
+        .cloned()
+        .unwrap();
     let mut e2 = AlertEngine::new([rules(1, "a"), rules(2, "a")], T0 + 100_000, 7);
-    e2.restore(vec![acked], Vec::new(), 0);
+    e2.restore(vec![acked, warn], Vec::new(), 0);
     assert_eq!(e2.alerts().next().unwrap().ack.as_ref().unwrap().by, "bob");
     // Still hot after the restart: the same alert, no new one.
-    let after = feed(&mut e2, 1, T0 + 100_000, 2, |_| 90.0);
+    let after = feed(&mut e2, 1, T0 + 100_000, 8, |_| 90.0);
     assert!(states(&after, Kind::Overheat).is_empty(), "{after:?}");
+    assert!(states(&after, Kind::TemperatureWarn).is_empty(), "{after:?}");
     // A new alert gets a fresh id.
     let fault = feed(&mut e2, 2, T0 + 100_000, 1, |_| 300.0);
     let id = fault

@@ -7,9 +7,9 @@ use hemiwatch_protocol::SeatId;
 
 use super::{AlertChange, AlertEngine, Kind, Subject};
 use crate::config::defaults::DEFAULT_PERIOD_MS;
-use crate::detect::overheat::Overheat;
 use crate::detect::sensor::{Fault, Sensor};
 use crate::detect::tamper::Tamper;
+use crate::detect::tier::{Tier, Tiers};
 use crate::detect::trend::Trend;
 use crate::detect::{silent, Sample, SeatRules, Signal, Window};
 
@@ -21,12 +21,12 @@ pub(super) const STARTUP_GRACE_MS: u64 = 10_000;
 pub(super) struct SeatWatch {
     /// Thresholds and placement (the period follows the seat's `Hello`).
     pub(super) rules: SeatRules,
-    /// Filtered temperature the trend and overheat detectors read.
+    /// Filtered temperature the trend and the tiers read.
     pub(super) window: Window,
     /// Predicts the crossing of critical.
     pub(super) trend: Trend,
-    /// Confirms critical reached.
-    pub(super) overheat: Overheat,
+    /// The warn, critical and emergency tiers.
+    pub(super) tiers: Tiers,
     /// Judges whether the temperature can be trusted.
     pub(super) sensor: Sensor,
     /// Unix ms of the last verified telemetry (or the start-up grace): only telemetry proves a
@@ -48,7 +48,7 @@ impl SeatWatch {
             rules,
             window: Window::default(),
             trend: Trend::default(),
-            overheat: Overheat::default(),
+            tiers: Tiers::default(),
             sensor: Sensor::default(),
             last_heard_ms: now_ms + STARTUP_GRACE_MS,
             last_frame_ms: None,
@@ -61,7 +61,11 @@ impl SeatWatch {
     /// instead of resolving it on its first sample.
     pub(super) fn hold_episode(&mut self, kind: Kind) {
         match kind {
-            Kind::Overheat => self.overheat.assume_firing(),
+            Kind::TemperatureWarn | Kind::Overheat | Kind::OverheatEmergency => {
+                if let Some(tier) = kind.tier() {
+                    self.tiers.assume(tier);
+                }
+            }
             Kind::OverheatPredicted => self.trend.assume_firing(),
             Kind::SensorFault => self.sensor.assume_fault(Fault::Flagged),
             Kind::SeatSilent
@@ -151,30 +155,32 @@ impl AlertEngine {
         }
     }
 
-    /// A telemetry sample: runs the sensor, trend and overheat detectors.
+    /// A telemetry sample: runs the sensor, trend and tier detectors.
     pub fn on_sample(&mut self, seat: SeatId, s: Sample) {
         let Some(w) = self.seats.get_mut(&seat) else {
             return;
         };
         let (sensor, usable) = w.sensor.update(&s);
-        let (mut trend, mut overheat) = (Signal::Clear, Signal::Clear);
+        let mut trend = Signal::Clear;
         if sensor == Signal::Clear || usable {
             if let Some(t) = s.temp_c.filter(|_| usable) {
                 let closed = w.window.push(s.t_ms, t);
                 if sensor == Signal::Clear {
                     trend = w.trend.update(&w.window, closed, s.t_ms, &w.rules);
-                    overheat = w.overheat.update(&w.window, s.t_ms, &w.rules);
+                    w.tiers.update(&w.window, s.t_ms, &w.rules.tiers);
                 }
             }
         }
         if sensor != Signal::Clear {
             // A faulty sensor is never an overheat: forget the episode.
             w.trend.reset();
-            w.overheat.reset();
+            w.tiers.reset();
             w.window.reset();
         }
+        // A sample without a temperature is no evidence either way: the tiers stand as they were.
+        let tier = w.tiers.tier();
         self.set(Kind::SensorFault, Subject::Seat(seat), sensor, s.t_ms);
-        self.set(Kind::Overheat, Subject::Seat(seat), overheat, s.t_ms);
+        self.set_tiers(seat, tier, s.t_ms);
         self.set(Kind::OverheatPredicted, Subject::Seat(seat), trend, s.t_ms);
         if let Some(order) = self
             .seats
@@ -184,6 +190,19 @@ impl AlertEngine {
             self.changes.push(AlertChange::Failover(order));
         }
         self.refresh_prediction(seat, s.t_ms);
+    }
+
+    /// Applies the tier the seat stands at to its three tier alerts. Clears first, the lowest
+    /// tier first, so a lower tier resolving with a higher one is gone before the higher one's
+    /// resolution would release its notification; then fires, the highest first, so a seat that
+    /// jumps several tiers at once notifies the highest one only (the others are inhibited).
+    fn set_tiers(&mut self, seat: SeatId, tier: Option<Tier>, now_ms: u64) {
+        for t in Tier::ALL.into_iter().filter(|t| Some(*t) > tier) {
+            self.set(Kind::of_tier(t), Subject::Seat(seat), Signal::Clear, now_ms);
+        }
+        for t in Tier::ALL.into_iter().rev().filter(|t| Some(*t) <= tier) {
+            self.set(Kind::of_tier(t), Subject::Seat(seat), t.signal(tier), now_ms);
+        }
     }
 
     /// A line's port opened (`up`) or closed.

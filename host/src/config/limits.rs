@@ -13,3 +13,10 @@ pub const MIN_PERIOD_MS: i64 = 100;
 /// Longest telemetry period accepted: 60 s (the wire field is a u16 of ms, ≤ 65 535, and a
 /// longer period would make a silent seat undetectable for minutes).
 pub const MAX_PERIOD_MS: i64 = 60_000;
+/// Longest dwell accepted (how long a level must hold before a tier trips): a minute. The
+/// critical tier orders the failover; at the fastest rate the traces model (15 °C/min) a longer
+/// wait lets a runaway pass critical by more than the default emergency margin (10 °C) first.
+pub const MAX_DWELL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest clear dwell accepted (how long a level must hold before a tier clears): an hour, the
+/// horizon's bound. Clearing late is safe; an alert that never clears is not useful.
+pub const MAX_CLEAR_DWELL: std::time::Duration = std::time::Duration::from_secs(3600);

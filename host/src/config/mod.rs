@@ -5,7 +5,8 @@
 //!
 //! 1. [`parse`] / [`load`]: TOML syntax, then the schema — unknown keys are errors (a misspelt
 //!    `temprature` must not silently leave the default in force), wrong types are errors — then
-//!    the checks that need only the text: duplicate seat ids, undefined lines, warn ≥ critical,
+//!    the checks that need only the text: duplicate seat ids, undefined lines, tier levels out
+//!    of order (warn < critical < emergency, each clear level under its level),
 //!    ids outside the protocol's address space, two seats in one place.
 //! 2. [`Config::resolve`]: what needs the machine — key files, the API token's environment
 //!    variable — and the defaults, giving the daemon's [`Settings`].

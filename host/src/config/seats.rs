@@ -44,6 +44,18 @@ pub(crate) struct SeatEntry {
     pub warn_c: Option<Spanned<f64>>,
     /// Override of `[thresholds] critical_c`.
     pub critical_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] emergency_c`.
+    pub emergency_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] warn_clear_c`.
+    pub warn_clear_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] critical_clear_c`.
+    pub critical_clear_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] emergency_clear_c`.
+    pub emergency_clear_c: Option<Spanned<f64>>,
+    /// Override of `[thresholds] dwell`.
+    pub dwell: Option<Spanned<HumanDuration>>,
+    /// Override of `[thresholds] clear_dwell`.
+    pub clear_dwell: Option<Spanned<HumanDuration>>,
     /// Override of `[thresholds] horizon`.
     pub horizon: Option<Spanned<HumanDuration>>,
     /// Override of `[thresholds] telemetry_period_ms`.
@@ -59,6 +71,12 @@ impl SeatEntry {
         Thresholds {
             warn_c: self.warn_c.clone(),
             critical_c: self.critical_c.clone(),
+            emergency_c: self.emergency_c.clone(),
+            warn_clear_c: self.warn_clear_c.clone(),
+            critical_clear_c: self.critical_clear_c.clone(),
+            emergency_clear_c: self.emergency_clear_c.clone(),
+            dwell: self.dwell.clone(),
+            clear_dwell: self.clear_dwell.clone(),
             horizon: self.horizon.clone(),
             telemetry_period_ms: self.telemetry_period_ms.clone(),
         }
@@ -278,8 +296,7 @@ impl Resolver<'_> {
                     line: d.line.clone(),
                 },
                 key,
-                warn_c: t.warn_c,
-                critical_c: t.critical_c,
+                tiers: t.tiers,
                 horizon_s: t.horizon.as_secs(),
                 period_ms: t.period_ms,
             });

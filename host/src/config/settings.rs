@@ -54,10 +54,8 @@ pub struct SeatSettings {
     pub place: SeatPlace,
     /// Its key; `None` only for unauthenticated development seats.
     pub key: Option<SeatKey>,
-    /// Warn threshold, °C.
-    pub warn_c: f64,
-    /// Critical threshold, °C.
-    pub critical_c: f64,
+    /// Warn, critical and emergency levels with their clear levels and dwells.
+    pub tiers: crate::detect::tier::TierRules,
     /// Predicted-overheat horizon, seconds.
     pub horizon_s: u64,
     /// Expected telemetry period, ms (until the seat's Hello says otherwise).
@@ -72,8 +70,7 @@ impl SeatSettings {
             label: self.place.label.clone(),
             sector: self.place.sector.clone(),
             line: self.place.line.clone(),
-            warn_c: self.warn_c,
-            critical_c: self.critical_c,
+            tiers: self.tiers,
             horizon_ms: self.horizon_s.saturating_mul(1000),
             period_ms: self.period_ms,
         }

@@ -126,8 +126,7 @@ mod tests {
         let seats = vec![SeatSettings {
             place: crate::testkit::place(1, "A", None),
             key: None,
-            warn_c: 70.0,
-            critical_c: 85.0,
+            tiers: crate::detect::tier::TierRules::default(),
             horizon_s: 300,
             period_ms: 500,
         }];

@@ -10,7 +10,6 @@ use hemiwatch_protocol::{AuthError, Flags, MessageKind};
 use super::publish::publish_seat;
 use super::records::{store, store_event};
 use super::task::StateTask;
-use super::SeatSettings;
 use crate::alert::EventKind;
 use crate::decode::flag_names;
 use crate::detect::Sample;
@@ -20,8 +19,6 @@ use crate::storage::{Record, SampleRow};
 
 /// What the state task tracks about a seat beyond the model.
 pub(super) struct TrackedSeat {
-    /// Its configuration (thresholds for the sample status).
-    pub(super) settings: SeatSettings,
     /// When it was last published to live views.
     pub(super) last_published_ms: u64,
     /// Changed since it was last published (temperature updates are throttled).
@@ -36,9 +33,8 @@ pub(super) struct TrackedSeat {
 
 impl TrackedSeat {
     /// A configured seat, never heard.
-    pub(super) fn new(settings: SeatSettings) -> Self {
+    pub(super) fn new() -> Self {
         Self {
-            settings,
             last_published_ms: 0,
             dirty: false,
             sample_status: SeatStatus::Unknown,
@@ -190,8 +186,7 @@ impl StateTask {
                 state.heard_on = heard_on;
                 state.counters.frames += 1;
                 state.counters.lost += u64::from(lost);
-                tracked.sample_status =
-                    status_from_sample(&tracked.settings, &telemetry.flags, state.hottest_c);
+                tracked.sample_status = status_from_sample(&telemetry.flags);
                 if telemetry.flags.contains(Flags::FAILOVER_ACTIVE) && tracked.failover_wanted {
                     tracked.failover_wanted = false;
                     tracing::info!(seat = seat_id, "seat reports failover active");
@@ -308,15 +303,15 @@ pub(super) fn combined_status(sample: SeatStatus, alerts: Option<SeatStatus>) ->
     alerts.map_or(sample, |a| a.max(sample))
 }
 
-/// The status a sample alone implies (alerts may raise it further): the console channel against
-/// the warn threshold.
-fn status_from_sample(settings: &SeatSettings, flags: &Flags, hottest_c: Option<f64>) -> SeatStatus {
+/// The status a sample alone implies (alerts may raise it further): the seat's own flags. Its
+/// temperature alone says nothing: a seat is warm, overheating or past its emergency level only
+/// once the tier machine says so (the level held for the dwell), so one hot reading never
+/// colours it.
+fn status_from_sample(flags: &Flags) -> SeatStatus {
     if flags.contains(Flags::SENSOR_FAULT) {
         SeatStatus::SensorFault
     } else if flags.safe_mode() {
         SeatStatus::FailoverActive
-    } else if hottest_c.is_some_and(|t| t >= settings.warn_c) {
-        SeatStatus::Warm
     } else {
         SeatStatus::Ok
     }

@@ -72,8 +72,7 @@ mod tests {
                     line: Some("a".into()),
                 },
                 key: None,
-                warn_c: 70.0,
-                critical_c: 85.0,
+                tiers: crate::detect::tier::TierRules::default(),
                 horizon_s: 300,
                 period_ms: 500,
             })

@@ -110,7 +110,7 @@ impl StateTask {
         let seats = settings
             .seats
             .iter()
-            .map(|s| (s.place.id, TrackedSeat::new(s.clone())))
+            .map(|s| (s.place.id, TrackedSeat::new()))
             .collect();
         let mut task = Self {
             ingest,

@@ -6,7 +6,9 @@
 //!   over? (a first-order fit of 10-s medians with its uncertainty: an early warning, and a
 //!   failover order only when the asymptote's lower bound is above critical)
 //! - `traces` (tests and benches only): generated thermal traces with their truth
-//! - [`overheat`]: has the filtered temperature reached critical?
+//! - [`tier`]: has the filtered temperature held at a warn, critical or emergency level long
+//!   enough to say so (and back under long enough to stop)? The tiers hardware managers name:
+//!   IPMI's thresholds, hwmon's `_max`/`_crit`/`_emergency`, Redfish's caution/critical/fatal
 //! - [`sensor`]: can this seat's temperature be trusted at all? (its own fault flag, readings
 //!   outside the sensor's range, a sensor stuck on one value)
 //! - [`silent`]: has this seat, or a whole line, stopped talking?
@@ -14,10 +16,10 @@
 //! Every detector answers with a [`Signal`], already debounced (persistence before raising,
 //! hysteresis before clearing), so the engine only maps signals to alert states.
 
-pub mod overheat;
 pub mod sensor;
 pub mod silent;
 pub mod tamper;
+pub mod tier;
 /// Generated thermal traces with their truth (the quality bench's and the tests' material).
 #[cfg(any(test, feature = "test-support"))]
 pub mod traces;
@@ -27,6 +29,7 @@ mod window;
 pub use window::Window;
 
 use hemiwatch_protocol::SeatId;
+use tier::TierRules;
 
 /// What a detector says about its question right now.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,10 +53,8 @@ pub struct SeatRules {
     pub sector: String,
     /// Configured line, if any (line_down inhibits this seat's seat_silent).
     pub line: Option<String>,
-    /// Warn threshold, °C.
-    pub warn_c: f64,
-    /// Critical threshold, °C: the temperature the prediction aims at.
-    pub critical_c: f64,
+    /// Warn, critical and emergency levels and their dwells: what the tier machine runs with.
+    pub tiers: TierRules,
     /// Predicted-overheat horizon, ms: alert when critical is expected sooner than this.
     pub horizon_ms: u64,
     /// Expected telemetry period, ms (a seat's `Hello` may announce another one).
@@ -64,19 +65,22 @@ impl SeatRules {
     /// Rules with the config's defaults ([`crate::config::defaults`]), for tools like `replay`
     /// that see seats without a config.
     pub fn defaults(seat: SeatId) -> Self {
-        use crate::config::defaults::{
-            DEFAULT_CRITICAL_C, DEFAULT_HORIZON, DEFAULT_PERIOD_MS, DEFAULT_WARN_C,
-        };
+        use crate::config::defaults::{DEFAULT_HORIZON, DEFAULT_PERIOD_MS};
         Self {
             seat,
             label: format!("seat {seat}"),
             sector: String::new(),
             line: None,
-            warn_c: DEFAULT_WARN_C,
-            critical_c: DEFAULT_CRITICAL_C,
+            tiers: TierRules::default(),
             horizon_ms: DEFAULT_HORIZON.as_millis() as u64,
             period_ms: DEFAULT_PERIOD_MS as u64,
         }
+    }
+
+    /// Critical level, °C: the critical tier's trip level, and the temperature the prediction
+    /// aims at.
+    pub fn critical_c(&self) -> f64 {
+        self.tiers.critical.trip_c
     }
 }
 

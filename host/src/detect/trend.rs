@@ -201,10 +201,11 @@ impl Trend {
     pub fn update(&mut self, window: &Window, bucket_closed: bool, now_ms: u64, rules: &SeatRules) -> Signal {
         if bucket_closed {
             let pts: heapless::Vec<(u64, f64), BUCKETS> = window.buckets().collect();
-            self.fit = fit(&pts, now_ms, rules.critical_c);
+            self.fit = fit(&pts, now_ms, rules.critical_c());
         }
         let fit = self.fit.filter(|f| {
-            f.likely && (f.slope_c_per_min.best / 60.0 >= MIN_SLOPE_C_PER_S || f.level_c >= rules.critical_c)
+            f.likely
+                && (f.slope_c_per_min.best / 60.0 >= MIN_SLOPE_C_PER_S || f.level_c >= rules.critical_c())
         });
         let crossing = fit.and_then(|f| f.crossing_ms);
         let within = |horizon_ms: u64| crossing.is_some_and(|at| at.saturating_sub(now_ms) <= horizon_ms);
@@ -598,7 +599,7 @@ mod stages {
     /// not cross, and at most once per episode.
     #[test]
     fn a_failover_is_ordered_only_on_a_confident_fit_above_critical() {
-        let critical = SeatRules::defaults(1).critical_c;
+        let critical = SeatRules::defaults(1).critical_c();
         let traces = generate(Set::Train, 2, 1_000);
         let mut ordered_runaways = 0;
         for tr in &traces {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hemiwatch_protocol::{SeatId, SeatKey};
 
 use crate::config::{LineSettings, SeatSettings, Settings};
+use crate::detect::tier::TierRules;
 use crate::model::SeatPlace;
 use crate::sim::SimSeat;
 use crate::sink::Sink;
@@ -35,8 +36,7 @@ pub fn place(id: SeatId, sector: &str, line: Option<&str>) -> SeatPlace {
 pub struct SettingsBuilder {
     base: Settings,
     seats: Vec<(SeatPlace, Option<SeatKey>)>,
-    warn_c: f64,
-    critical_c: f64,
+    tiers: TierRules,
     horizon_s: u64,
     period_ms: u64,
     pub(super) pty_lines: Vec<(String, Vec<SimSeat>)>,
@@ -49,7 +49,8 @@ impl Default for SettingsBuilder {
 }
 
 impl SettingsBuilder {
-    /// No lines, no seats; warn 70 °C, critical 85 °C, 300 s horizon, 500 ms period; HTTP on
+    /// No lines, no seats; the default tiers (warn 70 °C, critical 85 °C, emergency 95 °C, each
+    /// clearing a degree under, 5 s dwell, 30 s clear dwell), 300 s horizon, 500 ms period; HTTP on
     /// `127.0.0.1:0` without a token; raw samples kept a day, rollups 90 days; flush every second.
     pub fn new() -> Self {
         Self::from_settings(Settings {
@@ -72,8 +73,7 @@ impl SettingsBuilder {
         Self {
             base: settings,
             seats: Vec::new(),
-            warn_c: 70.0,
-            critical_c: 85.0,
+            tiers: TierRules::default(),
             horizon_s: 300,
             period_ms: 500,
             pty_lines: Vec::new(),
@@ -105,9 +105,16 @@ impl SettingsBuilder {
         self
     }
 
-    /// Warn threshold of the seats added here, °C.
+    /// Warn level of the seats added here, °C (its clear level follows it, as a config that
+    /// leaves `warn_clear_c` out has it).
     pub fn warn_c(mut self, c: f64) -> Self {
-        self.warn_c = c;
+        self.tiers = TierRules::around(c, self.tiers.critical.trip_c);
+        self
+    }
+
+    /// Every tier's levels and dwells of the seats added here.
+    pub fn tiers(mut self, tiers: TierRules) -> Self {
+        self.tiers = tiers;
         self
     }
 
@@ -160,8 +167,7 @@ impl SettingsBuilder {
         s.seats.extend(self.seats.iter().map(|(place, key)| SeatSettings {
             place: place.clone(),
             key: key.clone(),
-            warn_c: self.warn_c,
-            critical_c: self.critical_c,
+            tiers: self.tiers,
             horizon_s: self.horizon_s,
             period_ms: self.period_ms,
         }));

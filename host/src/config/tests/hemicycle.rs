@@ -35,7 +35,12 @@ fn embedded_layout_is_eight_wedges_of_twelve_rows() {
             p.id
         );
         assert_eq!(
-            (seat.warn_c, seat.critical_c, seat.horizon_s, seat.period_ms),
+            (
+                seat.tiers.warn.trip_c,
+                seat.tiers.critical.trip_c,
+                seat.horizon_s,
+                seat.period_ms
+            ),
             (70.0, 85.0, 300, 500)
         );
         assert!(
@@ -142,10 +147,10 @@ line = "r"
         Some("l"),
         "placement kept from the generator"
     );
-    assert_eq!(speaker.warn_c, 40.0, "the seat's own threshold wins");
+    assert_eq!(speaker.tiers.warn.trip_c, 40.0, "the seat's own threshold wins");
     assert_eq!(speaker.key, Some(SeatKey(hex_key(KEY_A))));
     assert_eq!(
-        seat(&s, 13).warn_c,
+        seat(&s, 13).tiers.warn.trip_c,
         50.0,
         "generated seats get their board's thresholds"
     );
@@ -154,7 +159,7 @@ line = "r"
     // A seat added without a key takes the hemicycle's key policy.
     assert_eq!(seat(&s, 100).key, Some(hemiwatch_protocol::demo_key(100)));
     assert_eq!(
-        seat(&s, 100).warn_c,
+        seat(&s, 100).tiers.warn.trip_c,
         70.0,
         "no board on an added seat: global defaults"
     );

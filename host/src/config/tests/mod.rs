@@ -70,12 +70,27 @@ fn embedded_default_is_valid() {
 #[test]
 fn the_embedded_default_spells_out_the_defaults() {
     let s = Config::embedded_default().resolve_with_env(no_env).unwrap();
+    let tiers = crate::detect::tier::TierRules::default();
+    assert_eq!(
+        (tiers.warn.trip_c, tiers.critical.trip_c, tiers.emergency.trip_c),
+        (
+            defaults::DEFAULT_WARN_C,
+            defaults::DEFAULT_CRITICAL_C,
+            defaults::DEFAULT_EMERGENCY_C
+        )
+    );
+    assert_eq!(
+        (tiers.dwell_ms, tiers.clear_dwell_ms),
+        (
+            defaults::DEFAULT_DWELL.as_millis() as u64,
+            defaults::DEFAULT_CLEAR_DWELL.as_millis() as u64
+        )
+    );
     for x in &s.seats {
         assert_eq!(
-            (x.warn_c, x.critical_c, x.horizon_s, x.period_ms as i64),
+            (x.tiers, x.horizon_s, x.period_ms as i64),
             (
-                defaults::DEFAULT_WARN_C,
-                defaults::DEFAULT_CRITICAL_C,
+                tiers,
                 defaults::DEFAULT_HORIZON.as_secs(),
                 defaults::DEFAULT_PERIOD_MS
             ),
@@ -98,9 +113,27 @@ fn defaults_apply_when_nothing_is_said() {
     .unwrap();
     let x = seat(&s, 9);
     assert_eq!(
-        (x.warn_c, x.critical_c, x.horizon_s, x.period_ms),
+        (
+            x.tiers.warn.trip_c,
+            x.tiers.critical.trip_c,
+            x.horizon_s,
+            x.period_ms
+        ),
         (DEFAULT_WARN_C, DEFAULT_CRITICAL_C, 300, 500)
     );
+    // A file that names no tier key runs as one written before the tiers: clear a degree under
+    // each level, emergency 10 °C over critical, trip after 5 s, clear after 30 s.
+    let t = x.tiers;
+    assert_eq!(
+        (
+            t.warn.clear_c,
+            t.critical.clear_c,
+            t.emergency.trip_c,
+            t.emergency.clear_c
+        ),
+        (69.0, 84.0, 95.0, 94.0)
+    );
+    assert_eq!((t.dwell_ms, t.clear_dwell_ms), (5_000, 30_000));
     assert_eq!(x.place.label, "A-02-03");
     assert_eq!(x.place.line, None);
     assert_eq!(s.http_bind.to_string(), "127.0.0.1:7577");
@@ -135,7 +168,7 @@ key = "0011"
         e,
         [
             "t.toml:2:10: error: warn_c 90 must be below critical_c 85",
-            "t.toml:4:1: error: unknown key `temprature` in [thresholds]; expected one of warn_c, critical_c, horizon, telemetry_period_ms",
+            "t.toml:4:1: error: unknown key `temprature` in [thresholds]; expected one of warn_c, critical_c, emergency_c, warn_clear_c, critical_clear_c, emergency_clear_c, dwell, clear_dwell, horizon, telemetry_period_ms",
             "t.toml:7:1: error: unknown key `colour` in [daemon]; expected one of data_dir, http_bind, api_token, api_token_env, log_format",
             "t.toml:14:8: error: line `east` of seat 3 is not defined; defined lines: none",
             "t.toml:15:7: error: `key` in [[seat]]: a seat key is 32 hex digits (16 bytes); this one has 4 characters",

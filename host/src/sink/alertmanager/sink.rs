@@ -69,3 +69,37 @@ impl AlertmanagerSink {
         post_json(&self.client, &self.url, &Self::body(n), SinkKind::Alertmanager).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{AlertState, Kind};
+
+    /// Each tier pages at its own severity: a route on `severity="emergency"` sees only the
+    /// emergency tier.
+    #[test]
+    fn the_severity_label_follows_the_tier() {
+        let n = |kind| Notification {
+            id: 1,
+            kind,
+            state: AlertState::Firing,
+            seat: Some(3),
+            label: None,
+            sector: None,
+            line: None,
+            summary: String::new(),
+            started_at_ms: 1,
+            resolved_at_ms: None,
+            predicted_critical_at_ms: None,
+        };
+        for (kind, severity) in [
+            (Kind::TemperatureWarn, "warning"),
+            (Kind::Overheat, "critical"),
+            (Kind::OverheatEmergency, "emergency"),
+        ] {
+            let body = AlertmanagerSink::body(&n(kind));
+            assert_eq!(body[0]["labels"]["severity"], severity, "{kind}");
+            assert_eq!(body[0]["labels"]["alertname"], kind.name());
+        }
+    }
+}

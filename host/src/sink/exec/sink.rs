@@ -43,6 +43,7 @@ impl ExecSink {
         vec![
             ("HEMIWATCH_ALERT_ID", n.id.to_string()),
             ("HEMIWATCH_ALERT_KIND", n.kind.name().to_owned()),
+            ("HEMIWATCH_ALERT_SEVERITY", n.kind.severity().name().to_owned()),
             ("HEMIWATCH_ALERT_STATE", n.state.name().to_owned()),
             ("HEMIWATCH_ALERT_SEAT", opt(n.seat.map(|s| s.to_string()))),
             ("HEMIWATCH_ALERT_LABEL", opt(n.label.clone())),
