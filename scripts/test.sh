@@ -35,6 +35,7 @@ step "fuzz target builds"
 (cd protocol/fuzz && cargo build --locked)
 
 step "tests"
-cargo test --workspace --locked
+# --no-fail-fast: one failing binary must not hide the state of the others.
+cargo test --workspace --locked --no-fail-fast
 
 step "done in $(( $(date +%s) - started ))s"
