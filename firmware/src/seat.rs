@@ -524,8 +524,14 @@ impl Core {
             }
         };
         let missed = untaken + unheard;
-        if missed > 0 && self.link.has_session() {
-            self.queue(FaultCode::TURNS_MISSED, i16::try_from(missed).unwrap_or(i16::MAX));
+        if missed == 0 || !self.link.has_session() {
+            return;
+        }
+        let missed = i16::try_from(missed).unwrap_or(i16::MAX);
+        // One report pending at most: a noisy bus must not spend a turn per round on them.
+        match self.events.iter_mut().find(|e| e.code == FaultCode::TURNS_MISSED) {
+            Some(e) => e.detail = e.detail.saturating_add(missed),
+            None => self.queue(FaultCode::TURNS_MISSED, missed),
         }
     }
 
@@ -759,6 +765,12 @@ impl Core {
             Message::Session(_) => {
                 // The host that answered is the one beaconing now.
                 self.session_epoch = self.last_beacon.map(|(_, e)| e);
+                // The host counts turns from the session's first frame: turns missed before it
+                // (a Hello storm's rounds sat out) are none of its business. That first frame
+                // is telemetry, whatever is queued: only telemetry shows the seat alive.
+                self.turn_offered = false;
+                self.own_beacon_us = None;
+                self.telemetry_owed = true;
                 info!("session open");
                 return;
             }

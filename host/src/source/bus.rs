@@ -64,7 +64,9 @@ pub const QUEUE_LIMIT: usize = 1_024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Turns {
     plan: Plan,
-    /// Openings so far, per round index of the plan.
+    /// Openings so far, per round index of the plan, less those in which the line carried
+    /// garbage: a seat that heard it sat that round out (it cannot know the chain's order), so
+    /// such a round offered no turn anyone could count on.
     openings: Vec<u64>,
     /// The round open when the frames were read: its index and when its opening left the wire.
     open: Option<(u16, Nanos)>,
@@ -125,8 +127,12 @@ pub struct LineBus {
     sched: HostScheduler,
     /// Openings per round index: the turns offered (see [`Turns`]).
     openings: Vec<u64>,
+    /// Of those, the openings in which garbage was heard on the line.
+    garbled: Vec<u64>,
     /// The last round opened and when its opening left the wire.
     open: Option<(u16, Nanos)>,
+    /// Garbage was heard since the last opening (it is counted once).
+    open_garbled: bool,
     queue: VecDeque<Queued>,
     decoder: FrameDecoder<MAX_WIRE>,
     dropped: u64,
@@ -148,7 +154,9 @@ impl LineBus {
         Self {
             sched: HostScheduler::new(plan, now).with_epoch(epoch),
             openings: vec![0; usize::from(plan.rounds)],
+            garbled: vec![0; usize::from(plan.rounds)],
             open: None,
+            open_garbled: false,
             queue: VecDeque::new(),
             decoder: FrameDecoder::new(),
             dropped: 0,
@@ -159,7 +167,12 @@ impl LineBus {
     pub fn turns(&self, now: Nanos) -> Turns {
         Turns {
             plan: *self.plan(),
-            openings: self.openings.clone(),
+            openings: self
+                .openings
+                .iter()
+                .zip(&self.garbled)
+                .map(|(o, g)| o - g)
+                .collect(),
             open: self.open,
             read_at: now,
         }
@@ -254,11 +267,19 @@ impl LineBus {
         }
         self.sched.on_byte(now);
         let sched = &mut self.sched;
-        self.decoder.feed(bytes, |f| {
-            if let Ok(f) = f {
-                sched.on_frame(now, Heard::of(&f));
-            }
+        let mut garbage = false;
+        self.decoder.feed(bytes, |f| match f {
+            Ok(f) => sched.on_frame(now, Heard::of(&f)),
+            Err(_) => garbage = true,
         });
+        if garbage && !self.open_garbled {
+            if let Some((round, _)) = self.open {
+                if let Some(g) = self.garbled.get_mut(usize::from(round)) {
+                    *g += 1;
+                }
+                self.open_garbled = true;
+            }
+        }
     }
 
     /// What to write at `now`: `Ok(bytes)` opens a round (the queued commands, then the beacon,
@@ -300,6 +321,7 @@ impl LineBus {
                     *n += 1;
                 }
                 self.open = Some((round, end));
+                self.open_garbled = false;
                 Ok(out)
             }
         }
@@ -418,6 +440,10 @@ mod tests {
         assert!(t.in_turn(24) && !t.in_turn(25));
         let late = now + plan.worst_round_ns() + TURN_READ_MARGIN_NS + 1_000_000;
         assert!(!b.turns(late).in_turn(24));
+        // Garbage on the line while round 0 is open: that opening offered its seats no turn
+        // they could count on (a seat that heard it sat the round out).
+        b.on_bytes(now + 1_000, &[0x55, 0x13, 0x00, 0x77, 0x00]);
+        assert_eq!(b.turns(now).offered(1), Some(1), "counted once");
     }
 
     #[test]

@@ -234,9 +234,6 @@ async fn pump(
             Err(at) => origin + std::time::Duration::from_nanos(at),
         };
         tokio::select! {
-            // Bytes already read by the system go first: a round must not open (and take the
-            // turns on) before the frames of the round before it are read.
-            biased;
             _ = shutdown.cancelled() => return None,
             r = rd.read(&mut buf) => {
                 let n = match r {
