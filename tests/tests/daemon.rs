@@ -118,20 +118,35 @@ fn garbage_and_a_wrong_key_seat_do_not_disturb_the_other_seats_of_the_line() {
     let _sim = sim_line(&dir.path().join("a"), 1, 10, &["--garbage-per-s", "50"]).unwrap();
     let daemon = Daemon::start(dir.path(), &body).unwrap();
     let others = || (1..=10u16).filter(|&id| id != 5);
-    wait_for(Duration::from_secs(10), "ten frames from each other seat", || {
+    // At 50 bursts a second most rounds carry garbage, and a seat that hears it before its turn
+    // sits the round out (it cannot know the chain's order: `protocol/src/bus.rs`), so about
+    // half the turns are lost: the good seats report at about half their rate, never stop.
+    wait_for(Duration::from_secs(30), "ten frames from each other seat", || {
         let seats = daemon.seats()?;
         Ok(others().all(|id| seats[&u64::from(id)]["counters"]["frames"].as_u64() >= Some(10)))
     })
     .unwrap_or_else(|e| {
+        let frames: Vec<_> = daemon
+            .seats()
+            .map(|s| s.values().map(|v| v["counters"]["frames"].clone()).collect())
+            .unwrap_or_default();
         panic!(
-            "the good seats did not keep reporting: {e}\n{}",
+            "the good seats did not keep reporting: {e}; frames per seat {frames:?}\n{}",
             daemon.log_text()
         )
     });
     let seats = daemon.seats().unwrap();
+    let alerts = daemon.get("/api/alerts").unwrap();
+    let silenced: Vec<&Value> = alerts["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["kind"] == "seat_silent" && a["state"] == "firing" && a["seat"] != 5)
+        .collect();
+    assert!(silenced.is_empty(), "a good seat went silent: {silenced:?}");
     for id in others() {
         let s = &seats[&u64::from(id)];
-        assert_eq!(s["status"], "ok", "seat {id}: {s}");
+        assert_ne!(s["status"], "unknown", "seat {id}: {s}");
         assert_eq!(s["counters"]["bad_mac"], 0, "seat {id}: {s}");
         let t = s["temps_c"][0].as_f64().unwrap();
         assert!((25.0..50.0).contains(&t), "seat {id} reads {t}");
