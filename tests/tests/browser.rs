@@ -312,13 +312,19 @@ impl Page {
             .unwrap_or_else(|e| panic!("no element {at:?}: {e}"))
     }
 
-    /// Clicks the element at `at`.
+    /// Clicks the element at `at`. The page re-renders a list when the daemon's live updates
+    /// change it, so the element found may be replaced before the click lands ("stale element
+    /// reference"): the click is then made on the element found again, as a person clicks again
+    /// on what is now there — at most a few times, never past another error.
     async fn click(&self, at: Locator<'_>) {
-        self.find(at)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {at:?}: {e}"));
+        let mut tries = 0;
+        loop {
+            match self.find(at).await.click().await {
+                Ok(()) => return,
+                Err(e) if tries < 5 && e.to_string().contains("stale element") => tries += 1,
+                Err(e) => panic!("click {at:?}: {e}"),
+            }
+        }
     }
 
     /// Types `keys` into the element at `at`.
