@@ -214,7 +214,9 @@ struct Core {
     /// learnt from them: a longer gap is turns this seat missed, which it reports
     /// ([`Core::on_own_beacon`]) so the host does not take them for frames held on the path.
     own_beacon_us: Option<u64>,
-    round_interval_us: Option<u64>,
+    /// The round interval this seat trusts (two gaps in a row within an eighth of each other),
+    /// and the last gap, the candidate for the next confirmation ([`RoundInterval`]).
+    round_interval: RoundInterval,
     /// A turn was offered (a beacon of this seat's round) and not taken yet.
     turn_offered: bool,
     /// The epoch of the host that opened the current session.
@@ -272,7 +274,7 @@ impl<S: Thermometer> Seat<S> {
                 last_sample: 0,
                 last_beacon: None,
                 own_beacon_us: None,
-                round_interval_us: None,
+                round_interval: RoundInterval::default(),
                 turn_offered: false,
                 session_epoch: None,
                 access: SeatAccess::new(seat, Timing::new(DEFAULT_BAUD)),
@@ -502,27 +504,14 @@ impl Core {
     /// delaying the line (the protocol's threat model, "Delay"), so this seat reports every turn
     /// it was offered and did not take with a `TURNS_MISSED` event: the last turn when it sat
     /// the round out (garbage or a chain out of order on the bus, a failed transmit), and the
-    /// beacons it never heard — a gap over 1.5 round intervals since the last one (a garbled
-    /// beacon, a board that fell behind). The interval is the last gap that was not long; a
-    /// host that lengthens its period is learnt in a few rounds (12.5 % a long gap), each
-    /// reported, which only forgives turns.
+    /// beacons it never heard — a gap over 1.5 trusted round intervals ([`RoundInterval`]).
     fn on_own_beacon(&mut self) {
         let now = self.now_us;
         let untaken = u64::from(core::mem::replace(&mut self.turn_offered, true));
         let Some(last) = self.own_beacon_us.replace(now) else {
             return;
         };
-        let gap = now.saturating_sub(last);
-        let unheard = match self.round_interval_us {
-            Some(i) if i > 0 && gap > i + i / 2 => {
-                self.round_interval_us = Some(i + i / 8);
-                ((gap + i / 2) / i).saturating_sub(1)
-            }
-            _ => {
-                self.round_interval_us = Some(gap);
-                0
-            }
-        };
+        let unheard = self.round_interval.on_gap(now.saturating_sub(last));
         let missed = untaken + unheard;
         if missed == 0 || !self.link.has_session() {
             return;
@@ -832,6 +821,35 @@ fn consecutive(count: u8, holds: bool) -> u8 {
         count.saturating_add(1)
     } else {
         0
+    }
+}
+
+/// The interval between beacons of this seat's round, as this seat learns it: the host's
+/// round period, which beacons do not carry. A gap is only trusted once the next gap confirms it
+/// (within an eighth): a single short gap — a host re-anchoring its schedule after falling
+/// behind, a test host starting late — must not make every normal round look like beacons lost
+/// (found by `hil::hello_then_telemetry_at_the_configured_rate`: a first gap of 0.5 s then 1 s
+/// rounds made the seat report a missed turn every other round, its telemetry slipping a round
+/// each time). A host that changes its period is trusted again two rounds later.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct RoundInterval {
+    trusted_us: Option<u64>,
+    last_gap_us: Option<u64>,
+}
+
+impl RoundInterval {
+    /// A gap between two own beacons; returns how many beacons were not heard within it.
+    fn on_gap(&mut self, gap: u64) -> u64 {
+        let confirms = self.last_gap_us.is_some_and(|c| gap.abs_diff(c) <= c / 8);
+        self.last_gap_us = Some(gap);
+        if confirms {
+            self.trusted_us = Some(gap);
+            return 0;
+        }
+        match self.trusted_us {
+            Some(i) if i > 0 && gap > i + i / 2 => ((gap + i / 2) / i).saturating_sub(1),
+            _ => 0,
+        }
     }
 }
 

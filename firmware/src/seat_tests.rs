@@ -1062,3 +1062,37 @@ fn a_round_sat_out_is_reported_as_a_missed_turn() {
         .collect();
     assert_eq!(missed, [1], "{after:?}");
 }
+
+/// A host that opens one round early (it re-anchored its schedule after falling behind) shows the
+/// seat one short gap; the normal rounds after it are not beacons lost. Failed before the seat
+/// trusted an interval only once confirmed: a missed turn reported every other round, and the
+/// telemetry slipping a round each time (HIL: 1.5 s per frame at a 1 s period).
+#[test]
+fn one_short_gap_between_beacons_is_not_taken_for_the_round_interval() {
+    let mut r = Rig::new();
+    r.handshake();
+    r.run(PERIOD_US / 2_000);
+    // The next round opens now, half a period early, and the schedule goes on from there.
+    r.sched = HostScheduler::new(plan(), r.now * 1_000).with_epoch(7);
+    let after = r.run(6 * PERIOD_US / 1_000);
+    assert!(events(&after).is_empty(), "no turn was missed: {after:?}");
+    assert_eq!(
+        telemetry(&after).len(),
+        after.len(),
+        "telemetry in every turn: {after:?}"
+    );
+}
+
+#[test]
+fn the_round_interval_is_trusted_once_a_second_gap_confirms_it() {
+    let mut i = super::RoundInterval::default();
+    assert_eq!(i.on_gap(500_000), 0, "nothing trusted yet");
+    assert_eq!(i.on_gap(1_000_000), 0, "0.5 s was never confirmed");
+    assert_eq!(i.on_gap(1_000_000), 0, "1 s confirmed");
+    assert_eq!(i.on_gap(3_050_000), 2, "two beacons unheard");
+    assert_eq!(i.on_gap(1_010_000), 0);
+    // A host that doubles its period: the first long gap forgives one turn, then it is trusted.
+    assert_eq!(i.on_gap(2_000_000), 1);
+    assert_eq!(i.on_gap(2_000_000), 0);
+    assert_eq!(i.on_gap(2_050_000), 0);
+}

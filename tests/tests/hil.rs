@@ -93,7 +93,11 @@ fn hello_then_telemetry_at_the_configured_rate() {
     let per_frame = (t2 - t0) / 2;
     assert!(
         (Duration::from_millis(900)..=Duration::from_millis(1_100)).contains(&per_frame),
-        "default period 1 s ± 10 %, measured {per_frame:?} per frame"
+        "default period 1 s ± 10 %, measured {per_frame:?} per frame; frames since the handshake: {:?}",
+        host.log
+            .iter()
+            .map(|r| r.message().map(Message::kind))
+            .collect::<Vec<_>>()
     );
 
     configure(&mut q, &mut host, 100, 8_500, 3);
