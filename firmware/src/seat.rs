@@ -805,7 +805,24 @@ impl Core {
             _ => return,
         };
         if self.acks.is_full() {
-            let _ = self.acks.pop_front();
+            // Make room by dropping the oldest ping's answer (a ping only asks "alive?", and
+            // the next telemetry answers that too); a failover's or a configuration's answer
+            // goes only when there is none.
+            let ping = MessageKind::Ping as u8;
+            match self.acks.iter().position(|a| a.of == ping) {
+                Some(i) => {
+                    let mut kept: Deque<Ack, ACK_QUEUE> = Deque::new();
+                    for (j, a) in self.acks.iter().enumerate() {
+                        if j != i {
+                            let _ = kept.push_back(a.clone());
+                        }
+                    }
+                    self.acks = kept;
+                }
+                None => {
+                    let _ = self.acks.pop_front();
+                }
+            }
         }
         let _ = self.acks.push_back(Ack {
             counter,

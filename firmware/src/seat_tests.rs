@@ -1096,3 +1096,26 @@ fn the_round_interval_is_trusted_once_a_second_gap_confirms_it() {
     assert_eq!(i.on_gap(2_000_000), 0);
     assert_eq!(i.on_gap(2_050_000), 0);
 }
+
+/// A full ack queue makes room by dropping a ping's answer, never a failover's: the host's
+/// failover is not done until it sees that `Ack`.
+#[test]
+fn a_flood_of_pings_never_pushes_a_failover_ack_out() {
+    let mut r = Rig::new();
+    r.handshake();
+    // Commands arrive faster (several per round) than acks leave (one every other turn).
+    for _ in 0..ACK_QUEUE {
+        r.command(Message::Ping(Ping {}));
+    }
+    let (failover, _) = r.command(Message::Failover(Failover { active: true }));
+    for _ in 0..4 * ACK_QUEUE {
+        r.command(Message::Ping(Ping {}));
+    }
+    let msgs = r.run(40 * PERIOD_US / 1_000);
+    assert!(
+        acks(&msgs)
+            .iter()
+            .any(|a| a.counter == failover && a.of == MessageKind::Failover as u8),
+        "the failover's Ack is sent: {msgs:?}"
+    );
+}

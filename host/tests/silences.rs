@@ -129,19 +129,24 @@ async fn a_silence_mutes_the_notification_but_never_the_failover() {
     .unwrap();
     // At 12 °C/s the seat's own trip (three conversions) may put it in safe mode before the
     // critical tier's dwell (5 s) has passed: the order and its acknowledgement follow.
-    wait_until(
-        Duration::from_secs(15),
-        "the silenced seat ordered into failover and acknowledging it",
-        || async {
-            let events = event_kinds(&d, 1).await;
-            Ok(
-                events.iter().any(|k| k == "failover_ordered")
-                    && events.iter().any(|k| k == "failover_acked"),
-            )
-        },
-    )
-    .await
-    .unwrap();
+    let ordered =
+        wait_until(
+            Duration::from_secs(15),
+            "the silenced seat ordered into failover and acknowledging it",
+            || async {
+                let events = event_kinds(&d, 1).await;
+                Ok(events.iter().any(|k| k == "failover_ordered")
+                    && events.iter().any(|k| k == "failover_acked"))
+            },
+        )
+        .await;
+    if let Err(e) = ordered {
+        panic!(
+            "{e}: seat 1's events {:?}, its alerts {:#?}",
+            event_kinds(&d, 1).await,
+            alerts_of(&d, 1).await
+        );
+    }
     assert!(
         hemiwatch::unix_ms() < until_ms,
         "the silence was still on when the seat failed over"

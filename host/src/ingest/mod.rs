@@ -201,6 +201,8 @@ struct SeatLinkState {
     link: HostLink,
     line: Option<LineId>,
     last_counter: Option<u32>,
+    /// When the host last sent this seat anything (a `Session`, a command): an overdue seat is
+    /// probed only if nothing was sent it since a period after its last telemetry.
     last_tx_ms: u64,
     /// `Hello`s answered and not yet confirmed by a frame under their session (newest last).
     answered: VecDeque<Hello>,
@@ -547,7 +549,7 @@ impl Ingest {
         &mut self,
         seat: SeatId,
         msg: &Message,
-        _now_ms: u64,
+        now_ms: u64,
     ) -> Result<(u32, IngestEvent), CommandError> {
         let state = self.seats.get_mut(&seat).ok_or(CommandError::UnknownSeat(seat))?;
         let line = state.line.ok_or(CommandError::NoLine(seat))?;
@@ -558,6 +560,8 @@ impl Ingest {
             .link
             .encode(msg, &mut self.buf[..])
             .map_err(CommandError::Encode)?;
+        // What makes the overdue probe one per gap (see `tick`).
+        state.last_tx_ms = now_ms;
         Ok((
             counter,
             IngestEvent::Send {
@@ -900,6 +904,35 @@ mod tests {
             ingest.has_session(5),
             "forgeries beside a live seat never reset its session"
         );
+    }
+
+    /// A seat whose telemetry is overdue is probed once per gap, not at every tick: each probe's
+    /// `Ack` takes one of the seat's turns, so probing every tick kept telemetry every other turn
+    /// — overdue again — and filled the seat's ack queue until a failover's `Ack` was pushed out
+    /// (found by `silences.rs`: the order obeyed, its acknowledgement never seen). Failed before
+    /// a command counted as the host's last transmission to the seat.
+    #[test]
+    fn an_overdue_seat_is_probed_once_per_gap() {
+        let mut buf = [0u8; MAX_WIRE];
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        let mut seat = SeatLink::new(5, &KEY, 9);
+        handshake(&mut ingest, &mut seat, 0);
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        let probes = |ingest: &mut Ingest, at: u64| {
+            let mut out = Vec::new();
+            ingest.tick(at, &mut out);
+            out.iter()
+                .filter(|e| matches!(e, IngestEvent::Send { .. }))
+                .count()
+        };
+        assert_eq!(probes(&mut ingest, 700), 0, "not overdue before 1.5 periods");
+        assert_eq!(probes(&mut ingest, 800), 1, "overdue: one probe");
+        for at in [900, 1_000, 1_100, 1_200] {
+            assert_eq!(probes(&mut ingest, at), 0, "one probe per gap (tick at {at} ms)");
+        }
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 1_300);
+        assert_eq!(probes(&mut ingest, 1_600), 0);
+        assert_eq!(probes(&mut ingest, 2_100), 1, "the next gap gets its probe");
     }
 
     /// A session open while no telemetry verifies (acks do) for 8 periods is reset too.
