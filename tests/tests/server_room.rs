@@ -62,21 +62,24 @@ fn the_daemon_says_ready_once_serving_pets_its_watchdog_only_while_on_time_and_s
     let socket = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&socket).unwrap();
     let child = Command::new(hemiwatch_bin())
-        .args(["run", "--config"])
+        .args(["run", "--allow-demo-keys", "--config"])
         .arg(&config)
         .env("NOTIFY_SOCKET", &socket)
         // systemd's WatchdogSec=1s: a pet at least every 500 ms.
         .env("WATCHDOG_USEC", "1000000")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let mut daemon = Proc::new(child, "hemiwatch run");
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
 
     // READY=1 first, and only once the API answers.
     sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut buf = [0u8; 4096];
-    let n = sock.recv(&mut buf).expect("a notification within 20 s");
+    let n = sock
+        .recv(&mut buf)
+        .unwrap_or_else(|e| panic!("a notification within 20 s: {e}; the daemon's log:\n{}", log()));
     let first = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(
         first.lines().any(|l| l == "READY=1"),

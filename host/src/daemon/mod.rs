@@ -268,13 +268,16 @@ pub async fn run(
     let (settings_seats, settings_lines) = (settings.seats.len(), settings.lines.len());
     let state = StateTask::new(&settings, live, lines, storage.clone(), &restored, metrics)
         .watch_sinks(running.outbox.clone());
-    let state_shutdown = shutdown.clone();
-    let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
+    // READY=1 before the state task runs: its first tick pets the watchdog, and systemd must
+    // hear the daemon is up before its first pet (on two loaded cores the task's tick came
+    // first; server_room.rs caught it). Requests that arrive meanwhile wait in its channel.
     on_start(&running);
     systemd::ready(&format!(
         "monitoring {} seats on {} lines; dashboard http://{http_addr}/",
         settings_seats, settings_lines
     ));
+    let state_shutdown = shutdown.clone();
+    let state_done = tokio::spawn(state.run(events_rx, requests_rx, state_shutdown));
     shutdown.cancelled().await;
     tracing::info!("shutting down");
     systemd::stopping();
