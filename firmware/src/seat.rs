@@ -210,15 +210,6 @@ struct Core {
     last_sample: u64,
     /// When the last beacon was heard (ms) and the epoch it carried.
     last_beacon: Option<(u64, u8)>,
-    /// When the last beacon of this seat's own round was heard (µs), and the round interval
-    /// learnt from them: a longer gap is turns this seat missed, which it reports
-    /// ([`Core::on_own_beacon`]) so the host does not take them for frames held on the path.
-    own_beacon_us: Option<u64>,
-    /// The round interval this seat trusts (two gaps in a row within an eighth of each other),
-    /// and the last gap, the candidate for the next confirmation ([`RoundInterval`]).
-    round_interval: RoundInterval,
-    /// A turn was offered (a beacon of this seat's round) and not taken yet.
-    turn_offered: bool,
     /// The epoch of the host that opened the current session.
     session_epoch: Option<u8>,
     access: SeatAccess,
@@ -273,9 +264,6 @@ impl<S: Thermometer> Seat<S> {
                 next_sample: 0,
                 last_sample: 0,
                 last_beacon: None,
-                own_beacon_us: None,
-                round_interval: RoundInterval::default(),
-                turn_offered: false,
                 session_epoch: None,
                 access: SeatAccess::new(seat, Timing::new(DEFAULT_BAUD)),
                 acks: Deque::new(),
@@ -479,9 +467,6 @@ impl Core {
         match heard {
             Heard::Beacon(b) => {
                 self.last_beacon = Some((self.now, b.epoch));
-                if b.position(self.link.seat()).is_some() {
-                    self.on_own_beacon();
-                }
                 if self.link.has_session() && self.session_epoch != Some(b.epoch) {
                     info!(
                         "host epoch {} (session under {}): hello again",
@@ -496,31 +481,6 @@ impl Core {
                 self.on_frame(frame);
             }
             Heard::Downlink | Heard::Uplink(_) => {}
-        }
-    }
-
-    /// A beacon of this seat's round. The host counts the turns it offered against the frames
-    /// this seat's counter says it sent; a difference reads as frames held back by an attacker
-    /// delaying the line (the protocol's threat model, "Delay"), so this seat reports every turn
-    /// it was offered and did not take with a `TURNS_MISSED` event: the last turn when it sat
-    /// the round out (garbage or a chain out of order on the bus, a failed transmit), and the
-    /// beacons it never heard — a gap over 1.5 trusted round intervals ([`RoundInterval`]).
-    fn on_own_beacon(&mut self) {
-        let now = self.now_us;
-        let untaken = u64::from(core::mem::replace(&mut self.turn_offered, true));
-        let Some(last) = self.own_beacon_us.replace(now) else {
-            return;
-        };
-        let unheard = self.round_interval.on_gap(now.saturating_sub(last));
-        let missed = untaken + unheard;
-        if missed == 0 || !self.link.has_session() {
-            return;
-        }
-        let missed = i16::try_from(missed).unwrap_or(i16::MAX);
-        // One report pending at most: a noisy bus must not spend a turn per round on them.
-        match self.events.iter_mut().find(|e| e.code == FaultCode::TURNS_MISSED) {
-            Some(e) => e.detail = e.detail.saturating_add(missed),
-            None => self.queue(FaultCode::TURNS_MISSED, missed),
         }
     }
 
@@ -542,7 +502,6 @@ impl Core {
     /// This seat's turn: one frame, the most urgent ([`TurnContent::choose`]), or none.
     fn take_turn<W: Write>(&mut self, port: &mut W) {
         self.access.transmitted();
-        self.turn_offered = false;
         let content = TurnContent::choose(
             self.link.has_session(),
             !self.acks.is_empty(),
@@ -754,12 +713,6 @@ impl Core {
             Message::Session(_) => {
                 // The host that answered is the one beaconing now.
                 self.session_epoch = self.last_beacon.map(|(_, e)| e);
-                // The host counts turns from the session's first frame: turns missed before it
-                // (a Hello storm's rounds sat out) are none of its business. That first frame
-                // is telemetry, whatever is queued: only telemetry shows the seat alive.
-                self.turn_offered = false;
-                self.own_beacon_us = None;
-                self.telemetry_owed = true;
                 info!("session open");
                 return;
             }
@@ -838,35 +791,6 @@ fn consecutive(count: u8, holds: bool) -> u8 {
         count.saturating_add(1)
     } else {
         0
-    }
-}
-
-/// The interval between beacons of this seat's round, as this seat learns it: the host's
-/// round period, which beacons do not carry. A gap is only trusted once the next gap confirms it
-/// (within an eighth): a single short gap — a host re-anchoring its schedule after falling
-/// behind, a test host starting late — must not make every normal round look like beacons lost
-/// (found by `hil::hello_then_telemetry_at_the_configured_rate`: a first gap of 0.5 s then 1 s
-/// rounds made the seat report a missed turn every other round, its telemetry slipping a round
-/// each time). A host that changes its period is trusted again two rounds later.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-struct RoundInterval {
-    trusted_us: Option<u64>,
-    last_gap_us: Option<u64>,
-}
-
-impl RoundInterval {
-    /// A gap between two own beacons; returns how many beacons were not heard within it.
-    fn on_gap(&mut self, gap: u64) -> u64 {
-        let confirms = self.last_gap_us.is_some_and(|c| gap.abs_diff(c) <= c / 8);
-        self.last_gap_us = Some(gap);
-        if confirms {
-            self.trusted_us = Some(gap);
-            return 0;
-        }
-        match self.trusted_us {
-            Some(i) if i > 0 && gap > i + i / 2 => ((gap + i / 2) / i).saturating_sub(1),
-            _ => 0,
-        }
     }
 }
 

@@ -85,7 +85,6 @@ fn handshake(
             LineEvent::Frames {
                 line: 0,
                 frames: batch,
-                turns: None,
             },
             base + now,
         );
@@ -182,7 +181,6 @@ fn main() {
                     LineEvent::Frames {
                         line: 0,
                         frames: batch,
-                        turns: None,
                     },
                     now,
                 );

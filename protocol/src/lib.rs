@@ -52,18 +52,6 @@
 //!   seat still hears the pings. The daemon closes the session ([`link::HostLink::close_session`])
 //!   after 8 bad MACs in a row or 8 periods without telemetry; the seat, no longer pinged,
 //!   says `Hello` again.
-//! - **Delay** — samples are stamped on arrival, so an on-path attacker who holds frames back
-//!   (or stretches their delivery) flattens the slope the predictor sees. No frame carries a
-//!   timestamp; the bus does instead. The active host opens each round itself and a seat
-//!   transmits once per turn it is offered, so the turns the host offered a seat since its
-//!   session opened, minus the frames the seat's authenticated counter says it sent, is the
-//!   frames the path is holding: 0 on an honest line. An honest seat that did not take a turn
-//!   (a garbled beacon, a round sat out for noise on the bus, a board that fell behind) says so
-//!   with a verified [`FaultCode::TURNS_MISSED`] event, which a path cannot forge. A backlog
-//!   raises `telemetry_delayed` at once when its frame was read outside its turn (no honest
-//!   frame is), else when it outlasts one more frame; the seat is not "ok" while it stands.
-//!   Delays shorter than a round are not caught, and shift a stamp by less than one period; a
-//!   delay already in place when a session opens is absorbed into that session's account.
 //! - **Masquerade attempts** — forged or replayed frames kept up on a line raise `link_tampering`
 //!   on that line: a security event, not only a counter.
 //! - **Out of scope** — an attacker holding a seat's key (physical extraction from the board), and

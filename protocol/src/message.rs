@@ -351,12 +351,6 @@ impl FaultCode {
     /// detail: the panic's source line (saturated at 32 767), or 0 for a HardFault (whose PC is
     /// in the seat's log).
     pub const CRASHED: Self = Self(9);
-    /// No beacon of the seat's own round was heard for more than 1.5 of its round intervals
-    /// (a garbled beacon, a seat that fell behind): detail, the turns it missed. The host counts
-    /// the turns it offered against the frames a seat's counter says it sent; this is how an
-    /// honest seat accounts for the difference, which a path that holds frames back cannot
-    /// forge (the crate's threat model, "Delay").
-    pub const TURNS_MISSED: Self = Self(10);
 
     /// Stable name for logs and JSON; `None` for codes this version does not know.
     pub const fn name(self) -> Option<&'static str> {
@@ -370,7 +364,6 @@ impl FaultCode {
             7 => "link_overrun",
             8 => "clock_fallback",
             9 => "crashed",
-            10 => "turns_missed",
             _ => return None,
         })
     }

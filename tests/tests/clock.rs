@@ -154,8 +154,8 @@ fn a_ten_minute_wall_clock_step_changes_no_prediction_and_stamps_follow_the_wall
     let control = &runs[0];
     for r in &runs {
         eprintln!(
-            "step {:+} s: overheat_predicted after {:?}; clock_stepped events {:?}; alerts {:?}",
-            r.step_s, r.predicted_after, r.steps_recorded, r.kinds
+            "step {:+} s: overheat_predicted after {:?}; clock_stepped events {:?}",
+            r.step_s, r.predicted_after, r.steps_recorded
         );
     }
     for r in &runs[1..] {

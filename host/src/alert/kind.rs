@@ -65,11 +65,6 @@ pub enum Kind {
     /// on the line may be dropping exactly the frames that would show it heating. Its last
     /// reading is stale; the seat is never "ok" meanwhile.
     TelemetryMissing,
-    /// The seat's frames verify but arrive late: the line offered it more turns than its
-    /// authenticated counter says it answered, and it reported no missed turns — someone on
-    /// the path holds its frames back, which flattens the slope the predictor sees
-    /// ([`crate::ingest::TurnBook`]). Its readings are stale; the seat is never "ok" meanwhile.
-    TelemetryDelayed,
     /// Frames failing their MAC or replayed keep arriving on a line: a masquerade attempt (or a
     /// seat with the wrong key). A security event, not only a counter.
     LinkTampering,
@@ -87,7 +82,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order the engine ranks a seat's status and metrics export them.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 14] = [
         Self::OverheatPredicted,
         Self::Overheat,
         Self::SeatSilent,
@@ -98,7 +93,6 @@ impl Kind {
         Self::DaemonStalled,
         Self::StorageBacklog,
         Self::TelemetryMissing,
-        Self::TelemetryDelayed,
         Self::LinkTampering,
         Self::SinkFailing,
         Self::TemperatureWarn,
@@ -118,7 +112,6 @@ impl Kind {
             Self::DaemonStalled => "daemon_stalled",
             Self::StorageBacklog => "storage_backlog",
             Self::TelemetryMissing => "telemetry_missing",
-            Self::TelemetryDelayed => "telemetry_delayed",
             Self::LinkTampering => "link_tampering",
             Self::SinkFailing => "sink_failing",
             Self::TemperatureWarn => "temperature_warn",
@@ -143,7 +136,6 @@ impl Kind {
             | Self::LineDown
             | Self::DaemonStalled
             | Self::TelemetryMissing
-            | Self::TelemetryDelayed
             | Self::LinkTampering => Severity::Critical,
             // The room is still watched and paged about; its history is not kept.
             Self::SeatSilent
@@ -164,9 +156,7 @@ impl Kind {
             Self::Overheat => Some(SeatStatus::Overheat),
             Self::TemperatureWarn => Some(SeatStatus::Warm),
             Self::OverheatEmergency => Some(SeatStatus::OverheatEmergency),
-            Self::SeatSilent | Self::LineDown | Self::TelemetryMissing | Self::TelemetryDelayed => {
-                Some(SeatStatus::Silent)
-            }
+            Self::SeatSilent | Self::LineDown | Self::TelemetryMissing => Some(SeatStatus::Silent),
             Self::SensorFault => Some(SeatStatus::SensorFault),
             // A line under attack is shown on the line; its seats keep what their own frames say.
             Self::StorageFailing
@@ -212,7 +202,6 @@ impl Kind {
             | Self::DaemonStalled
             | Self::StorageBacklog
             | Self::TelemetryMissing
-            | Self::TelemetryDelayed
             | Self::LinkTampering
             | Self::SinkFailing => None,
         }

@@ -117,13 +117,6 @@ impl AlertEngine {
                     seat_name(s)
                 )
             }
-            (Kind::TelemetryDelayed, Subject::Seat(s)) => {
-                let n = self.seats.get(s).map_or(0, |w| w.held_frames);
-                format!(
-                    "{}'s frames verify but arrive late: the line offered it {n} more turn(s) than it answered, and it reported none missed — someone on the line is holding its frames back, so its readings are stale and a rising temperature would look flatter than it is; check the seat's line",
-                    seat_name(s)
-                )
-            }
             (Kind::LinkTampering, Subject::Line(l)) => {
                 let n = self.lines.get(l).map_or(0, |l| l.tamper.total());
                 format!(

@@ -36,8 +36,6 @@ pub(super) struct SeatWatch {
     pub(super) last_frame_ms: Option<u64>,
     /// The line the seat was last heard on (for seats configured without one).
     pub(super) heard_on: Option<String>,
-    /// Frames of the seat held back on the path, as last reported (`telemetry_delayed`).
-    pub(super) held_frames: u64,
 }
 
 impl SeatWatch {
@@ -52,7 +50,6 @@ impl SeatWatch {
             sensor: Sensor::default(),
             last_heard_ms: now_ms + STARTUP_GRACE_MS,
             last_frame_ms: None,
-            held_frames: 0,
         }
     }
 
@@ -75,7 +72,6 @@ impl SeatWatch {
             | Kind::DaemonStalled
             | Kind::StorageBacklog
             | Kind::TelemetryMissing
-            | Kind::TelemetryDelayed
             | Kind::LinkTampering
             | Kind::SinkFailing => {}
         }
@@ -133,17 +129,6 @@ impl AlertEngine {
         }
         self.set(Kind::SeatSilent, Subject::Seat(seat), Signal::Clear, now_ms);
         self.set(Kind::TelemetryMissing, Subject::Seat(seat), Signal::Clear, now_ms);
-    }
-
-    /// Whether `seat`'s frames are held back on the path: `held` frames, 0 once they are on
-    /// time again (the ingest core's [`crate::ingest::TurnBook`] already waited a frame to be
-    /// sure, so the alert fires at once and its summary says how many).
-    pub fn on_held(&mut self, seat: SeatId, held: u64, now_ms: u64) {
-        if let Some(w) = self.seats.get_mut(&seat) {
-            w.held_frames = held;
-        }
-        let signal = if held > 0 { Signal::Firing } else { Signal::Clear };
-        self.set(Kind::TelemetryDelayed, Subject::Seat(seat), signal, now_ms);
     }
 
     /// The seat announced its telemetry period (`Hello`).

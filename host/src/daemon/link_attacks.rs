@@ -118,14 +118,8 @@ impl Rig {
     /// Delivers the wire bytes to the daemon at `now`.
     fn deliver(&mut self, wire: &[u8], now: u64) {
         let frames = frames(wire).into_iter().map(Ok).collect();
-        self.task().on_line_event(
-            LineEvent::Frames {
-                line: 0,
-                frames,
-                turns: None,
-            },
-            now,
-        );
+        self.task()
+            .on_line_event(LineEvent::Frames { line: 0, frames }, now);
     }
 
     /// What the daemon wrote to the line since the last call.

@@ -63,7 +63,6 @@ impl StateTask {
             | IngestEvent::Event { seat, .. }
             | IngestEvent::Ack { seat, .. }
             | IngestEvent::Resync { seat, .. }
-            | IngestEvent::Held { seat, .. }
             | IngestEvent::Rejected { seat, .. } => *seat,
             IngestEvent::Send { .. } => return,
         };
@@ -86,7 +85,6 @@ impl StateTask {
             // forward the acks and drop the telemetry of a seat that heats.
             IngestEvent::Sample { .. } => self.engine.on_heard(seat_id, heard_on.as_deref(), now),
             IngestEvent::Ack { .. } | IngestEvent::Event { .. } => self.engine.on_frame(seat_id, now),
-            IngestEvent::Held { frames, .. } => self.engine.on_held(seat_id, *frames, now),
             IngestEvent::Rejected {
                 reason: Rejection::Auth(AuthError::BadMac | AuthError::Replay) | Rejection::Throttled,
                 ..
@@ -279,17 +277,6 @@ impl StateTask {
                 }
                 _ => state.counters.rejected += 1,
             },
-            IngestEvent::Held { frames, .. } => {
-                if frames > 0 {
-                    tracing::warn!(
-                        seat = seat_id,
-                        frames,
-                        "the seat's frames arrive late: held back on the line"
-                    );
-                } else {
-                    tracing::info!(seat = seat_id, "the seat's frames are on time again");
-                }
-            }
             IngestEvent::Send { .. } => {}
         }
         state.status = combined_status(tracked.sample_status, self.engine.status(seat_id));

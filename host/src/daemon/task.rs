@@ -207,10 +207,7 @@ impl StateTask {
                 }
                 self.record_event(now, None, name, EventKind::LineDown, reason);
             }
-            LineEvent::Frames { line, frames, turns } => {
-                if let Some(turns) = turns {
-                    self.ingest.on_turns(line, turns);
-                }
+            LineEvent::Frames { line, frames } => {
                 let mut batch = std::mem::take(&mut self.batch);
                 for frame in frames.iter().flatten() {
                     self.ingest.on_frame(line, frame, now, &mut batch);

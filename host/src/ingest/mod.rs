@@ -16,15 +16,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use hemiwatch_protocol::{
-    Ack, AuthError, EncodeError, Event, FaultCode, Hello, HostLink, Message, OwnedFrame, Ping, SeatId,
-    SeatKey, SessionChange, Telemetry, MAX_WIRE,
+    Ack, AuthError, EncodeError, Event, Hello, HostLink, Message, OwnedFrame, Ping, SeatId, SeatKey,
+    SessionChange, Telemetry, MAX_WIRE,
 };
 use rand::Rng;
 
-use crate::source::{LineId, Turns};
-
-mod turns;
-pub use turns::{Delivery, TurnBook};
+use crate::source::LineId;
 
 /// Consecutive bad MACs from a seat with an open session, with no verified frame between them
 /// nor for two periods, after which the host closes the session to force a new handshake (the
@@ -109,13 +106,6 @@ pub enum IngestEvent {
         seat: SeatId,
         /// The ack.
         ack: Ack,
-    },
-    /// Whether the seat's frames are held back on the path ([`TurnBook`]): sent when it changes.
-    Held {
-        /// Seat.
-        seat: SeatId,
-        /// Frames held (turns offered and not accounted for), 0 once its frames are on time.
-        frames: u64,
     },
     /// The host closed the seat's session to force a new handshake (see [`ResyncReason`]).
     Resync {
@@ -219,10 +209,6 @@ struct SeatLinkState {
     keyed: bool,
     /// When a frame of the seat's session last verified.
     last_verified_ms: u64,
-    /// Turns offered against frames sent: frames held back on the path.
-    turns: TurnBook,
-    /// Frames held that the daemon was last told of (0: on time).
-    held: u64,
 }
 
 impl SeatLinkState {
@@ -251,8 +237,6 @@ pub struct Ingest {
     seats: HashMap<SeatId, SeatLinkState>,
     /// Per line: the second being counted and the frames refused in it.
     refused: HashMap<LineId, (u64, u32)>,
-    /// Per line: the turns it had offered when its frames being handled were read.
-    turns: HashMap<LineId, Turns>,
     buf: Box<[u8; MAX_WIRE]>,
 }
 
@@ -277,8 +261,6 @@ impl Ingest {
                         keyed: key.is_some(),
                         last_verified_ms: 0,
                         last_telemetry_ms: 0,
-                        turns: TurnBook::default(),
-                        held: 0,
                     },
                 )
             })
@@ -286,7 +268,6 @@ impl Ingest {
         Self {
             seats,
             refused: HashMap::new(),
-            turns: HashMap::new(),
             buf: Box::new([0; MAX_WIRE]),
         }
     }
@@ -299,12 +280,6 @@ impl Ingest {
                 s.remember_boot(boot_id, counter);
             }
         }
-    }
-
-    /// The turns `line` had offered when the frames about to be handled were read (the line
-    /// task's [`crate::source::LineEvent::Frames`]); a line that never says has no delay check.
-    pub fn on_turns(&mut self, line: LineId, turns: Turns) {
-        self.turns.insert(line, turns);
     }
 
     /// Handles one frame from `line` at `now_ms`, appending what follows to `out`.
@@ -343,10 +318,6 @@ impl Ingest {
         out: &mut Vec<IngestEvent>,
     ) {
         let seat = raw.header.seat;
-        let offered = self
-            .turns
-            .get(&line)
-            .and_then(|t| t.offered(seat).map(|n| (n, t.in_turn(seat))));
         let Some(state) = self.seats.get_mut(&seat) else {
             out.push(IngestEvent::Rejected {
                 seat,
@@ -400,7 +371,6 @@ impl Ingest {
         // B must not steer the seat's commands away from line A, nor may a replayed `Hello`.
         state.line = Some(line);
         if let SessionChange::Established { boot_id, new_boot } = verified.session {
-            state.turns.reset();
             state.last_counter = None;
             state.last_telemetry_ms = now_ms;
             // The newest `Hello` of this boot is the one the session answered.
@@ -424,21 +394,6 @@ impl Ingest {
             Some(last) if verified.counter > last => verified.counter - last - 1,
             _ => 0,
         };
-        if let Message::Event(e) = &verified.message {
-            if e.code == FaultCode::TURNS_MISSED {
-                state.turns.missed(u64::try_from(e.detail).unwrap_or(0));
-            }
-        }
-        if let Some((offered, in_turn)) = offered {
-            let held = match state.turns.on_frame(offered, verified.counter, in_turn) {
-                Delivery::OnTime => 0,
-                Delivery::Delayed(n) => n,
-            };
-            if (held > 0) != (state.held > 0) {
-                out.push(IngestEvent::Held { seat, frames: held });
-            }
-            state.held = held;
-        }
         match verified.message {
             // Handled above.
             Message::Hello(_) => {}
@@ -532,7 +487,6 @@ impl Ingest {
     ) {
         state.link.close_session();
         state.answered.clear();
-        state.turns.reset();
         state.bad_macs = 0;
         state.last_telemetry_ms = now_ms;
         out.push(IngestEvent::Resync {
@@ -715,80 +669,6 @@ mod tests {
         assert!(
             matches!(out[..], [IngestEvent::Sample { line: 0, .. }]),
             "real session undisturbed: {out:?}"
-        );
-    }
-
-    /// Item 5 of issue 12: frames held back on the path show as turns offered that the seat's
-    /// counter says it never answered — reported once when it starts (on the second late frame)
-    /// and once when it ends; turns the seat reports missed with a verified `TURNS_MISSED`
-    /// event, and frames lost on the way, are not a delay.
-    #[test]
-    fn frames_held_back_are_told_apart_from_missed_turns_and_lost_frames() {
-        use hemiwatch_protocol::bus::{FrameSizes, Plan};
-        let plan = Plan::new(5, 1, 500_000_000, 115_200, FrameSizes::MEASURED).unwrap();
-        let mut buf = [0u8; MAX_WIRE];
-        let mut ingest = Ingest::new([(5, Some(KEY))]);
-        let mut seat = SeatLink::new(5, &KEY, 9);
-        handshake(&mut ingest, &mut seat, 0);
-        let mut held = Vec::new();
-        // A frame of the seat read when the line had offered `turn` turns, early in its round
-        // (the seat's round is the plan's last; the first is empty).
-        let at = |ingest: &mut Ingest, turn: u64, wire: &[u8], held: &mut Vec<(u64, u64)>| {
-            let turns = Turns::from_openings(plan, vec![turn; usize::from(plan.rounds)]);
-            ingest.on_turns(0, turns.read_after(plan.rounds - 1, 1_000_000));
-            for e in feed(ingest, 0, wire, turn * 500) {
-                if let IngestEvent::Held { frames, .. } = e {
-                    held.push((turn, frames));
-                }
-            }
-        };
-        for turn in 1..=5 {
-            at(&mut ingest, turn, telemetry(&mut seat, &mut buf), &mut held);
-        }
-        // Two frames lost on the way (the counter moves on), then the seat misses turns 9 and 10
-        // and says so in its second turn back (telemetry was owed first).
-        telemetry(&mut seat, &mut buf);
-        telemetry(&mut seat, &mut buf);
-        at(&mut ingest, 8, telemetry(&mut seat, &mut buf), &mut held);
-        at(&mut ingest, 11, telemetry(&mut seat, &mut buf), &mut held);
-        let missed = Message::Event(Event {
-            code: FaultCode::TURNS_MISSED,
-            detail: 2,
-        });
-        at(
-            &mut ingest,
-            12,
-            seat.encode(&missed, &mut buf).unwrap(),
-            &mut held,
-        );
-        for turn in 13..=15 {
-            at(&mut ingest, turn, telemetry(&mut seat, &mut buf), &mut held);
-        }
-        assert_eq!(held, [], "lost frames and reported missed turns are on time");
-        // From turn 16 every frame reaches the host two rounds late.
-        for turn in 18..=22 {
-            at(&mut ingest, turn, telemetry(&mut seat, &mut buf), &mut held);
-        }
-        assert_eq!(held, [(19, 2)], "reported on the second late frame, once");
-        // The attacker lets go: the held frames arrive together in turn 23.
-        for _ in 0..3 {
-            at(&mut ingest, 23, telemetry(&mut seat, &mut buf), &mut held);
-        }
-        assert_eq!(held, [(19, 2), (23, 0)], "and once when they are on time again");
-        // Held 1.2 rounds from turn 24 on: the first late frame is read a fifth of a period into
-        // the seat's next round, long after the round's worst case: reported at once.
-        at(&mut ingest, 24, telemetry(&mut seat, &mut buf), &mut held);
-        let turns = Turns::from_openings(plan, vec![26; usize::from(plan.rounds)]);
-        ingest.on_turns(0, turns.read_after(plan.rounds - 1, 100_000_000));
-        for e in feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 26 * 500) {
-            if let IngestEvent::Held { frames, .. } = e {
-                held.push((26, frames));
-            }
-        }
-        assert_eq!(
-            held,
-            [(19, 2), (23, 0), (26, 1)],
-            "a backlog read out of turn at once"
         );
     }
 

@@ -57,82 +57,9 @@ pub const SESSION_WIRE_MAX: usize = 40;
 /// seat; beyond this the oldest non-`Failover` frame is dropped (its seat will ask again).
 pub const QUEUE_LIMIT: usize = 1_024;
 
-/// The turns a line's active host has offered each of its seats, as of one read: a seat's
-/// count goes up by one at each opening of its round, and the seat answers each with exactly one
-/// frame. Ingest sets it against the frames a seat's counter says it sent
-/// ([`crate::ingest::TurnBook`]) to see frames held back on the path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Turns {
-    plan: Plan,
-    /// Openings so far, per round index of the plan, less those in which the line carried
-    /// garbage: a seat that heard it sat that round out (it cannot know the chain's order), so
-    /// such a round offered no turn anyone could count on.
-    openings: Vec<u64>,
-    /// The round open when the frames were read: its index and when its opening left the wire.
-    open: Option<(u16, Nanos)>,
-    /// When the frames were read, on the line's clock.
-    read_at: Nanos,
-}
-
-/// How late after its round's worst case a frame may be read and still count as an answer in
-/// its turn: the daemon's read latency on a loaded host (a few ms seen on ptys, 23 ms on the
-/// rig's wire hub), with room.
-pub const TURN_READ_MARGIN_NS: Nanos = 50_000_000;
-
-impl Turns {
-    /// The turns of a line planned as `plan` after `openings[r]` openings of each round `r`
-    /// (tests; a line's own come from [`LineBus::turns`]). Rounds beyond `openings` have none.
-    pub fn from_openings(plan: Plan, mut openings: Vec<u64>) -> Self {
-        openings.resize(usize::from(plan.rounds), 0);
-        Self {
-            plan,
-            openings,
-            open: None,
-            read_at: 0,
-        }
-    }
-
-    /// The same, read `after_ns` after round `round` opened (tests).
-    pub fn read_after(mut self, round: u16, after_ns: Nanos) -> Self {
-        self.open = Some((round, 0));
-        self.read_at = after_ns;
-        self
-    }
-
-    /// Whether a frame of `seat` read now can be its answer in the round that is open: the
-    /// seat is in that round and the round's worst case (every seat before it speaking, gaps and
-    /// slots at their slowest, [`Plan::worst_round_ns`]) plus [`TURN_READ_MARGIN_NS`] has not
-    /// passed. An honest seat speaks only in its turn; a frame read outside it was held on the
-    /// way (or the seat broke the bus rules, which a real segment would show as collisions).
-    pub fn in_turn(&self, seat: SeatId) -> bool {
-        let Some((round, opened)) = self.open else {
-            return true;
-        };
-        let (first, count) = self.plan.round(round);
-        let mine = seat >= first && u32::from(seat) < u32::from(first) + u32::from(count);
-        mine && self.read_at.saturating_sub(opened) <= self.plan.worst_round_ns() + TURN_READ_MARGIN_NS
-    }
-
-    /// Turns offered to `seat` so far; `None` for a seat this line's plan does not hold.
-    pub fn offered(&self, seat: SeatId) -> Option<u64> {
-        (0..self.plan.rounds).zip(&self.openings).find_map(|(r, n)| {
-            let (first, count) = self.plan.round(r);
-            (seat >= first && u32::from(seat) < u32::from(first) + u32::from(count)).then_some(*n)
-        })
-    }
-}
-
 /// See the module docs.
 pub struct LineBus {
     sched: HostScheduler,
-    /// Openings per round index: the turns offered (see [`Turns`]).
-    openings: Vec<u64>,
-    /// Of those, the openings in which garbage was heard on the line.
-    garbled: Vec<u64>,
-    /// The last round opened and when its opening left the wire.
-    open: Option<(u16, Nanos)>,
-    /// Garbage was heard since the last opening (it is counted once).
-    open_garbled: bool,
     queue: VecDeque<Queued>,
     decoder: FrameDecoder<MAX_WIRE>,
     dropped: u64,
@@ -153,28 +80,9 @@ impl LineBus {
     pub fn new(plan: Plan, now: Nanos, epoch: u8) -> Self {
         Self {
             sched: HostScheduler::new(plan, now).with_epoch(epoch),
-            openings: vec![0; usize::from(plan.rounds)],
-            garbled: vec![0; usize::from(plan.rounds)],
-            open: None,
-            open_garbled: false,
             queue: VecDeque::new(),
             decoder: FrameDecoder::new(),
             dropped: 0,
-        }
-    }
-
-    /// The turns offered so far, to go with the frames read at `now`.
-    pub fn turns(&self, now: Nanos) -> Turns {
-        Turns {
-            plan: *self.plan(),
-            openings: self
-                .openings
-                .iter()
-                .zip(&self.garbled)
-                .map(|(o, g)| o - g)
-                .collect(),
-            open: self.open,
-            read_at: now,
         }
     }
 
@@ -267,19 +175,11 @@ impl LineBus {
         }
         self.sched.on_byte(now);
         let sched = &mut self.sched;
-        let mut garbage = false;
-        self.decoder.feed(bytes, |f| match f {
-            Ok(f) => sched.on_frame(now, Heard::of(&f)),
-            Err(_) => garbage = true,
-        });
-        if garbage && !self.open_garbled {
-            if let Some((round, _)) = self.open {
-                if let Some(g) = self.garbled.get_mut(usize::from(round)) {
-                    *g += 1;
-                }
-                self.open_garbled = true;
+        self.decoder.feed(bytes, |f| {
+            if let Ok(f) = f {
+                sched.on_frame(now, Heard::of(&f));
             }
-        }
+        });
     }
 
     /// What to write at `now`: `Ok(bytes)` opens a round (the queued commands, then the beacon,
@@ -317,11 +217,6 @@ impl LineBus {
                 }
                 let end = now + TURNAROUND_NS + bytes_ns(out.len() as u64, self.plan().timing.baud);
                 self.sched.transmitted(end);
-                if let Some(n) = self.openings.get_mut(usize::from(round)) {
-                    *n += 1;
-                }
-                self.open = Some((round, end));
-                self.open_garbled = false;
                 Ok(out)
             }
         }
@@ -403,47 +298,6 @@ mod tests {
         assert_eq!(at, b.plan().interval_ns());
         let out = b.poll(at).unwrap();
         assert_eq!(&out[..2], [2, 0]);
-    }
-
-    /// Each opening offers a turn to the seats of its round only; a seat of another line has
-    /// none.
-    #[test]
-    fn turns_are_counted_per_round_of_the_plan() {
-        let plan = Plan::new(1, 72, 500_000_000, 115_200, FrameSizes::MEASURED).unwrap();
-        assert_eq!(plan.rounds, 3, "72 seats: rounds of 24");
-        let mut b = LineBus::new(plan, 0, 5);
-        let mut now = 0;
-        for _ in 0..4 {
-            let out = loop {
-                match b.poll(now) {
-                    Ok(out) => break out,
-                    Err(at) => now = at,
-                }
-            };
-            assert!(!out.is_empty());
-        }
-        let t = b.turns(now);
-        // Rounds 0, 1, 2, 0 opened: seats 1–24 twice, 25–72 once.
-        assert_eq!(
-            [
-                t.offered(1),
-                t.offered(24),
-                t.offered(25),
-                t.offered(72),
-                t.offered(73),
-                t.offered(0)
-            ],
-            [Some(2), Some(2), Some(1), Some(1), None, None]
-        );
-        // Round 0 is open: its seats are in their turn until its worst case (and the margin)
-        // has passed; the others are not.
-        assert!(t.in_turn(24) && !t.in_turn(25));
-        let late = now + plan.worst_round_ns() + TURN_READ_MARGIN_NS + 1_000_000;
-        assert!(!b.turns(late).in_turn(24));
-        // Garbage on the line while round 0 is open: that opening offered its seats no turn
-        // they could count on (a seat that heard it sat the round out).
-        b.on_bytes(now + 1_000, &[0x55, 0x13, 0x00, 0x77, 0x00]);
-        assert_eq!(b.turns(now).offered(1), Some(1), "counted once");
     }
 
     #[test]

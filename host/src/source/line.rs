@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Endpoint, LineBus, Queued, Turns};
+use super::{Endpoint, LineBus, Queued};
 
 /// Index of a line in the config, used as its identity inside the daemon.
 pub type LineId = usize;
@@ -54,11 +54,6 @@ pub enum LineEvent {
         /// Frames (CRC and layout checked, not yet authenticated), or the framing error that
         /// replaced one.
         frames: Vec<Result<OwnedFrame, FrameError>>,
-        /// The turns the line had offered its seats when they were read: every byte read
-        /// before a round opens is read before it (`biased` below), so a frame is counted in
-        /// the round it answered. `None` for frames that came through no bus access (a test or
-        /// a benchmark driving the state task directly): no delay check for them.
-        turns: Option<Turns>,
     },
 }
 
@@ -235,6 +230,7 @@ async fn pump(
         };
         tokio::select! {
             _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep_until(wake) => {}
             r = rd.read(&mut buf) => {
                 let n = match r {
                     Ok(0) => return Some("end of stream".into()),
@@ -254,8 +250,7 @@ async fn pump(
                 let errors = frames.iter().filter(|f| f.is_err()).count() as u64;
                 handle.counters.frames.fetch_add(frames.len() as u64 - errors, Ordering::Relaxed);
                 handle.counters.framing_errors.fetch_add(errors, Ordering::Relaxed);
-                let turns = Some(bus.turns(now_ns()));
-                if events.send(LineEvent::Frames { line: handle.id, frames, turns }).await.is_err() {
+                if events.send(LineEvent::Frames { line: handle.id, frames }).await.is_err() {
                     return None;
                 }
             }
@@ -263,7 +258,6 @@ async fn pump(
                 Some(q) => bus.enqueue(q),
                 None => tracing::error!(line = %handle.name, "a downlink frame that is not one frame; dropped"),
             },
-            _ = tokio::time::sleep_until(wake) => {}
         }
     }
 }

@@ -7,6 +7,6 @@ mod bus;
 mod endpoint;
 mod line;
 
-pub use bus::{LineBus, Queued, Turns, QUEUE_LIMIT};
+pub use bus::{LineBus, Queued, QUEUE_LIMIT};
 pub use endpoint::{Endpoint, EndpointError};
 pub use line::{run_line, LineCounters, LineCountersSnapshot, LineEvent, LineHandle, LineId};
