@@ -11,7 +11,8 @@
 //!   heard and the bus has been silent for its wait, it takes its **turn**: exactly one frame,
 //!   chosen by [`TurnContent::choose`] — `Hello` while it has no session, else telemetry after a
 //!   turn that carried none, else a pending `Ack`,
-//!   else a queued `Event`, else `Telemetry` with the latest sample. So the host's round period
+//!   else a queued `Event`, else `Telemetry` with the latest sample — followed, in the same turn,
+//!   by the answer to the latest `Ping` if one is owed. So the host's round period
 //!   *is* the telemetry period. Bytes read in one `poll` are heard at that `poll`'s time: the
 //!   board polls as soon as its UART receives (the RX interrupt wakes it), and the delay between
 //!   a byte's stop bit and that `poll` belongs to the line's jitter budget.
@@ -27,7 +28,10 @@
 //! - **Commands**: `Ping` → `Ack`; `SetConfig` validated, applied and `Ack`ed, or refused with
 //!   `Ack{Rejected}` and a `CONFIG_REJECTED` event; `Failover` → safe mode at once +
 //!   `FAILOVER_ACTIVE` + `Ack`; `Identify` → `IDENTIFY` flag for the requested seconds + `Ack`.
-//!   Acts at once; the `Ack` goes in the next turn (one per turn, in order).
+//!   Acts at once; the `Ack` goes in the next turn (one per turn, in order). A `Ping`'s answer
+//!   rides behind the next telemetry instead: the host pings only a seat whose telemetry is
+//!   overdue, and an answer that took a turn of its own cost that seat one more telemetry —
+//!   one frame lost on the line then looked like three periods without telemetry.
 //! - **Local trip**: temperature ≥ trip for `trip_samples` consecutive conversions (a count
 //!   advances at most once per [`tmp105::CONVERSION_MAX_MS`]) → `LOCAL_TRIP`, safe mode and a
 //!   `LOCAL_TRIP` event, on the seat's own authority; released after as many consecutive
@@ -85,6 +89,7 @@ pub const MAX_TX_ERRORS: u8 = 8;
 const EVENT_QUEUE: usize = 4;
 /// Acks waiting for a turn: the host sends at most `COMMANDS_PER_ROUND` (2) commands per round,
 /// so a seat owes at most a few; the oldest is dropped beyond (the host retries what matters).
+/// `Ping`s are not queued here: their answer rides behind telemetry (`ping_answer`).
 const ACK_QUEUE: usize = 4;
 
 /// What a board measures of itself, beside the console's sensor.
@@ -214,6 +219,10 @@ struct Core {
     session_epoch: Option<u8>,
     access: SeatAccess,
     acks: Deque<Ack, ACK_QUEUE>,
+    /// The answer to the latest `Ping`, sent right behind the next telemetry, in its turn (the
+    /// bus plan budgets one `Ack` per command of a round for it: `FrameSizes::ack`). One answer
+    /// stands for every ping before it: a ping only asks "alive?".
+    ping_answer: Option<Ack>,
     flags: Flags,
     over_trip: u8,
     under_release: u8,
@@ -267,6 +276,7 @@ impl<S: Thermometer> Seat<S> {
                 session_epoch: None,
                 access: SeatAccess::new(seat, Timing::new(DEFAULT_BAUD)),
                 acks: Deque::new(),
+                ping_answer: None,
                 flags,
                 over_trip: 0,
                 under_release: 0,
@@ -497,6 +507,7 @@ impl Core {
         self.link.end_session();
         self.session_epoch = None;
         self.acks.clear();
+        self.ping_answer = None;
     }
 
     /// This seat's turn: one frame, the most urgent ([`TurnContent::choose`]), or none.
@@ -532,7 +543,15 @@ impl Core {
                     }
                 }
             }
-            TurnContent::Telemetry => self.send_telemetry(port),
+            TurnContent::Telemetry => {
+                if self.send_telemetry(port) {
+                    if let Some(ack) = self.ping_answer.take() {
+                        if !self.send(&Message::Ack(ack.clone()), port) {
+                            self.ping_answer = Some(ack);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -613,7 +632,7 @@ impl Core {
     }
 
     /// The latest sample as `Telemetry` (nothing before the first sample).
-    fn send_telemetry<W: Write>(&mut self, port: &mut W) {
+    fn send_telemetry<W: Write>(&mut self, port: &mut W) -> bool {
         // Channel 0 is the console's sensor, channel 1 the MCU's die (`hemiwatch_protocol::Channel`):
         // the die goes out only behind a console reading, never in its place.
         let mut temps = heapless::Vec::new();
@@ -629,7 +648,7 @@ impl Core {
             temps,
             supply_mv: self.board.supply_mv.unwrap_or(0),
         };
-        self.send(&Message::Telemetry(telemetry), port);
+        self.send(&Message::Telemetry(telemetry), port)
     }
 
     /// The local trip with its hysteresis: tripped after `trip_samples` consecutive samples at or
@@ -716,7 +735,14 @@ impl Core {
                 info!("session open");
                 return;
             }
-            Message::Ping(_) => AckStatus::Ok,
+            Message::Ping(_) => {
+                self.ping_answer = Some(Ack {
+                    counter,
+                    of: MessageKind::Ping as u8,
+                    status: AckStatus::Ok,
+                });
+                return;
+            }
             Message::SetConfig(c) => {
                 let new = Config {
                     period_ms: c.period_ms,
@@ -758,24 +784,7 @@ impl Core {
             _ => return,
         };
         if self.acks.is_full() {
-            // Make room by dropping the oldest ping's answer (a ping only asks "alive?", and
-            // the next telemetry answers that too); a failover's or a configuration's answer
-            // goes only when there is none.
-            let ping = MessageKind::Ping as u8;
-            match self.acks.iter().position(|a| a.of == ping) {
-                Some(i) => {
-                    let mut kept: Deque<Ack, ACK_QUEUE> = Deque::new();
-                    for (j, a) in self.acks.iter().enumerate() {
-                        if j != i {
-                            let _ = kept.push_back(a.clone());
-                        }
-                    }
-                    self.acks = kept;
-                }
-                None => {
-                    let _ = self.acks.pop_front();
-                }
-            }
+            let _ = self.acks.pop_front();
         }
         let _ = self.acks.push_back(Ack {
             counter,

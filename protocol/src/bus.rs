@@ -306,6 +306,10 @@ pub struct FrameSizes {
     pub command: usize,
     /// The longest frame a seat sends in one turn (`Hello`).
     pub longest_turn: usize,
+    /// An authenticated `Ack` with the largest counter: a `Ping`'s answer rides behind its seat's
+    /// telemetry in the same turn (so a probe costs the seat no telemetry), at most one per
+    /// command of the round, which the worst round budgets.
+    pub ack: usize,
 }
 
 impl FrameSizes {
@@ -315,6 +319,7 @@ impl FrameSizes {
         beacon: 11,
         command: 16,
         longest_turn: 30,
+        ack: 22,
     };
 }
 
@@ -401,12 +406,13 @@ impl Plan {
     }
 
     /// Longest a round can take: full command window, beacon, every seat sending its longest frame
-    /// after the slowest-clock gap and worst jitter, and the closing gap.
+    /// after the slowest-clock gap and worst jitter, the answers of the round's commands riding
+    /// behind their seats' telemetry, and the closing gap.
     pub const fn worst_round_ns(&self) -> Nanos {
         let t = &self.timing;
         let s = &self.sizes;
         let per_seat = slow(t.gap_ns) + t.jitter_ns + TURNAROUND_NS + t.frame_ns(s.longest_turn);
-        COMMANDS_PER_ROUND as u64 * t.frame_ns(s.command)
+        COMMANDS_PER_ROUND as u64 * (t.frame_ns(s.command) + t.frame_ns(s.ack))
             + t.frame_ns(s.beacon)
             + TURNAROUND_NS
             + self.largest_round() as u64 * per_seat

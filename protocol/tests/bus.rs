@@ -22,6 +22,18 @@ fn the_bus_arithmetic_uses_the_encoded_sizes() {
         .1
         .len();
     assert_eq!(failover, sizes.command, "authenticated Failover");
+    let ack = seat
+        .encode(
+            &Message::Ack(Ack {
+                counter: u32::MAX,
+                of: MessageKind::Ping as u8,
+                status: AckStatus::Ok,
+            }),
+            &mut buf,
+        )
+        .unwrap()
+        .len();
+    assert_eq!(ack, sizes.ack, "authenticated Ack, largest counter");
     let hello = SeatLink::new(SEAT, &KEY, 0xDEAD_BEEF)
         .encode(&Message::Hello(hello()), &mut buf)
         .unwrap()

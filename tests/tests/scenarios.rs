@@ -319,10 +319,15 @@ fn a_quiet_day_of_577_seats_with_1_percent_loss_raises_no_alert() {
 
     let started = Instant::now();
     let mut worst_firing = 0;
+    // Every alert seen, by id: the API keeps the latest 200 resolved ones, read every 5 s.
+    let mut seen = BTreeMap::new();
     while started.elapsed() < Duration::from_secs(minutes * 60) {
         std::thread::sleep(Duration::from_secs(5));
         worst_firing = worst_firing.max(alerts(&daemon, "?state=firing").len());
         assert_eq!(worst_firing, 0, "{:#?}", alerts(&daemon, "?state=firing"));
+        for a in alerts(&daemon, "") {
+            seen.insert(a["id"].as_i64().unwrap_or(-1), a);
+        }
     }
 
     assert!(
@@ -330,11 +335,25 @@ fn a_quiet_day_of_577_seats_with_1_percent_loss_raises_no_alert() {
         "notifications left: {:#?}",
         hook.bodies()
     );
-    let all = alerts(&daemon, "");
+    // Two telemetry frames lost in a row (once per 10⁴ frames at 1 %) show as a pending silence
+    // for a period: `seat_silent`, or `telemetry_missing` when the daemon's probe was answered
+    // (the loss here drops telemetry only). A single lost frame shows nothing: the probe's answer
+    // rides behind the next telemetry (when it took a turn of its own, every lost frame did).
+    for a in alerts(&daemon, "") {
+        seen.insert(a["id"].as_i64().unwrap_or(-1), a);
+    }
+    let all: Vec<Value> = seen.into_values().collect();
     assert!(
-        all.iter()
-            .all(|a| a["kind"] == "seat_silent" && a["state"] != "firing"),
+        all.iter().all(
+            |a| (a["kind"] == "seat_silent" || a["kind"] == "telemetry_missing") && a["state"] != "firing"
+        ),
         "only short pending silences may appear: {all:#?}"
+    );
+    let expected = 577.0 * 2.0 * 60.0 * minutes as f64 * 1e-4;
+    assert!(
+        (all.len() as f64) < 4.0 * expected + 10.0,
+        "{} pending silences in {minutes} min, about {expected:.0} expected from 1 % loss",
+        all.len()
     );
     let seats = daemon.seats().unwrap();
     let (mut frames, mut lost) = (0u64, 0u64);

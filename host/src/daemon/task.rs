@@ -106,6 +106,9 @@ impl StateTask {
             }
         }
         let mut ingest = Ingest::new(settings.seats.iter().map(|s| (s.place.id, s.key.clone())));
+        for s in &settings.seats {
+            ingest.set_period(s.place.id, s.period_ms);
+        }
         ingest.remember_boots(restored.hellos.iter().copied());
         let seats = settings
             .seats

@@ -7,7 +7,7 @@
 //! re-`Hello` when no verified host frame came for 5 s, so
 //! the host pinged each seat every 2 s: on a bus line that is a command and an `Ack` per seat per
 //! 2 s — for 72 seats 36 commands/s, three times what a line's command window carries at 2 Hz
-//! (`COMMANDS_PER_ROUND` per round), and every `Ack` takes a telemetry turn. The bus scheme makes
+//! (`COMMANDS_PER_ROUND` per round). The bus scheme makes
 //! them useless: the seat knows its host is there from the beacons, and knows a new host (which
 //! does not know its session) from the beacon's epoch; the host knows the seat is there from its
 //! telemetry every round period, which the silence detector watches. No I/O and no clock of its own (time is a parameter), so it is tested and
@@ -201,7 +201,10 @@ struct SeatLinkState {
     boots: VecDeque<(u32, u32)>,
     /// Bad MACs in a row since the last verified frame.
     bad_macs: u32,
-    /// The announced telemetry period of the open session.
+    /// The seat's telemetry period: its line's round period, which the host schedules
+    /// ([`Ingest::set_period`]). Not the `Hello`'s `period_ms`, which is the seat's own sampling
+    /// period (1 s on the boards by default, half a round slower than a 2 Hz line): read from the
+    /// `Hello`, it delayed the overdue probe and the resync by a whole period.
     period_ms: u64,
     /// When telemetry last verified, or the session opened.
     last_telemetry_ms: u64,
@@ -379,9 +382,6 @@ impl Ingest {
                 state.answered.retain(|h| h.boot_id != boot_id);
                 state.remember_boot(boot_id, hello.counter);
                 state.last_counter = Some(hello.counter);
-                if hello.period_ms > 0 {
-                    state.period_ms = u64::from(hello.period_ms);
-                }
                 out.push(IngestEvent::Hello { seat, line, hello });
             }
             out.push(IngestEvent::SessionOpened {
@@ -552,6 +552,14 @@ impl Ingest {
             if let Ok((_, send)) = self.command(seat, &Message::Ping(Ping {}), now_ms) {
                 out.push(send);
             }
+        }
+    }
+
+    /// Sets a seat's telemetry period: the round period of its line, as the daemon schedules it
+    /// (the default until told is the config's default period).
+    pub fn set_period(&mut self, seat: SeatId, period_ms: u64) {
+        if let Some(s) = self.seats.get_mut(&seat) {
+            s.period_ms = period_ms.max(1);
         }
     }
 
@@ -786,11 +794,12 @@ mod tests {
         );
     }
 
-    /// A seat whose telemetry is overdue is probed once per gap, not at every tick: each probe's
-    /// `Ack` takes one of the seat's turns, so probing every tick kept telemetry every other turn
-    /// — overdue again — and filled the seat's ack queue until a failover's `Ack` was pushed out
-    /// (found by `silences.rs`: the order obeyed, its acknowledgement never seen). Failed before
-    /// a command counted as the host's last transmission to the seat.
+    /// A seat whose telemetry is overdue is probed once per gap, not at every tick: a probe is a
+    /// command, two of which a round carries, so probing every tick took the round's command
+    /// window from the failovers (and, while a ping's answer took a turn of its own, kept the
+    /// seat's telemetry every other turn and pushed a failover's `Ack` out of its queue: found by
+    /// `silences.rs`). Failed before a command counted as the host's last transmission to the
+    /// seat.
     #[test]
     fn an_overdue_seat_is_probed_once_per_gap() {
         let mut buf = [0u8; MAX_WIRE];
@@ -813,6 +822,45 @@ mod tests {
         feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 1_300);
         assert_eq!(probes(&mut ingest, 1_600), 0);
         assert_eq!(probes(&mut ingest, 2_100), 1, "the next gap gets its probe");
+    }
+
+    /// The overdue probe and the resync follow the seat's round period as the daemon schedules
+    /// it, not the `Hello`'s `period_ms` (the board's sampling period, 1 s by default): read from
+    /// the `Hello`, a QEMU seat on a 2 Hz line was probed at 1.5 s instead of 0.75 s, its `Ack`
+    /// came a period late and took a telemetry turn further into the gap (black-channel scenario:
+    /// a `telemetry_missing` fired on 10 % loss). Failed before the period came from the daemon.
+    #[test]
+    fn the_probe_follows_the_scheduled_period_not_the_hellos_sampling_period() {
+        let mut buf = [0u8; MAX_WIRE];
+        let mut ingest = Ingest::new([(5, Some(KEY))]);
+        ingest.set_period(5, 500);
+        let mut seat = SeatLink::new(5, &KEY, 9);
+        let out = feed(
+            &mut ingest,
+            0,
+            seat.encode(&Message::Hello(Hello::simulated(1_000)), &mut buf)
+                .unwrap(),
+            0,
+        );
+        let Some(IngestEvent::Send { bytes, .. }) =
+            out.iter().find(|o| matches!(o, IngestEvent::Send { .. }))
+        else {
+            panic!("no session answer: {out:?}")
+        };
+        seat.accept(&frames(bytes)[0].as_raw()).unwrap();
+        feed(&mut ingest, 0, telemetry(&mut seat, &mut buf), 0);
+        let mut out = Vec::new();
+        ingest.tick(800, &mut out);
+        assert!(
+            out.iter().any(|e| matches!(e, IngestEvent::Send { .. })),
+            "probed at 1.5 scheduled periods: {out:?}"
+        );
+        out.clear();
+        ingest.tick(4_100, &mut out);
+        assert!(
+            out.iter().any(|e| matches!(e, IngestEvent::Resync { .. })),
+            "reset after 8 scheduled periods: {out:?}"
+        );
     }
 
     /// A session open while no telemetry verifies (acks do) for 8 periods is reset too.

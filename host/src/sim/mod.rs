@@ -193,6 +193,9 @@ pub fn capture(
         FrameSizes::MEASURED,
     )
     .map_err(|e| std::io::Error::other(format!("the simulated line cannot be scheduled: {e:?}")))?;
+    for s in seats.iter() {
+        host.set_period(s.id(), period_ns / 1_000_000);
+    }
     let mut bus = LineBus::new(plan, 0, 1);
     let mut total = 0u64;
     let mut uplink = Vec::new();
