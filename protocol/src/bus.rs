@@ -406,13 +406,15 @@ impl Plan {
     }
 
     /// Longest a round can take: full command window, beacon, every seat sending its longest frame
-    /// after the slowest-clock gap and worst jitter, the answers of the round's commands riding
-    /// behind their seats' telemetry, and the closing gap.
+    /// after the slowest-clock gap and worst jitter, and the closing gap. A seat answering a
+    /// ping of this round sends its telemetry and the answer in one turn: that turn is longer than
+    /// a `Hello` by what the pair exceeds it, once per command of the round.
     pub const fn worst_round_ns(&self) -> Nanos {
         let t = &self.timing;
         let s = &self.sizes;
         let per_seat = slow(t.gap_ns) + t.jitter_ns + TURNAROUND_NS + t.frame_ns(s.longest_turn);
-        COMMANDS_PER_ROUND as u64 * (t.frame_ns(s.command) + t.frame_ns(s.ack))
+        let answered = (s.telemetry + s.ack).saturating_sub(s.longest_turn);
+        COMMANDS_PER_ROUND as u64 * (t.frame_ns(s.command) + t.frame_ns(answered))
             + t.frame_ns(s.beacon)
             + TURNAROUND_NS
             + self.largest_round() as u64 * per_seat

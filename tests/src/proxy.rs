@@ -292,6 +292,32 @@ pub struct Mitm {
     pub replayed: AtomicU64,
     /// Distinct `Hello`s captured so far.
     pub captured: AtomicU64,
+    /// Connections made to the seat's UART (one per emulator start reached).
+    pub seat_connects: AtomicU64,
+    /// Uplink frames read from the seat, and downlink bytes written to it: what a test that
+    /// fails prints, to tell a seat that never spoke from a daemon that never answered.
+    pub uplink_frames: AtomicU64,
+    /// See `uplink_frames`.
+    pub downlink_bytes: AtomicU64,
+    /// How the proxy's task ended, if it did (set by whoever runs it).
+    pub ended: std::sync::Mutex<Option<String>>,
+}
+
+impl Mitm {
+    /// One line for a failure message.
+    pub fn describe(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        format!(
+            "mitm: {} seat connections, {} uplink frames, {} downlink bytes, {} Hellos captured, {} replayed, {} dropped; proxy ended: {:?}",
+            self.seat_connects.load(Relaxed),
+            self.uplink_frames.load(Relaxed),
+            self.downlink_bytes.load(Relaxed),
+            self.captured.load(Relaxed),
+            self.replayed.load(Relaxed),
+            self.dropped.load(Relaxed),
+            self.ended.lock().ok().and_then(|e| e.clone())
+        )
+    }
 }
 
 /// How often the man-in-the-middle replays a captured `Hello`: one per telemetry period.
@@ -342,6 +368,7 @@ pub async fn serve_mitm(
                 if let Ok(s) = tokio::net::UnixStream::connect(&seat).await {
                     seat_stream = Some(s);
                     cutter = Cutter::default();
+                    mitm.seat_connects.fetch_add(1, Relaxed);
                 }
             }
             r = async {
@@ -359,6 +386,7 @@ pub async fn serve_mitm(
                 cutter.push(&up[..n], &mut frames);
                 let delay = Duration::from_millis(mitm.delay_ms.load(Relaxed));
                 for f in frames {
+                    mitm.uplink_frames.fetch_add(1, Relaxed);
                     let kind = kind_of(&f);
                     if kind == Some(hemiwatch_protocol::MessageKind::Hello) && !hellos.contains(&f) {
                         hellos.push(f.clone());
@@ -408,6 +436,8 @@ pub async fn serve_mitm(
                 if let Some(s) = seat_stream.as_mut() {
                     if s.write_all(&down[..n]).await.is_err() {
                         seat_stream = None;
+                    } else {
+                        mitm.downlink_bytes.fetch_add(n as u64, Relaxed);
                     }
                 }
             }

@@ -37,12 +37,13 @@ impl Line {
         let mitm = Arc::new(Mitm::default());
         let listen = dir.join(format!("line-{seat}.sock"));
         let uart = dir.join(format!("uart-{seat}.sock"));
-        rt.spawn(serve_mitm(
-            listen.clone(),
-            uart.clone(),
-            mitm.clone(),
-            shutdown.clone(),
-        ));
+        let (m, l, u, sd) = (mitm.clone(), listen.clone(), uart.clone(), shutdown.clone());
+        rt.spawn(async move {
+            let r = serve_mitm(l, u, m.clone(), sd).await;
+            if let Ok(mut ended) = m.ended.lock() {
+                *ended = Some(format!("{r:?}"));
+            }
+        });
         let toml = format!(
             "[[line]]\nname = \"m{seat}\"\npath = \"unix:{}\"\n\n{}",
             listen.display(),
@@ -165,7 +166,16 @@ fn mitm_replaying_old_hellos_after_the_seat_died_cannot_keep_it_alive() {
         let s = seat(&daemon, ID);
         Ok(s["status"] == "ok" && s["boot_id"] != first_boot)
     })
-    .unwrap_or_else(|e| panic!("{e}\n{}", daemon.log_text()));
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}\nQEMU running {}, stderr: {}\n{}",
+            seat(&daemon, ID),
+            line.mitm.describe(),
+            q.is_running(),
+            q.stderr(),
+            daemon.log_text()
+        )
+    });
     assert!(
         line.mitm.captured.load(Relaxed) >= 2,
         "Hellos of two boots captured"

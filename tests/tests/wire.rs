@@ -21,10 +21,11 @@ use hemiwatch_tests::wire::{Port, Wire, WireStats};
 
 const BAUD: u32 = 1200;
 const SEATS: u16 = 3;
-/// Two rounds per period, one second apart: a round of two 30-byte `Hello`s fits in 0.9 s.
-const PERIOD: Duration = Duration::from_secs(2);
+/// Two rounds per period, 1.25 s apart: a round of two 30-byte `Hello`s takes 0.9 s, and the
+/// plan budgets the command window's two ping answers riding behind telemetry (1.17 s in all).
+const PERIOD: Duration = Duration::from_millis(2_500);
 /// Two and a half periods: every seat gets at least two turns.
-const RUN: Duration = Duration::from_secs(5);
+const RUN: Duration = Duration::from_millis(6_250);
 /// Jitter budget of a line of QEMU seats on the wire, µs: above the hub's worst lateness seen
 /// (23 ms, see `hemiwatch_tests::wire`), so no delivery stall inside a frame looks like a turn's end.
 const QEMU_JITTER_US: u16 = 30_000;
