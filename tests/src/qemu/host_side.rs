@@ -58,6 +58,9 @@ pub struct HostSide {
     partial_at: Instant,
     /// Every frame received so far, in order.
     pub log: Vec<Received>,
+    /// Transmissions (round openings) written to the seat so far: what a failed handshake prints,
+    /// to tell a host that stopped beaconing from a seat that stopped answering.
+    rounds_opened: u64,
 }
 
 impl HostSide {
@@ -73,6 +76,7 @@ impl HostSide {
             partial: Vec::new(),
             partial_at: origin,
             log: Vec::new(),
+            rounds_opened: 0,
         }
     }
 
@@ -102,7 +106,10 @@ impl HostSide {
     fn beacon(&mut self, seat: &mut QemuSeat) -> anyhow::Result<Instant> {
         loop {
             match self.bus.poll(self.now_ns()) {
-                Ok(bytes) => seat.write(&bytes)?,
+                Ok(bytes) => {
+                    seat.write(&bytes)?;
+                    self.rounds_opened += 1;
+                }
                 Err(at) => return Ok(self.origin + Duration::from_nanos(at)),
             }
         }
@@ -205,13 +212,17 @@ impl HostSide {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(r) = self.recv(seat, left)? else {
                 bail!(
-                    "the seat never used the session; the last frames: {:?}; QEMU stderr:\n{}",
+                    "the seat never used the session; the last frames (newest first): {:?}; UART \
+                     chunks since boot (time, bytes; undecodable ones are not frames): {:?}; host \
+                     rounds opened: {}; QEMU stderr:\n{}",
                     self.log
                         .iter()
                         .rev()
                         .take(6)
                         .map(|r| r.verdict.as_ref().map(|v| v.message.kind()))
                         .collect::<Vec<_>>(),
+                    seat.arrivals,
+                    self.rounds_opened,
                     seat.stderr()
                 )
             };
